@@ -1,0 +1,352 @@
+//! The commands: each turns its arguments into a plan, a run and an engine, and returns the
+//! exit status.
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use jiff::Timestamp;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::aws::AwsSettings;
+use crate::cli::{Cli, Command, RunArgs};
+use crate::engine::context::{InputValues, env_value, input_ctx};
+use crate::engine::{Decisions, Engine, Mode, RunOutcome, Terminal, Values, check_value};
+use crate::error::{Error, Result, exit};
+use crate::runbook::{self, Plan, template};
+use crate::state::{self, InputValue, RunState, RunStore, RunbookRef, StepState};
+use crate::plain;
+
+/// Runs a command and returns its exit status.
+pub fn main(cli: Cli) -> Result<i32> {
+    match cli.command {
+        Command::Validate { files } => validate(&files),
+        Command::Schema => {
+            print!("{}", runbook::json_schema());
+            Ok(exit::OK)
+        }
+        Command::Runs { json } => plain::runs(json),
+        Command::Status { run, json } => plain::status(&run, json),
+        Command::Run { file, dry_run, with_checks, name, common } => {
+            let mode = if dry_run { Mode::DryRun { with_checks } } else { Mode::Real };
+            block_on(start(&file, mode, name, common))
+        }
+        Command::Resume { run, common } => block_on(resume(&run, common)),
+    }
+}
+
+fn block_on(f: impl std::future::Future<Output = Result<i32>>) -> Result<i32> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Other(format!("cannot start the runtime: {e}")))?
+        .block_on(f)
+}
+
+fn validate(files: &[std::path::PathBuf]) -> Result<i32> {
+    let mut all = Vec::new();
+    for file in files {
+        let diags = runbook::validate(file);
+        if diags.is_empty() {
+            println!("{}: ok", file.display());
+        }
+        all.extend(diags);
+    }
+    if all.is_empty() {
+        Ok(exit::OK)
+    } else {
+        let n = all.len();
+        eprintln!("{}", Error::Invalid(all));
+        eprintln!("\n{n} problem{} found; nothing was run", if n == 1 { "" } else { "s" });
+        Ok(exit::INVALID)
+    }
+}
+
+fn load(file: &Path) -> Result<Arc<Plan>> {
+    runbook::load(file).map(Arc::new).map_err(Error::Invalid)
+}
+
+/// Parses `NAME=VALUE` arguments.
+fn pairs(args: &[String], what: &str) -> Result<Vec<(String, String)>> {
+    args.iter()
+        .map(|a| {
+            a.split_once('=')
+                .map(|(k, v)| (k.trim().to_string(), v.to_string()))
+                .ok_or_else(|| Error::Usage(format!("`{a}`: expected {what}")))
+        })
+        .collect()
+}
+
+/// The person's decisions given on the command line.
+fn decisions(args: &RunArgs) -> Result<Decisions> {
+    let mut d = Decisions {
+        done: args.done.iter().cloned().collect(),
+        rerun: args.rerun.iter().cloned().collect(),
+        ..Decisions::default()
+    };
+    for s in &args.skip {
+        let (step, reason) = s.split_once('=').unwrap_or((s, "no reason given"));
+        d.skip.insert(step.to_string(), reason.to_string());
+    }
+    d.confirm = pairs(&args.confirm, "STEP=TEXT")?.into_iter().collect();
+    for (k, v) in pairs(&args.outputs, "STEP.NAME=VALUE")? {
+        let (step, name) = k
+            .rsplit_once('.')
+            .ok_or_else(|| Error::Usage(format!("`{k}`: expected STEP.NAME=VALUE")))?;
+        d.outputs.entry(step.to_string()).or_insert_with(HashMap::new).insert(name.to_string(), v);
+    }
+    Ok(d)
+}
+
+fn aws_settings(args: &RunArgs) -> AwsSettings {
+    AwsSettings {
+        region: args.region.clone(),
+        profile: args.profile.clone(),
+        ..AwsSettings::default()
+    }
+}
+
+fn interactive() -> bool {
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
+/// Asks for an input at the terminal.
+fn ask(name: &str, spec: &runbook::Input) -> Option<String> {
+    let question = match &spec.description {
+        Some(d) => format!("{name} ({}): ", d.lines().next().unwrap_or_default()),
+        None => format!("{name}: "),
+    };
+    if spec.secret {
+        rpassword::prompt_password(question).ok()
+    } else {
+        eprint!("{question}");
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).ok()?;
+        Some(line.trim_end_matches(['\n', '\r']).to_string())
+    }
+}
+
+/// Works out the root inputs: given on the command line, recorded (for a resume), defaults,
+/// asked at the terminal, or placeholders in a dry run. All problems are reported together.
+fn resolve_inputs(
+    plan: &Plan,
+    given: &[(String, String)],
+    recorded: &IndexMap<String, InputValue>,
+    dry: bool,
+) -> Result<InputValues> {
+    let doc = &plan.root().doc;
+    let mut problems = Vec::new();
+    for (k, _) in given {
+        if !doc.inputs.contains_key(k) {
+            let known: Vec<&str> = doc.inputs.keys().map(String::as_str).collect();
+            problems.push(runbook::load::unknown("input", k, &known));
+        }
+    }
+    let env = env_value();
+    let mut out = InputValues::new();
+    for (name, spec) in &doc.inputs {
+        let value = if let Some((_, v)) = given.iter().rev().find(|(k, _)| k == name) {
+            Some(v.clone())
+        } else if let Some(InputValue::Value { value }) = recorded.get(name) {
+            Some(value.clone())
+        } else if let Some(d) = &spec.default {
+            match template::render(&d.value, &input_ctx(&out, &env, "")) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    problems.push(format!("input `{name}`: its default cannot be resolved: {e}"));
+                    None
+                }
+            }
+        } else if dry {
+            Some(format!("<inputs.{name}>"))
+        } else if interactive() {
+            ask(name, spec)
+        } else {
+            None
+        };
+        match value {
+            Some(v) => {
+                if !(dry && v.starts_with("<inputs.")) {
+                    let pattern = spec.pattern.as_ref().map(|p| p.value.as_str());
+                    if let Err(e) = check_value(&v, pattern, &spec.choices) {
+                        let e = if spec.secret { "the value does not match its pattern or choices".to_string() } else { e };
+                        problems.push(format!("input `{name}`: {e}"));
+                    }
+                }
+                out.insert(name.clone(), (v, spec.secret));
+            }
+            None => {
+                if spec.required.unwrap_or(true) {
+                    let again = matches!(recorded.get(name), Some(InputValue::Secret { .. }));
+                    let why = if again { "is secret and was not kept; give it again" } else { "is required" };
+                    let desc = spec.description.as_deref().map(|d| format!(" ({})", d.lines().next().unwrap_or_default())).unwrap_or_default();
+                    problems.push(format!("input `{name}`{desc} {why}\nhint: pass it with `--input {name}=VALUE`"));
+                }
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(Error::Usage(problems.join("\n")))
+    }
+}
+
+fn recorded_inputs(inputs: &InputValues) -> IndexMap<String, InputValue> {
+    inputs
+        .iter()
+        .map(|(k, (v, secret))| {
+            let value = if *secret { InputValue::Secret { secret: true } } else { InputValue::Value { value: v.clone() } };
+            (k.clone(), value)
+        })
+        .collect()
+}
+
+/// The run's name: given, from the runbook's `run_name`, or the runbook id and the time.
+fn run_name(plan: &Plan, given: Option<String>, inputs: &InputValues) -> Result<String> {
+    if let Some(name) = given {
+        return Ok(name);
+    }
+    if let Some(t) = &plan.root().doc.run_name {
+        let ctx = input_ctx(inputs, &env_value(), "");
+        let name = template::render(&t.value, &ctx).map_err(|e| Error::Usage(format!("`run_name`: {e}")))?;
+        let name = state::slug(&name);
+        if !name.is_empty() {
+            return Ok(name);
+        }
+    }
+    let now = Timestamp::now().strftime("%Y%m%d-%H%M%S");
+    Ok(format!("{}-{now}", state::slug(&plan.root().doc.id.value)))
+}
+
+fn new_state(plan: &Plan, name: &str, inputs: &InputValues) -> Result<RunState> {
+    let root = plan.root();
+    let now = Timestamp::now();
+    let path = std::fs::canonicalize(root.path()).unwrap_or_else(|_| root.path().to_path_buf());
+    let workdir = std::env::current_dir().map_err(|e| Error::Other(format!("cannot read the current directory: {e}")))?;
+    Ok(RunState {
+        version: state::STATE_VERSION,
+        name: name.to_string(),
+        runbook: RunbookRef { path, id: root.doc.id.value.clone(), title: root.doc.title.clone(), hash: root.hash() },
+        workdir,
+        created_at: now,
+        updated_at: now,
+        inputs: recorded_inputs(inputs),
+        steps: plan.steps.iter().map(|s| (s.key.clone(), StepState::default())).collect(),
+    })
+}
+
+/// `stepwise run FILE`.
+async fn start(file: &Path, mode: Mode, name: Option<String>, args: RunArgs) -> Result<i32> {
+    let plan = load(file)?;
+    let dry = matches!(mode, Mode::DryRun { .. });
+    let given = pairs(&args.inputs, "NAME=VALUE")?;
+    let inputs = resolve_inputs(&plan, &given, &IndexMap::new(), dry)?;
+    let name = run_name(&plan, name, &inputs)?;
+    let decisions = decisions(&args)?;
+    let state = new_state(&plan, &name, &inputs)?;
+    let store = if dry {
+        None
+    } else {
+        if state::exists(&name) {
+            return Err(state::StoreError::Exists(name).into());
+        }
+        let mut store = RunStore::create(&state)?;
+        store.journal("run.created", None, Some(&format!("runbook {}", state.runbook.path.display())))?;
+        Some(store)
+    };
+    let values = Values::new(&name, inputs);
+    drive(plan, mode, state, store, values, decisions, &args, false).await
+}
+
+/// `stepwise resume RUN`.
+async fn resume(name: &str, args: RunArgs) -> Result<i32> {
+    let peeked = state::peek(name)?;
+    let plan = load(&peeked.runbook.path)?;
+    let (mut store, mut state) = RunStore::open(name)?;
+    let given = pairs(&args.inputs, "NAME=VALUE")?;
+    let inputs = resolve_inputs(&plan, &given, &state.inputs, false)?;
+    state.inputs = recorded_inputs(&inputs);
+    if state.runbook.hash != plan.root().hash() {
+        state.runbook.hash = plan.root().hash();
+        store.journal("run.runbook_changed", None, Some("the runbook changed since the run started"))?;
+    }
+    // Steps follow the plan as it is now; a step added to the runbook starts pending.
+    let mut old = std::mem::take(&mut state.steps);
+    state.steps = plan.steps.iter().map(|s| (s.key.clone(), old.shift_remove(&s.key).unwrap_or_default())).collect();
+    store.journal("run.resumed", None, None)?;
+    let decisions = decisions(&args)?;
+    let values = Values::new(name, inputs);
+    drive(plan, Mode::Real, state, Some(store), values, decisions, &args, true).await
+}
+
+/// Drives the engine and prints its events until the run ends or stops.
+#[allow(clippy::too_many_arguments)]
+async fn drive(
+    plan: Arc<Plan>,
+    mode: Mode,
+    state: RunState,
+    store: Option<RunStore>,
+    values: Values,
+    decisions: Decisions,
+    args: &RunArgs,
+    resuming: bool,
+) -> Result<i32> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let cancel = CancellationToken::new();
+    let terminal = if interactive() { Terminal::Available } else { Terminal::Absent };
+    let dry = matches!(mode, Mode::DryRun { .. });
+    let printer = plain::Printer::new(plan.clone(), state.name.clone(), dry);
+    printer.header(&state, resuming);
+    let printing = tokio::spawn(printer.consume(rx));
+    let mut engine = Engine::new(plan, mode, state, store, values, tx, cancel.clone())
+        .with_aws_settings(aws_settings(args))
+        .with_terminal(terminal);
+
+    let signals = cancel.clone();
+    tokio::spawn(async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let sigterm = async {
+            match term.as_mut() {
+                Some(t) => {
+                    t.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = sigterm => {}
+        }
+        signals.cancel();
+    });
+
+    let outcome = async {
+        if !dry {
+            engine.mark_interrupted()?;
+            engine.apply_decisions(&decisions)?;
+        }
+        engine.run(&decisions).await.map_err(Error::from)
+    }
+    .await;
+    let run_name = engine.state().name.clone();
+    let final_state = engine.state().clone();
+    drop(engine);
+    let waiting = printing.await.unwrap_or_default();
+    let outcome = outcome?;
+    Ok(plain::finish(&run_name, &final_state, &outcome, waiting.as_ref(), dry))
+}
+
+/// The exit status of an outcome.
+pub fn exit_code(outcome: &RunOutcome) -> i32 {
+    match outcome {
+        RunOutcome::Completed => exit::OK,
+        RunOutcome::Failed { .. } => exit::STEP_FAILED,
+        RunOutcome::Waiting { .. } => exit::WAITING,
+        RunOutcome::Interrupted { .. } => exit::INTERRUPTED,
+    }
+}

@@ -1,0 +1,95 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Walk through runbooks step by step, with progress kept on disk.
+#[derive(Debug, Parser)]
+#[command(name = "stepwise", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check runbooks without running anything; every problem is reported with its place
+    Validate {
+        /// Runbook files
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Start a run of a runbook
+    Run {
+        /// The runbook file
+        file: PathBuf,
+        /// Show what every step would do, and change nothing (writes no run state)
+        #[arg(long)]
+        dry_run: bool,
+        /// In a dry run, also run read-only checks (`check` steps, `skip_if`, read-only AWS actions)
+        #[arg(long, requires = "dry_run")]
+        with_checks: bool,
+        /// Name of the run (default: from the runbook's `run_name`, or its id and the time)
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        common: RunArgs,
+    },
+    /// Continue a run where it stopped
+    Resume {
+        /// The run's name (see `stepwise runs`)
+        run: String,
+        #[command(flatten)]
+        common: RunArgs,
+    },
+    /// List runs with their progress
+    Runs {
+        /// Print JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show each step of a run
+    Status {
+        /// The run's name
+        run: String,
+        /// Print JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the JSON Schema of the runbook format
+    Schema,
+}
+
+/// Options shared by `run` and `resume`.
+#[derive(Debug, Args, Default)]
+pub struct RunArgs {
+    /// Print progress as lines instead of opening the terminal UI
+    #[arg(long)]
+    pub plain: bool,
+    /// An input value (repeatable)
+    #[arg(long = "input", short = 'i', value_name = "NAME=VALUE")]
+    pub inputs: Vec<String>,
+    /// Confirm that a manual step (or an interrupted step) is done (repeatable)
+    #[arg(long, value_name = "STEP")]
+    pub done: Vec<String>,
+    /// Skip a step, with a reason (repeatable)
+    #[arg(long, value_name = "STEP[=REASON]")]
+    pub skip: Vec<String>,
+    /// Run a step again: an interrupted one, or one whose definition changed (repeatable)
+    #[arg(long, value_name = "STEP")]
+    pub rerun: Vec<String>,
+    /// Type the confirmation text of a dangerous step (repeatable)
+    #[arg(long, value_name = "STEP=TEXT")]
+    pub confirm: Vec<String>,
+    /// Answer a manual step's prompt (repeatable)
+    #[arg(long = "output", value_name = "STEP.NAME=VALUE")]
+    pub outputs: Vec<String>,
+    /// AWS profile for AWS steps (overrides the runbook's)
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// AWS region for AWS steps (overrides the runbook's)
+    #[arg(long)]
+    pub region: Option<String>,
+}

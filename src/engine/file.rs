@@ -1,0 +1,176 @@
+//! `file` steps: write a file from a template, or change keys in a YAML or JSON file, shown as
+//! a diff before anything is written.
+
+use std::path::{Path, PathBuf};
+
+use minijinja::Value as Ctx;
+use serde_json::Value;
+
+use super::context::render_value;
+use crate::runbook::model::{FileFormat, FileSpec};
+use crate::runbook::yaml::Node;
+use crate::runbook::{Runbook, template};
+
+/// A planned change to one file.
+#[derive(Debug)]
+pub struct Change {
+    pub path: PathBuf,
+    pub old: Option<String>,
+    pub new: String,
+}
+
+impl Change {
+    /// Whether applying it changes anything.
+    pub fn changed(&self) -> bool {
+        self.old.as_deref() != Some(self.new.as_str())
+    }
+
+    /// A unified diff of the change.
+    pub fn diff(&self) -> String {
+        let old = self.old.as_deref().unwrap_or("");
+        let name = self.path.display().to_string();
+        let from = if self.old.is_some() { format!("a/{name}") } else { "/dev/null".into() };
+        similar::TextDiff::from_lines(old, &self.new)
+            .unified_diff()
+            .context_radius(3)
+            .header(&from, &format!("b/{name}"))
+            .to_string()
+    }
+}
+
+/// Works out the new content of the file, reading the current one.
+pub fn plan(spec: &FileSpec, runbook: &Runbook, workdir: &Path, ctx: &Ctx) -> Result<Change, String> {
+    let rendered_path = template::render(&spec.path, ctx).map_err(|e| format!("cannot resolve `path`: {e}"))?;
+    let path = workdir.join(rendered_path);
+    let old = match std::fs::read_to_string(&path) {
+        Ok(text) => Some(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
+    let new = if let Some(content) = &spec.content {
+        template::render(content, ctx).map_err(|e| format!("cannot resolve `content`: {e}"))?
+    } else if let Some(t) = &spec.template {
+        let tpath = runbook.dir().join(&t.value);
+        let text = std::fs::read_to_string(&tpath).map_err(|e| format!("cannot read the template {}: {e}", tpath.display()))?;
+        template::render(&text, ctx).map_err(|e| format!("template {}: {e}", tpath.display()))?
+    } else {
+        let Some(text) = &old else {
+            return Err(format!("{} does not exist; `set` changes keys in an existing file", path.display()));
+        };
+        let format = spec.format.unwrap_or_else(|| match path.extension().and_then(|e| e.to_str()) {
+            Some("json") => FileFormat::Json,
+            _ => FileFormat::Yaml,
+        });
+        let mut doc: Value = match format {
+            FileFormat::Json => serde_json::from_str(text).map_err(|e| format!("{} is not valid JSON: {e}", path.display()))?,
+            FileFormat::Yaml => Node::parse(text)
+                .map_err(|e| format!("{}:{}:{}: {}", path.display(), e.pos.line, e.pos.col, e.message))?
+                .to_json(),
+        };
+        for (key, value) in &spec.set {
+            let current = get(&doc, key).cloned().unwrap_or(Value::Null);
+            let mut map = serde_json::Map::new();
+            map.insert("current".into(), current);
+            let local = merge(ctx, map);
+            let value = render_value(value, &local)?;
+            set(&mut doc, key, value).map_err(|e| format!("`{key}`: {e}"))?;
+        }
+        match format {
+            FileFormat::Json => {
+                let mut s = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
+                s.push('\n');
+                s
+            }
+            FileFormat::Yaml => serde_saphyr::to_string(&doc).map_err(|e| e.to_string())?,
+        }
+    };
+    Ok(Change { path, old, new })
+}
+
+/// Writes the new content atomically (and with `mode`, for a new file).
+pub fn apply(change: &Change, mode: Option<&str>) -> Result<(), String> {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(parent) = change.path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
+    let err = |e: std::io::Error| format!("cannot write {}: {e}", change.path.display());
+    let mut file = atomic_write_file::AtomicWriteFile::open(&change.path).map_err(err)?;
+    if let Some(mode) = mode
+        && let Ok(bits) = u32::from_str_radix(mode.trim_start_matches("0o"), 8)
+    {
+        file.set_permissions(std::fs::Permissions::from_mode(bits)).map_err(err)?;
+    }
+    file.write_all(change.new.as_bytes()).map_err(err)?;
+    file.commit().map_err(err)
+}
+
+fn merge(ctx: &Ctx, extra: serde_json::Map<String, Value>) -> Ctx {
+    let extra = Ctx::from_serialize(extra);
+    minijinja::context! { ..extra, ..ctx.clone() }
+}
+
+/// One part of a key path: `a.b[0].c`.
+enum Part {
+    Key(String),
+    Index(usize),
+}
+
+fn parse_path(path: &str) -> Result<Vec<Part>, String> {
+    let mut parts = Vec::new();
+    for segment in path.split('.') {
+        let (name, rest) = segment.split_once('[').map_or((segment, ""), |(n, r)| (n, r));
+        if !name.is_empty() {
+            parts.push(Part::Key(name.to_string()));
+        }
+        if !rest.is_empty() {
+            for idx in format!("[{rest}").split('[').skip(1) {
+                let n = idx
+                    .strip_suffix(']')
+                    .and_then(|n| n.parse().ok())
+                    .ok_or_else(|| format!("invalid index in `{path}`"))?;
+                parts.push(Part::Index(n));
+            }
+        }
+    }
+    if parts.is_empty() {
+        return Err("empty key".into());
+    }
+    Ok(parts)
+}
+
+fn get<'a>(doc: &'a Value, path: &str) -> Option<&'a Value> {
+    let mut cur = doc;
+    for part in parse_path(path).ok()? {
+        cur = match part {
+            Part::Key(k) => cur.get(&k)?,
+            Part::Index(i) => cur.get(i)?,
+        };
+    }
+    Some(cur)
+}
+
+fn set(doc: &mut Value, path: &str, value: Value) -> Result<(), String> {
+    let parts = parse_path(path)?;
+    let mut cur = doc;
+    for part in parts {
+        cur = match part {
+            Part::Key(k) => {
+                if cur.is_null() {
+                    *cur = Value::Object(Default::default());
+                }
+                cur.as_object_mut()
+                    .ok_or_else(|| format!("cannot set key `{k}` inside a value that is not a mapping"))?
+                    .entry(k)
+                    .or_insert(Value::Null)
+            }
+            Part::Index(i) => {
+                let list = cur.as_array_mut().ok_or_else(|| format!("cannot index [{i}] into a value that is not a list"))?;
+                let len = list.len();
+                list.get_mut(i).ok_or_else(|| format!("index [{i}] is past the end of a list of {len}"))?
+            }
+        };
+    }
+    *cur = value;
+    Ok(())
+}

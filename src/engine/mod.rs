@@ -1,0 +1,1093 @@
+//! The engine: executes a plan's steps in order and reports what happens as events.
+//!
+//! One engine serves every front end: the plain printer and the terminal UI both consume the
+//! `Event`s it sends on a channel. Every change of a step's state is written to the run store,
+//! durably, before the engine moves on. A dry run is a mode of the same engine: it goes through
+//! the same steps, resolves the same templates, and shows what each would do instead of doing it.
+
+pub mod context;
+mod file;
+mod outputs;
+pub mod secrets;
+pub mod shell;
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use indexmap::IndexMap;
+use jiff::Timestamp;
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::aws::{self, Aws, AwsSettings, Identity};
+use crate::runbook::load::full_regex;
+use crate::runbook::model::Prompt;
+use crate::runbook::{Plan, StepKind, template};
+use crate::state::{InputValue, RunState, RunStore, Status, StepState, StoreError};
+
+pub use context::Values;
+pub use secrets::{MASK, Secrets};
+pub use shell::Stream;
+
+/// What the engine tells its front end.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// The AWS identity steps will act as, read before the first AWS step.
+    Identity(Identity),
+    /// A step began an attempt.
+    StepStarted { index: usize, attempt: u32 },
+    /// A line of a step's output (secrets already masked).
+    Output { index: usize, stream: Stream, line: String },
+    /// A step finished an attempt or was decided without running.
+    StepFinished {
+        index: usize,
+        status: Status,
+        outputs: IndexMap<String, Value>,
+        elapsed: Duration,
+        exit_code: Option<i32>,
+        message: Option<String>,
+    },
+    /// A step needs a person before it can go on.
+    Waiting { index: usize, need: Need },
+    /// Dry run: what a step would do.
+    Preview { index: usize, preview: Preview },
+}
+
+/// What a person must do for a step to go on.
+#[derive(Debug, Clone)]
+pub enum Need {
+    /// Do the manual step's instructions, answer its prompts, and confirm.
+    Manual {
+        instructions: String,
+        checklist: Vec<String>,
+        prompts: Vec<(String, Prompt)>,
+        missing: Vec<String>,
+    },
+    /// Type the confirmation text of a dangerous step, having seen what it will change.
+    Danger { text: String, preview: String },
+    /// A step was running when the last process stopped: re-run it, mark it done, or skip it.
+    Interrupted { last_output: Vec<String> },
+    /// A finished step's definition changed since it ran: keep it, or re-run it.
+    Changed,
+    /// An interactive step needs a terminal.
+    Terminal,
+}
+
+/// Dry run: what a step would do, with templates resolved as far as they can be.
+#[derive(Debug, Clone)]
+pub struct Preview {
+    /// The step would be skipped or is already satisfied, and why.
+    pub skip: Option<String>,
+    /// The resolved command, request, diff or instructions.
+    pub body: String,
+    /// The confirmation a person would have to type.
+    pub danger: Option<String>,
+    /// A problem resolving the step (a missing value).
+    pub problem: Option<String>,
+}
+
+/// How a run, or the part of it this process drove, ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunOutcome {
+    Completed,
+    Failed { key: String },
+    Waiting { key: String },
+    Interrupted { key: Option<String> },
+}
+
+/// Real or dry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Real,
+    DryRun { with_checks: bool },
+}
+
+/// What a person decided about steps, given on the command line or in the UI.
+#[derive(Debug, Clone, Default)]
+pub struct Decisions {
+    pub done: HashSet<String>,
+    pub skip: HashMap<String, String>,
+    pub rerun: HashSet<String>,
+    pub confirm: HashMap<String, String>,
+    pub outputs: HashMap<String, HashMap<String, String>>,
+}
+
+/// The engine's own errors (distinct from a step failing).
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Decision(String),
+}
+
+/// Whether the terminal is available to interactive steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Terminal {
+    Available,
+    Absent,
+}
+
+/// Executes a plan.
+pub struct Engine {
+    plan: Arc<Plan>,
+    mode: Mode,
+    state: RunState,
+    store: Option<RunStore>,
+    events: mpsc::UnboundedSender<Event>,
+    values: Values,
+    cancel: CancellationToken,
+    aws_settings: AwsSettings,
+    aws: Option<Arc<Aws>>,
+    terminal: Terminal,
+}
+
+/// The result of one attempt at a step.
+struct Attempt {
+    status: Status,
+    exit_code: Option<i32>,
+    outputs: IndexMap<String, (String, bool)>,
+    message: Option<String>,
+}
+
+impl Attempt {
+    fn new(status: Status) -> Attempt {
+        Attempt {
+            status,
+            exit_code: None,
+            outputs: IndexMap::new(),
+            message: None,
+        }
+    }
+
+    fn failed(message: impl Into<String>) -> Attempt {
+        Attempt {
+            message: Some(message.into()),
+            ..Attempt::new(Status::Failed)
+        }
+    }
+}
+
+/// Where the next step stands after a step was handled.
+enum Flow {
+    Next,
+    Stop(RunOutcome),
+}
+
+impl Engine {
+    /// An engine over a run. `store` is None in a dry run, which writes nothing.
+    pub fn new(
+        plan: Arc<Plan>,
+        mode: Mode,
+        state: RunState,
+        store: Option<RunStore>,
+        values: Values,
+        events: mpsc::UnboundedSender<Event>,
+        cancel: CancellationToken,
+    ) -> Engine {
+        Engine {
+            plan,
+            mode,
+            state,
+            store,
+            events,
+            values,
+            cancel,
+            aws_settings: AwsSettings::default(),
+            aws: None,
+            terminal: Terminal::Absent,
+        }
+    }
+
+    /// Settings for AWS steps from the command line (they override the runbook's).
+    pub fn with_aws_settings(mut self, settings: AwsSettings) -> Engine {
+        self.aws_settings = settings;
+        self
+    }
+
+    /// Whether interactive steps can have the terminal.
+    pub fn with_terminal(mut self, terminal: Terminal) -> Engine {
+        self.terminal = terminal;
+        self
+    }
+
+    /// The run's state as it stands.
+    pub fn state(&self) -> &RunState {
+        &self.state
+    }
+
+    /// The plan.
+    pub fn plan(&self) -> &Arc<Plan> {
+        &self.plan
+    }
+
+    /// The AWS session in use, once an AWS step connected.
+    pub fn aws(&self) -> Option<&Arc<Aws>> {
+        self.aws.as_ref()
+    }
+
+    fn emit(&self, event: Event) {
+        let _ = self.events.send(event);
+    }
+
+    fn key(&self, index: usize) -> String {
+        self.plan.steps[index].key.clone()
+    }
+
+    fn step_state(&mut self, index: usize) -> &mut StepState {
+        let key = self.key(index);
+        self.state.steps.entry(key).or_default()
+    }
+
+    /// Writes the state and a journal entry; nothing moves on until both are on disk.
+    fn record(&mut self, what: &str, index: Option<usize>, result: Option<&str>) -> Result<(), StoreError> {
+        self.state.updated_at = Timestamp::now();
+        let Some(store) = self.store.as_mut() else {
+            return Ok(());
+        };
+        let key = index.map(|i| self.plan.steps[i].key.clone());
+        let masked = result.map(|r| self.values.secrets().mask(r).into_owned());
+        store.journal(what, key.as_deref(), masked.as_deref())?;
+        store.save(&self.state)
+    }
+
+    /// Steps that a person must decide about before the run can go on: steps interrupted by a
+    /// crash, and finished steps whose definition changed since they ran.
+    pub fn pending_decisions(&self) -> Vec<(usize, Need)> {
+        let mut out = Vec::new();
+        for (i, ps) in self.plan.steps.iter().enumerate() {
+            let Some(st) = self.state.steps.get(&ps.key) else {
+                continue;
+            };
+            match st.status {
+                Status::Running | Status::Interrupted => {
+                    let last_output = self.last_output(&ps.key, 10);
+                    out.push((i, Need::Interrupted { last_output }));
+                }
+                Status::Succeeded | Status::Satisfied
+                    if !st.definition_hash.is_empty() && st.definition_hash != ps.hash =>
+                {
+                    out.push((i, Need::Changed));
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// The last lines of a step's log.
+    pub fn last_output(&self, key: &str, n: usize) -> Vec<String> {
+        let Some(store) = &self.store else {
+            return Vec::new();
+        };
+        let text = std::fs::read_to_string(store.log_path(key)).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(n)..]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    }
+
+    /// Marks steps found `running` (the process driving them died) as interrupted.
+    pub fn mark_interrupted(&mut self) -> Result<(), StoreError> {
+        let found: Vec<usize> = (0..self.plan.steps.len())
+            .filter(|&i| {
+                self.state
+                    .steps
+                    .get(&self.plan.steps[i].key)
+                    .is_some_and(|s| s.status == Status::Running)
+            })
+            .collect();
+        for i in found {
+            let st = self.step_state(i);
+            st.status = Status::Interrupted;
+            st.message = Some("the process running this step stopped before it finished; it may have half-happened".into());
+            self.record("step.interrupted", Some(i), Some("found running after the last process stopped"))?;
+        }
+        Ok(())
+    }
+
+    /// Applies a person's decisions about interrupted, changed, failed or waiting steps.
+    pub fn apply_decisions(&mut self, decisions: &Decisions) -> Result<(), EngineError> {
+        let mentioned = decisions
+            .done
+            .iter()
+            .chain(decisions.skip.keys())
+            .chain(decisions.rerun.iter())
+            .chain(decisions.confirm.keys())
+            .chain(decisions.outputs.keys());
+        for key in mentioned {
+            if self.plan.index_of(key).is_none() {
+                let known: Vec<&str> = self.plan.steps.iter().map(|s| s.key.as_str()).collect();
+                return Err(EngineError::Decision(crate::runbook::load::unknown("step", key, &known)));
+            }
+        }
+        for i in 0..self.plan.steps.len() {
+            let key = self.key(i);
+            let hash = self.plan.steps[i].hash.clone();
+            let kind = self.plan.step(i).kind();
+            let status = self.state.steps.get(&key).map(|s| s.status).unwrap_or_default();
+            if decisions.rerun.contains(&key) {
+                let st = self.step_state(i);
+                *st = StepState {
+                    attempts: st.attempts,
+                    ..StepState::default()
+                };
+                self.record("step.rerun", Some(i), Some("a person chose to re-run it"))?;
+            } else if let Some(reason) = decisions.skip.get(&key) {
+                let st = self.step_state(i);
+                st.status = Status::Skipped;
+                st.definition_hash = hash;
+                st.message = Some(format!("skipped by a person: {reason}"));
+                let msg = st.message.clone();
+                self.record("step.skipped", Some(i), msg.as_deref())?;
+                self.finished_event(i, Duration::ZERO);
+            } else if decisions.done.contains(&key) && kind != StepKind::Manual {
+                let changed = status.is_done();
+                let st = self.step_state(i);
+                st.definition_hash = hash;
+                if changed {
+                    self.record("step.reviewed", Some(i), Some("a person kept the result after the step changed"))?;
+                } else {
+                    st.status = Status::Succeeded;
+                    st.message = Some("marked done by a person".into());
+                    st.finished_at = Some(Timestamp::now());
+                    self.record("step.marked_done", Some(i), Some("marked done by a person"))?;
+                    self.finished_event(i, Duration::ZERO);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn finished_event(&self, index: usize, elapsed: Duration) {
+        let st = self.state.steps.get(&self.plan.steps[index].key).cloned().unwrap_or_default();
+        self.emit(Event::StepFinished {
+            index,
+            status: st.status,
+            outputs: st.outputs,
+            elapsed,
+            exit_code: st.exit_code,
+            message: st.message,
+        });
+    }
+
+    /// Runs steps from the first unfinished one until the run completes, a step fails, a
+    /// person is needed, or the run is interrupted.
+    pub async fn run(&mut self, decisions: &Decisions) -> Result<RunOutcome, EngineError> {
+        if let Mode::DryRun { .. } = self.mode {
+            self.dry_run().await;
+            return Ok(RunOutcome::Completed);
+        }
+        if let Some((i, _)) = self.pending_decisions().into_iter().next() {
+            let need = self.pending_decisions().remove(0).1;
+            self.emit(Event::Waiting { index: i, need });
+            return Ok(RunOutcome::Waiting { key: self.key(i) });
+        }
+        let mut i = 0;
+        while i < self.plan.steps.len() {
+            if self.cancel.is_cancelled() {
+                return Ok(RunOutcome::Interrupted { key: None });
+            }
+            match self.step(i, decisions).await? {
+                Flow::Next => i += 1,
+                Flow::Stop(outcome) => return Ok(outcome),
+            }
+        }
+        self.record("run.completed", None, None)?;
+        Ok(RunOutcome::Completed)
+    }
+
+    /// Handles one step: decides whether it runs, runs it, and records the result.
+    async fn step(&mut self, i: usize, decisions: &Decisions) -> Result<Flow, EngineError> {
+        let key = self.key(i);
+        let status = self.state.steps.get(&key).map(|s| s.status).unwrap_or_default();
+        if status.is_done() {
+            return Ok(Flow::Next);
+        }
+        if status == Status::Failed && self.plan.step(i).continue_on_error {
+            return Ok(Flow::Next);
+        }
+        let step = self.plan.step(i).clone();
+        let hash = self.plan.steps[i].hash.clone();
+
+        // An include whose `when` is false skips everything inside it.
+        if let Some(when) = &step.when {
+            let ctx = self.values.context(&self.plan, &self.state, self.plan.steps[i].scope, false);
+            match template::eval_condition(&when.value, &ctx) {
+                Ok(true) => {}
+                Ok(false) => {
+                    let reason = format!("`when: {}` is false", when.value);
+                    self.skip_with_children(i, &reason, &hash)?;
+                    return Ok(Flow::Next);
+                }
+                Err(e) => {
+                    return self.finish(i, Attempt::failed(format!("cannot evaluate `when`: {e}")), &hash, Instant::now());
+                }
+            }
+        }
+
+        match step.kind() {
+            StepKind::Manual => return self.manual(i, decisions, &hash),
+            StepKind::Include => return self.include(i, &hash),
+            StepKind::Run if step.interactive && self.terminal == Terminal::Absent => {
+                let st = self.step_state(i);
+                st.status = Status::Waiting;
+                st.message = Some("needs a terminal".into());
+                self.record("step.waiting", Some(i), Some("needs a terminal"))?;
+                self.emit(Event::Waiting { index: i, need: Need::Terminal });
+                return Ok(Flow::Stop(RunOutcome::Waiting { key }));
+            }
+            _ => {}
+        }
+
+        if let Some(script) = &step.skip_if {
+            let started = Instant::now();
+            match self.skip_check(i, script).await {
+                Ok(true) => {
+                    let mut a = Attempt::new(Status::Satisfied);
+                    a.message = Some("already satisfied: `skip_if` passed".into());
+                    return self.finish(i, a, &hash, started);
+                }
+                Ok(false) => {}
+                Err(e) => return self.finish(i, Attempt::failed(e), &hash, started),
+            }
+        }
+
+        if let Some(text) = &step.danger {
+            let ctx = self.values.context(&self.plan, &self.state, self.plan.steps[i].scope, false);
+            let text = match template::render(text, &ctx) {
+                Ok(t) => t,
+                Err(e) => return self.finish(i, Attempt::failed(format!("cannot resolve `danger`: {e}")), &hash, Instant::now()),
+            };
+            if decisions.confirm.get(&key).map(String::as_str) != Some(text.as_str()) {
+                let preview = self.describe(i).await.body;
+                let given = decisions.confirm.contains_key(&key);
+                let st = self.step_state(i);
+                st.status = Status::Waiting;
+                st.message = Some(if given {
+                    "the confirmation typed does not match; nothing was changed".into()
+                } else {
+                    "needs a typed confirmation".into()
+                });
+                let msg = st.message.clone();
+                self.record("step.waiting", Some(i), msg.as_deref())?;
+                self.emit(Event::Waiting { index: i, need: Need::Danger { text, preview } });
+                return Ok(Flow::Stop(RunOutcome::Waiting { key }));
+            }
+            self.record("step.confirmed", Some(i), Some("a person typed the confirmation"))?;
+        }
+
+        let tries = step.retry.map_or(0, |r| r.times) + 1;
+        let delay = step.retry.and_then(|r| r.delay).map_or(Duration::ZERO, |d| d.0);
+        let mut attempt_no = 0;
+        loop {
+            attempt_no += 1;
+            let started = Instant::now();
+            let attempts = {
+                let st = self.step_state(i);
+                st.status = Status::Running;
+                st.attempts += 1;
+                st.started_at = Some(Timestamp::now());
+                st.finished_at = None;
+                st.exit_code = None;
+                st.message = None;
+                st.definition_hash = hash.clone();
+                st.attempts
+            };
+            // Durable before the step starts: after a crash the step is found running, and is
+            // never re-run without a person deciding.
+            self.record("step.started", Some(i), None)?;
+            self.emit(Event::StepStarted { index: i, attempt: attempts });
+            let attempt = self.attempt(i).await;
+            let retry = attempt.status == Status::Failed && attempt_no < tries && !self.cancel.is_cancelled();
+            if retry {
+                let msg = format!(
+                    "attempt {attempt_no} of {tries} failed{}; trying again{}",
+                    attempt.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default(),
+                    if delay.is_zero() { String::new() } else { format!(" in {}", humantime::format_duration(delay)) }
+                );
+                self.emit(Event::Output { index: i, stream: Stream::Info, line: self.values.secrets().mask(&msg).into_owned() });
+                let st = self.step_state(i);
+                st.status = Status::Failed;
+                st.exit_code = attempt.exit_code;
+                st.message = attempt.message.clone();
+                self.record("step.retry", Some(i), Some(&msg))?;
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = self.cancel.cancelled() => {}
+                }
+                continue;
+            }
+            return self.finish(i, attempt, &hash, started);
+        }
+    }
+
+    /// Records how a step ended and decides whether the run goes on.
+    fn finish(&mut self, i: usize, attempt: Attempt, hash: &str, started: Instant) -> Result<Flow, EngineError> {
+        let key = self.key(i);
+        let continue_on_error = self.plan.step(i).continue_on_error;
+        let mut shown = IndexMap::new();
+        let mut outputs = IndexMap::new();
+        let mut secret_names = Vec::new();
+        for (name, (value, secret)) in &attempt.outputs {
+            if *secret {
+                self.values.set_secret_output(&key, name, value);
+                secret_names.push(name.clone());
+                shown.insert(name.clone(), Value::String(MASK.into()));
+            } else {
+                outputs.insert(name.clone(), Value::String(value.clone()));
+                shown.insert(name.clone(), Value::String(value.clone()));
+            }
+        }
+        let message = attempt.message.map(|m| self.values.secrets().mask(&m).into_owned());
+        {
+            let st = self.step_state(i);
+            st.status = attempt.status;
+            st.exit_code = attempt.exit_code;
+            st.finished_at = Some(Timestamp::now());
+            st.outputs = outputs;
+            st.secret_outputs = secret_names;
+            st.definition_hash = hash.to_string();
+            st.message = message.clone();
+        }
+        let what = format!("step.{}", attempt.status.as_str());
+        self.record(&what, Some(i), message.as_deref())?;
+        self.emit(Event::StepFinished {
+            index: i,
+            status: attempt.status,
+            outputs: shown,
+            elapsed: started.elapsed(),
+            exit_code: attempt.exit_code,
+            message,
+        });
+        Ok(match attempt.status {
+            Status::Failed if continue_on_error => Flow::Next,
+            Status::Failed => Flow::Stop(RunOutcome::Failed { key }),
+            Status::Interrupted => Flow::Stop(RunOutcome::Interrupted { key: Some(key) }),
+            Status::Waiting => Flow::Stop(RunOutcome::Waiting { key }),
+            _ => Flow::Next,
+        })
+    }
+
+    fn skip_with_children(&mut self, i: usize, reason: &str, hash: &str) -> Result<(), EngineError> {
+        let end = self.plan.steps[i].include.map_or(i + 1, |(_, end)| end);
+        for j in i..end {
+            let hash = if j == i { hash.to_string() } else { self.plan.steps[j].hash.clone() };
+            let st = self.step_state(j);
+            st.status = Status::Skipped;
+            st.definition_hash = hash;
+            st.message = Some(reason.to_string());
+            self.record("step.skipped", Some(j), Some(reason))?;
+            self.finished_event(j, Duration::ZERO);
+        }
+        Ok(())
+    }
+
+    /// A manual step: done when a person said so and answered its prompts.
+    fn manual(&mut self, i: usize, decisions: &Decisions, hash: &str) -> Result<Flow, EngineError> {
+        let key = self.key(i);
+        let step = self.plan.step(i).clone();
+        let scope = self.plan.steps[i].scope;
+        let answers = decisions.outputs.get(&key).cloned().unwrap_or_default();
+        let mut missing = Vec::new();
+        let mut problems = Vec::new();
+        let mut outputs = IndexMap::new();
+        for (name, prompt) in &step.prompts {
+            match answers.get(name) {
+                None => missing.push(name.clone()),
+                Some(value) => match check_value(value, prompt.pattern.as_ref().map(|p| p.value.as_str()), &prompt.choices) {
+                    Ok(()) => {
+                        outputs.insert(name.clone(), (value.clone(), prompt.secret));
+                    }
+                    Err(e) => problems.push(format!("answer to `{name}`: {e}")),
+                },
+            }
+        }
+        if decisions.done.contains(&key) && missing.is_empty() && problems.is_empty() {
+            let mut a = Attempt::new(Status::Succeeded);
+            a.outputs = outputs;
+            a.message = Some("confirmed done by a person".into());
+            {
+                let st = self.step_state(i);
+                st.attempts += 1;
+                st.started_at.get_or_insert_with(Timestamp::now);
+            }
+            return self.finish(i, a, hash, Instant::now());
+        }
+        let ctx = self.values.context(&self.plan, &self.state, scope, false);
+        let instructions = template::render(step.manual.as_deref().unwrap_or_default(), &ctx)
+            .unwrap_or_else(|e| format!("(cannot resolve the instructions: {e})"));
+        let instructions = self.values.secrets().mask(&instructions).into_owned();
+        let message = if !problems.is_empty() {
+            problems.join("; ")
+        } else if decisions.done.contains(&key) {
+            format!("needs answers to: {}", missing.join(", "))
+        } else {
+            "waiting for a person".to_string()
+        };
+        let first = self.state.steps.get(&key).map(|s| s.status) != Some(Status::Waiting);
+        {
+            let st = self.step_state(i);
+            st.status = Status::Waiting;
+            st.message = Some(message.clone());
+            st.started_at.get_or_insert_with(Timestamp::now);
+        }
+        if first || decisions.done.contains(&key) {
+            self.record("step.waiting", Some(i), Some(&message))?;
+        }
+        let prompts = step.prompts.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        self.emit(Event::Waiting {
+            index: i,
+            need: Need::Manual { instructions, checklist: step.checklist.clone(), prompts, missing },
+        });
+        Ok(Flow::Stop(RunOutcome::Waiting { key }))
+    }
+
+    /// An include step: resolves the inputs its runbook receives; its steps follow in the plan.
+    fn include(&mut self, i: usize, hash: &str) -> Result<Flow, EngineError> {
+        let started = Instant::now();
+        let Some((child, _)) = self.plan.steps[i].include else {
+            return self.finish(i, Attempt::failed("the included runbook was not loaded"), hash, started);
+        };
+        match self.values.resolve_scope_inputs(&self.plan, &self.state, child, false) {
+            Ok(inputs) => {
+                let recorded = inputs
+                    .iter()
+                    .map(|(k, (v, secret))| {
+                        let value = if *secret { InputValue::Secret { secret: true } } else { InputValue::Value { value: v.clone() } };
+                        (k.clone(), value)
+                    })
+                    .collect();
+                self.step_state(i).inputs = Some(recorded);
+                self.finish(i, Attempt::new(Status::Succeeded), hash, started)
+            }
+            Err(e) => self.finish(i, Attempt::failed(e), hash, started),
+        }
+    }
+
+    async fn skip_check(&mut self, i: usize, script: &str) -> Result<bool, String> {
+        let scope = self.plan.steps[i].scope;
+        let ctx = self.values.context(&self.plan, &self.state, scope, false);
+        let script = template::render(script, &ctx).map_err(|e| format!("cannot resolve `skip_if`: {e}"))?;
+        let step = self.plan.step(i).clone();
+        let env = self.script_env(i, &step.env, None)?;
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let run = shell::run(
+            shell::Script { source: &script, env, cwd: self.cwd(i)?, timeout: step.timeout.map(|t| t.0) },
+            tx,
+            &self.cancel,
+        );
+        let (exit, _) = run.await.map_err(|e| format!("cannot start bash: {e}"))?;
+        while rx.try_recv().is_ok() {}
+        Ok(matches!(exit, shell::Exit::Code(0)))
+    }
+
+    /// The working directory of a step.
+    fn cwd(&self, i: usize) -> Result<PathBuf, String> {
+        let step = self.plan.step(i);
+        let base = self.state.workdir.clone();
+        let Some(cwd) = &step.cwd else {
+            return Ok(base);
+        };
+        let ctx = self.values.context(&self.plan, &self.state, self.plan.steps[i].scope, false);
+        let cwd = template::render(cwd, &ctx).map_err(|e| format!("cannot resolve `cwd`: {e}"))?;
+        Ok(base.join(cwd))
+    }
+
+    /// The environment of a script: the step's `env`, and where to write outputs.
+    fn script_env(&self, i: usize, env: &IndexMap<String, String>, output_file: Option<&std::path::Path>) -> Result<Vec<(String, String)>, String> {
+        let ctx = self.values.context(&self.plan, &self.state, self.plan.steps[i].scope, false);
+        let mut out = vec![
+            ("STEPWISE_RUN".to_string(), self.state.name.clone()),
+            ("STEPWISE_STEP".to_string(), self.key(i)),
+            ("STEPWISE_RUNBOOK_DIR".to_string(), self.plan.runbook_of(i).dir().display().to_string()),
+        ];
+        if let Some(f) = output_file {
+            out.push(("STEPWISE_OUTPUT".to_string(), f.display().to_string()));
+        }
+        for (k, v) in env {
+            let v = template::render(v, &ctx).map_err(|e| format!("cannot resolve `env.{k}`: {e}"))?;
+            out.push((k.clone(), v));
+        }
+        Ok(out)
+    }
+
+    /// One attempt at a `run`, `check`, `aws` or `file` step.
+    async fn attempt(&mut self, i: usize) -> Attempt {
+        let step = self.plan.step(i).clone();
+        match step.kind() {
+            StepKind::Run | StepKind::Check => self.script(i).await,
+            StepKind::Aws => self.aws_step(i).await,
+            StepKind::File => self.file_step(i).await,
+            StepKind::Manual | StepKind::Include => Attempt::failed("not an executable step"),
+        }
+    }
+
+    /// Runs a `run` or `check` script, streaming its output, and extracts its outputs.
+    async fn script(&mut self, i: usize) -> Attempt {
+        let step = self.plan.step(i).clone();
+        let key = self.key(i);
+        let scope = self.plan.steps[i].scope;
+        let ctx = self.values.context(&self.plan, &self.state, scope, false);
+        let source = step.run.as_deref().or(step.check.as_deref()).unwrap_or_default();
+        let source = match template::render(source, &ctx) {
+            Ok(s) => s,
+            Err(e) => return Attempt::failed(format!("cannot resolve the script: {e}")),
+        };
+        let output_file = outputs::output_file();
+        let env = match self.script_env(i, &step.env, Some(&output_file)) {
+            Ok(env) => env,
+            Err(e) => return Attempt::failed(e),
+        };
+        let cwd = match self.cwd(i) {
+            Ok(c) => c,
+            Err(e) => return Attempt::failed(e),
+        };
+        let timeout = step.timeout.map(|t| t.0);
+
+        if step.interactive {
+            let exit = shell::run_interactive(shell::Script { source: &source, env, cwd, timeout }).await;
+            let _ = std::fs::remove_file(&output_file);
+            return match exit {
+                Ok(shell::Exit::Code(0)) => Attempt::new(Status::Succeeded),
+                Ok(shell::Exit::Code(c)) => Attempt { exit_code: Some(c), ..Attempt::failed(format!("exited with status {c}")) },
+                Ok(other) => Attempt::failed(format!("ended: {other:?}")),
+                Err(e) => Attempt::failed(format!("cannot start bash: {e}")),
+            };
+        }
+
+        // Output of a step with secret outputs is held back until the secrets are known, so
+        // that they are masked even on the first line that shows them.
+        let hold = step.outputs.values().any(|o| o.as_ref().is_some_and(|o| o.secret));
+        let log_path = self.store.as_ref().map(|s| s.log_path(&key));
+        let mut log = log_path.as_ref().and_then(|p| outputs::open_log(p).ok());
+        let wait = step.wait.clone();
+        let started = Instant::now();
+        let mut tries = 0u32;
+        loop {
+            tries += 1;
+            let (tx, mut rx) = mpsc::unbounded_channel();
+            let run = shell::run(shell::Script { source: &source, env: env.clone(), cwd: cwd.clone(), timeout }, tx, &self.cancel);
+            let mut held = Vec::new();
+            let pump = async {
+                while let Some((stream, line)) = rx.recv().await {
+                    if hold {
+                        held.push((stream, line));
+                    } else {
+                        let line = self.values.secrets().mask(&line).into_owned();
+                        outputs::log_line(&mut log, stream, &line);
+                        let _ = self.events.send(Event::Output { index: i, stream, line });
+                    }
+                }
+            };
+            let (result, ()) = tokio::join!(run, pump);
+            let (exit, stdout) = match result {
+                Ok(r) => r,
+                Err(e) => {
+                    let _ = std::fs::remove_file(&output_file);
+                    return Attempt::failed(format!("cannot start bash: {e}"));
+                }
+            };
+            let mut attempt = match exit {
+                shell::Exit::Code(0) => {
+                    match outputs::extract(&step.outputs, &stdout, &output_file) {
+                        Ok(outputs) => Attempt { outputs, ..Attempt::new(Status::Succeeded) },
+                        Err(e) => Attempt { exit_code: Some(0), ..Attempt::failed(e) },
+                    }
+                }
+                shell::Exit::Code(c) => Attempt { exit_code: Some(c), ..Attempt::failed(format!("exited with status {c}")) },
+                shell::Exit::Signal(s) => Attempt::failed(format!("killed by signal {s}")),
+                shell::Exit::TimedOut => Attempt::failed(format!(
+                    "timed out after {}; its process group was stopped",
+                    humantime::format_duration(timeout.unwrap_or_default())
+                )),
+                shell::Exit::Cancelled => Attempt {
+                    message: Some("interrupted; its process group was stopped".into()),
+                    ..Attempt::new(Status::Interrupted)
+                },
+            };
+            if attempt.status == Status::Succeeded {
+                attempt.exit_code = Some(0);
+            }
+            let _ = std::fs::remove_file(&output_file);
+            for (_, (value, secret)) in &attempt.outputs {
+                if *secret {
+                    self.values.add_secret(value);
+                }
+            }
+            for (stream, line) in held {
+                let line = self.values.secrets().mask(&line).into_owned();
+                outputs::log_line(&mut log, stream, &line);
+                self.emit(Event::Output { index: i, stream, line });
+            }
+            // A check with `wait` is polled until it passes or its time is up.
+            if let (Some(w), Status::Failed) = (&wait, attempt.status)
+                && step.kind() == StepKind::Check
+            {
+                let elapsed = started.elapsed();
+                if elapsed + w.every.0 <= w.timeout.0 {
+                    let line = format!(
+                        "check not passing yet (try {tries}, {} elapsed); next try in {}",
+                        humantime::format_duration(Duration::from_secs(elapsed.as_secs())),
+                        w.every
+                    );
+                    outputs::log_line(&mut log, Stream::Info, &line);
+                    self.emit(Event::Output { index: i, stream: Stream::Info, line });
+                    tokio::select! {
+                        _ = tokio::time::sleep(w.every.0) => continue,
+                        _ = self.cancel.cancelled() => {
+                            return Attempt { message: Some("interrupted while waiting".into()), ..Attempt::new(Status::Interrupted) };
+                        }
+                    }
+                }
+                attempt.message = Some(format!("still failing after waiting {}", w.timeout));
+            }
+            outputs::flush_log(&mut log);
+            return attempt;
+        }
+    }
+
+    /// Connects to AWS once, and reads and checks the identity before the first AWS step.
+    async fn connect_aws(&mut self, i: usize) -> Result<Arc<Aws>, String> {
+        if let Some(aws) = &self.aws {
+            return Ok(aws.clone());
+        }
+        let settings = self.values.aws_settings(&self.plan, &self.state, self.plan.steps[i].scope, &self.aws_settings)?;
+        let aws = Aws::connect(settings.clone()).await.map_err(|e| e.to_string())?;
+        let identity = aws.identity().await.map_err(|e| e.to_string())?;
+        self.emit(Event::Identity(identity.clone()));
+        if let Some(expected) = &settings.expected_account
+            && expected != &identity.account
+        {
+            return Err(format!(
+                "refusing to act on account {} ({}): this runbook acts only on account {expected}\nhint: switch to a profile for account {expected} (`--profile`), or check the runbook's `aws.account`",
+                identity.account, identity.arn
+            ));
+        }
+        let aws = Arc::new(aws);
+        self.aws = Some(aws.clone());
+        Ok(aws)
+    }
+
+    async fn aws_step(&mut self, i: usize) -> Attempt {
+        let step = self.plan.step(i).clone();
+        let scope = self.plan.steps[i].scope;
+        let Some(action) = step.aws.as_ref().and_then(|a| aws::registry().get(&a.value)) else {
+            return Attempt::failed("unknown AWS action");
+        };
+        let ctx = self.values.context(&self.plan, &self.state, scope, false);
+        let params = match context::render_value(step.with.as_ref().unwrap_or(&Value::Null), &ctx) {
+            Ok(p) => p,
+            Err(e) => return Attempt::failed(format!("cannot resolve `with`: {e}")),
+        };
+        let aws = match self.connect_aws(i).await {
+            Ok(a) => a,
+            Err(e) => return Attempt::failed(e),
+        };
+        let result = tokio::select! {
+            r = action.apply(&aws, &params) => r,
+            _ = self.cancel.cancelled() => {
+                return Attempt { message: Some("interrupted while waiting for AWS".into()), ..Attempt::new(Status::Interrupted) };
+            }
+        };
+        match result {
+            Ok(outcome) => {
+                let line = self.values.secrets().mask(&outcome.summary).into_owned();
+                self.emit(Event::Output { index: i, stream: Stream::Info, line });
+                match outputs::from_result(&step.outputs, action.outputs(), &outcome.result) {
+                    Ok(outputs) => {
+                        let status = if action.read_only() || outcome.changed { Status::Succeeded } else { Status::Satisfied };
+                        for (_, (v, secret)) in &outputs {
+                            if *secret {
+                                self.values.add_secret(v);
+                            }
+                        }
+                        Attempt { outputs, message: Some(outcome.summary), ..Attempt::new(status) }
+                    }
+                    Err(e) => Attempt::failed(e),
+                }
+            }
+            Err(e) => Attempt::failed(e.to_string()),
+        }
+    }
+
+    async fn file_step(&mut self, i: usize) -> Attempt {
+        let scope = self.plan.steps[i].scope;
+        let ctx = self.values.context(&self.plan, &self.state, scope, false);
+        let step = self.plan.step(i).clone();
+        let Some(spec) = &step.file else {
+            return Attempt::failed("not a file step");
+        };
+        let change = match file::plan(spec, self.plan.runbook_of(i), &self.state.workdir, &ctx) {
+            Ok(c) => c,
+            Err(e) => return Attempt::failed(e),
+        };
+        let mut outputs = IndexMap::new();
+        outputs.insert("path".to_string(), (change.path.display().to_string(), false));
+        if !change.changed() {
+            self.emit(Event::Output { index: i, stream: Stream::Info, line: format!("{} is already as wanted", change.path.display()) });
+            return Attempt { outputs, message: Some("already as wanted".into()), ..Attempt::new(Status::Satisfied) };
+        }
+        for line in self.values.secrets().mask(&change.diff()).lines() {
+            self.emit(Event::Output { index: i, stream: Stream::Info, line: line.to_string() });
+        }
+        match file::apply(&change, spec.mode.as_deref()) {
+            Ok(()) => Attempt { outputs, ..Attempt::new(Status::Succeeded) },
+            Err(e) => Attempt::failed(e),
+        }
+    }
+
+    /// What a step would do, with everything resolved that can be.
+    async fn describe(&mut self, i: usize) -> Preview {
+        let step = self.plan.step(i).clone();
+        let scope = self.plan.steps[i].scope;
+        let dry = matches!(self.mode, Mode::DryRun { .. });
+        let ctx = self.values.context(&self.plan, &self.state, scope, dry);
+        let mut preview = Preview { skip: None, body: String::new(), danger: None, problem: None };
+        let render = |s: &str| template::render(s, &ctx);
+        if let Some(d) = &step.danger {
+            match render(d) {
+                Ok(t) => preview.danger = Some(t),
+                Err(e) => preview.problem = Some(format!("cannot resolve `danger`: {e}")),
+            }
+        }
+        let result: Result<String, String> = match step.kind() {
+            StepKind::Manual => render(step.manual.as_deref().unwrap_or_default()).map(|text| {
+                let mut body = text.trim_end().to_string();
+                for item in &step.checklist {
+                    body.push_str(&format!("\n[ ] {item}"));
+                }
+                for (name, p) in &step.prompts {
+                    body.push_str(&format!("\n? {} -> steps.{}.{name}", p.prompt, step.id.value));
+                }
+                body
+            }),
+            StepKind::Run | StepKind::Check => render(step.run.as_deref().or(step.check.as_deref()).unwrap_or_default())
+                .map(|s| {
+                    let mut body = s.trim_end().to_string();
+                    for (k, v) in &step.env {
+                        if let Ok(v) = render(v) {
+                            body = format!("{k}={v}\n{body}");
+                        }
+                    }
+                    if step.interactive {
+                        body.push_str("\n(interactive: runs with the terminal)");
+                    }
+                    body
+                }),
+            StepKind::Aws => {
+                let action = step.aws.as_ref().and_then(|a| aws::registry().get(&a.value));
+                match (action, context::render_value(step.with.as_ref().unwrap_or(&Value::Null), &ctx)) {
+                    (Some(a), Ok(params)) => {
+                        let req = a.request(&params);
+                        Ok(serde_json::to_string_pretty(&req).unwrap_or_default())
+                    }
+                    (_, Err(e)) => Err(e),
+                    (None, _) => Err("unknown action".into()),
+                }
+            }
+            StepKind::File => match &step.file {
+                Some(spec) => file::plan(spec, self.plan.runbook_of(i), &self.state.workdir, &ctx).map(|c| {
+                    if c.changed() { c.diff() } else { format!("{} is already as wanted", c.path.display()) }
+                }),
+                None => Err("not a file step".into()),
+            },
+            StepKind::Include => match self.plan.steps[i].include {
+                Some((child, _)) => self.values.resolve_scope_inputs(&self.plan, &self.state, child, dry).map(|inputs| {
+                    let rb = &self.plan.scopes[child].runbook;
+                    let mut body = format!("include {} ({})", rb.path().display(), rb.doc.title);
+                    for (k, (v, secret)) in inputs {
+                        body.push_str(&format!("\n  {k} = {}", if secret { MASK } else { v.as_str() }));
+                    }
+                    body
+                }),
+                None => Err("the included runbook was not loaded".into()),
+            },
+        };
+        match result {
+            Ok(body) => preview.body = self.values.secrets().mask(&body).into_owned(),
+            Err(e) => preview.problem = Some(self.values.secrets().mask(&e).into_owned()),
+        }
+        preview
+    }
+
+    /// Goes through every step and shows what it would do; changes nothing, writes nothing.
+    async fn dry_run(&mut self) {
+        let with_checks = matches!(self.mode, Mode::DryRun { with_checks: true });
+        for i in 0..self.plan.steps.len() {
+            if self.cancel.is_cancelled() {
+                return;
+            }
+            let step = self.plan.step(i).clone();
+            let scope = self.plan.steps[i].scope;
+            let mut preview = self.describe(i).await;
+            if let Some(when) = &step.when {
+                let ctx = self.values.context(&self.plan, &self.state, scope, true);
+                match template::eval_condition(&when.value, &ctx) {
+                    Ok(false) => preview.skip = Some(format!("would be skipped: `when: {}` is false", when.value)),
+                    Ok(true) => {}
+                    Err(e) => preview.skip = Some(format!("`when: {}` cannot be decided yet: {e}", when.value)),
+                }
+            }
+            if let Some(script) = &step.skip_if {
+                if with_checks {
+                    preview.skip = match self.skip_check(i, script).await {
+                        Ok(true) => Some("already satisfied: `skip_if` passes".into()),
+                        Ok(false) => None,
+                        Err(e) => Some(format!("`skip_if` could not be checked: {e}")),
+                    };
+                } else if preview.skip.is_none() {
+                    preview.body = format!("{}\n(skipped if this passes: {})", preview.body, script.trim());
+                }
+            }
+            if with_checks && preview.skip.is_none() {
+                self.dry_check(i, &step, &mut preview).await;
+            }
+            self.emit(Event::Preview { index: i, preview });
+        }
+    }
+
+    /// In a dry run with `--with-checks`, runs read-only checks and read-only AWS actions.
+    async fn dry_check(&mut self, i: usize, step: &crate::runbook::Step, preview: &mut Preview) {
+        match step.kind() {
+            StepKind::Check => {
+                let a = self.script(i).await;
+                let verdict = match a.status {
+                    Status::Succeeded => "check passes now".to_string(),
+                    _ => format!("check does not pass now: {}", a.message.unwrap_or_default()),
+                };
+                preview.body = format!("{}\n=> {verdict}", preview.body);
+            }
+            StepKind::Aws => {
+                let read_only = step.aws.as_ref().and_then(|a| aws::registry().get(&a.value)).is_some_and(|a| a.read_only());
+                if read_only {
+                    let a = self.aws_step(i).await;
+                    let verdict = match a.status {
+                        Status::Failed => format!("failed: {}", a.message.unwrap_or_default()),
+                        _ => a.message.unwrap_or_default(),
+                    };
+                    preview.body = format!("{}\n=> {verdict}", preview.body);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Checks a value against a pattern (whole match) and a list of choices.
+pub fn check_value(value: &str, pattern: Option<&str>, choices: &[String]) -> Result<(), String> {
+    if !choices.is_empty() && !choices.iter().any(|c| c == value) {
+        return Err(format!("`{value}` is not one of: {}", choices.join(", ")));
+    }
+    if let Some(p) = pattern {
+        let re = full_regex(p).map_err(|e| e.to_string())?;
+        if !re.is_match(value) {
+            return Err(format!("`{value}` does not match the pattern `{p}`"));
+        }
+    }
+    Ok(())
+}

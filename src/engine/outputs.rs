@@ -1,0 +1,130 @@
+//! Taking a step's outputs from what it produced, and writing its log.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use indexmap::IndexMap;
+use serde_json::Value;
+
+use super::shell::Stream;
+use crate::runbook::model::OutputSpec;
+
+/// Output values by name, each with whether it is secret.
+pub type OutputValues = IndexMap<String, (String, bool)>;
+
+/// A new, empty, private file for a script's `key=value` outputs. It lives in memory
+/// (`/dev/shm`) where the machine has that, so secret outputs do not touch a disk, and it is
+/// removed as soon as it has been read.
+pub fn output_file() -> PathBuf {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let shm = Path::new("/dev/shm");
+    let dir = if shm.is_dir() { shm.to_path_buf() } else { std::env::temp_dir() };
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let path = dir.join(format!("stepwise-{}-{n}.out", std::process::id()));
+    let _ = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&path);
+    path
+}
+
+/// Takes the declared outputs of a script from its stdout and its output file.
+pub fn extract(specs: &IndexMap<String, Option<OutputSpec>>, stdout: &str, file: &Path) -> Result<OutputValues, String> {
+    let mut out = OutputValues::new();
+    if specs.is_empty() {
+        return Ok(out);
+    }
+    let written = std::fs::read_to_string(file).unwrap_or_default();
+    let mut pairs: IndexMap<&str, &str> = IndexMap::new();
+    for line in written.lines() {
+        if let Some((k, v)) = line.split_once('=') {
+            pairs.insert(k.trim(), v);
+        }
+    }
+    let mut json: Option<Value> = None;
+    for (name, spec) in specs {
+        let spec = spec.clone().unwrap_or_default();
+        let value = if let Some(re) = &spec.regex {
+            let re = regex::Regex::new(&re.value).map_err(|e| e.to_string())?;
+            let caps = re
+                .captures(stdout)
+                .ok_or_else(|| format!("output `{name}`: the step's output does not match `{}`", re.as_str()))?;
+            caps.get(1).or_else(|| caps.get(0)).map(|m| m.as_str().to_string()).unwrap_or_default()
+        } else if let Some(path) = &spec.json {
+            if json.is_none() {
+                json = Some(serde_json::from_str(stdout).map_err(|e| format!("output `{name}`: the step's output is not JSON: {e}"))?);
+            }
+            json_path(json.as_ref().unwrap_or(&Value::Null), &path.value)
+                .ok_or_else(|| format!("output `{name}`: nothing at `{}` in the step's JSON output", path.value))?
+        } else {
+            pairs
+                .get(name.as_str())
+                .map(|v| v.to_string())
+                .ok_or_else(|| format!("output `{name}` was not written: the script should write `{name}=VALUE` to $STEPWISE_OUTPUT"))?
+        };
+        out.insert(name.clone(), (value, spec.secret));
+    }
+    Ok(out)
+}
+
+/// Takes an AWS action's outputs from its result: every output the action declares, and those
+/// the step declares (by JSON path, or by field name).
+pub fn from_result(specs: &IndexMap<String, Option<OutputSpec>>, known: &[&str], result: &Value) -> Result<OutputValues, String> {
+    let mut out = OutputValues::new();
+    for name in known {
+        if let Some(v) = result.get(*name) {
+            out.insert(name.to_string(), (scalar(v), false));
+        }
+    }
+    for (name, spec) in specs {
+        let spec = spec.clone().unwrap_or_default();
+        let value = match &spec.json {
+            Some(path) => json_path(result, &path.value),
+            None => result.get(name).map(scalar),
+        }
+        .ok_or_else(|| format!("output `{name}`: not in the action's result"))?;
+        out.insert(name.clone(), (value, spec.secret));
+    }
+    Ok(out)
+}
+
+fn json_path(value: &Value, path: &str) -> Option<String> {
+    let path = serde_json_path::JsonPath::parse(path).ok()?;
+    path.query(value).first().map(scalar)
+}
+
+fn scalar(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Opens a step's log for appending, readable by its owner only.
+pub fn open_log(path: &Path) -> std::io::Result<BufWriter<File>> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .map(BufWriter::new)
+}
+
+/// Appends a line (already masked) to a step's log.
+pub fn log_line(log: &mut Option<BufWriter<File>>, stream: Stream, line: &str) {
+    if let Some(w) = log {
+        let prefix = match stream {
+            Stream::Stdout => "",
+            Stream::Stderr => "",
+            Stream::Info => "stepwise: ",
+        };
+        let _ = writeln!(w, "{prefix}{line}");
+    }
+}
+
+/// Writes out what is buffered in a step's log.
+pub fn flush_log(log: &mut Option<BufWriter<File>>) {
+    if let Some(w) = log {
+        let _ = w.flush();
+    }
+}

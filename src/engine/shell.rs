@@ -1,0 +1,175 @@
+//! Running bash scripts for `run`, `check` and `skip_if`.
+//!
+//! Each script runs in its own process group, so that a timeout or Ctrl-C ends the whole group
+//! (the script and everything it started), and dies with stepwise if stepwise is killed. Its
+//! stdout and stderr are read line by line as they come.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::Command;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Which stream a line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stream {
+    Stdout,
+    Stderr,
+    /// A line from stepwise itself about the step (a retry, a wait, a diff).
+    Info,
+}
+
+/// A script to run.
+pub struct Script<'a> {
+    pub source: &'a str,
+    pub env: Vec<(String, String)>,
+    pub cwd: PathBuf,
+    pub timeout: Option<Duration>,
+}
+
+/// How a script ended.
+#[derive(Debug)]
+pub enum Exit {
+    Code(i32),
+    /// Killed by a signal it did not expect.
+    Signal(i32),
+    TimedOut,
+    Cancelled,
+}
+
+/// How long a process group gets between SIGTERM and SIGKILL.
+const GRACE: Duration = Duration::from_secs(3);
+
+/// The longest stdout kept for extracting outputs; more is streamed but not kept.
+const MAX_CAPTURE: usize = 16 * 1024 * 1024;
+
+fn bash(source: &str) -> Command {
+    let mut cmd = Command::new("bash");
+    cmd.args(["--noprofile", "--norc", "-e", "-o", "pipefail", "-c", source]);
+    cmd
+}
+
+/// Runs a script, sending each line to `lines`; returns how it ended and its stdout.
+pub async fn run(
+    script: Script<'_>,
+    lines: mpsc::UnboundedSender<(Stream, String)>,
+    cancel: &CancellationToken,
+) -> std::io::Result<(Exit, String)> {
+    let mut cmd = bash(script.source);
+    cmd.current_dir(&script.cwd)
+        .envs(script.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    // SAFETY: the closure only calls prctl, which is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGTERM).map_err(std::io::Error::from)
+        });
+    }
+    let mut child = cmd.spawn()?;
+    let pgid = child.id().map(|id| Pid::from_raw(id as i32));
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    let out_task = stdout.map(|s| tokio::spawn(pump(s, Stream::Stdout, lines.clone(), true)));
+    let err_task = stderr.map(|s| tokio::spawn(pump(s, Stream::Stderr, lines.clone(), false)));
+    drop(lines);
+
+    let deadline = async {
+        match script.timeout {
+            Some(t) => tokio::time::sleep(t).await,
+            None => std::future::pending().await,
+        }
+    };
+    let exit = tokio::select! {
+        status = child.wait() => {
+            let status = status?;
+            use std::os::unix::process::ExitStatusExt;
+            match (status.code(), status.signal()) {
+                (Some(code), _) => Exit::Code(code),
+                (None, Some(sig)) => Exit::Signal(sig),
+                _ => Exit::Code(-1),
+            }
+        }
+        _ = deadline => { stop(&mut child, pgid).await; Exit::TimedOut }
+        _ = cancel.cancelled() => { stop(&mut child, pgid).await; Exit::Cancelled }
+    };
+    // The group may still hold the pipes open (a background child); don't wait on it forever.
+    let captured = match out_task {
+        Some(t) => tokio::time::timeout(GRACE, t)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default(),
+        None => String::new(),
+    };
+    if let Some(t) = err_task {
+        let _ = tokio::time::timeout(GRACE, t).await;
+    }
+    Ok((exit, captured))
+}
+
+/// Runs a script with the terminal handed to it (stdin, stdout and stderr inherited).
+pub async fn run_interactive(script: Script<'_>) -> std::io::Result<Exit> {
+    let mut cmd = bash(script.source);
+    cmd.current_dir(&script.cwd)
+        .envs(script.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::inherit())
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::inherit());
+    let status = cmd.status().await?;
+    use std::os::unix::process::ExitStatusExt;
+    Ok(match (status.code(), status.signal()) {
+        (Some(code), _) => Exit::Code(code),
+        (None, Some(sig)) => Exit::Signal(sig),
+        _ => Exit::Code(-1),
+    })
+}
+
+/// Ends a script's whole process group: SIGTERM, then SIGKILL after a grace period.
+async fn stop(child: &mut tokio::process::Child, pgid: Option<Pid>) {
+    if let Some(pgid) = pgid {
+        let _ = killpg(pgid, Signal::SIGTERM);
+        if tokio::time::timeout(GRACE, child.wait()).await.is_err() {
+            let _ = killpg(pgid, Signal::SIGKILL);
+        }
+        // Anything left in the group (a child that ignored SIGTERM) goes too.
+        let _ = killpg(pgid, Signal::SIGKILL);
+    }
+    let _ = child.kill().await;
+}
+
+async fn pump(
+    stream: impl AsyncRead + Unpin,
+    which: Stream,
+    lines: mpsc::UnboundedSender<(Stream, String)>,
+    capture: bool,
+) -> String {
+    let mut reader = BufReader::new(stream);
+    let mut buf = Vec::new();
+    let mut captured = String::new();
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {
+                let line = String::from_utf8_lossy(&buf);
+                let line = line.trim_end_matches(['\n', '\r']);
+                if capture && captured.len() < MAX_CAPTURE {
+                    captured.push_str(line);
+                    captured.push('\n');
+                }
+                let _ = lines.send((which, line.to_string()));
+            }
+        }
+    }
+    captured
+}

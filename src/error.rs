@@ -1,0 +1,59 @@
+//! The errors a command can end with, and the exit status of each.
+
+use crate::runbook::Diagnostic;
+
+/// Exit statuses, as documented in README.md.
+pub mod exit {
+    /// The run completed (or the command succeeded).
+    pub const OK: i32 = 0;
+    /// A step failed.
+    pub const STEP_FAILED: i32 = 1;
+    /// The runbook, an input or the command line is invalid; nothing ran.
+    pub const INVALID: i32 = 2;
+    /// The run stopped at a step that needs a person; `stepwise resume` continues it.
+    pub const WAITING: i32 = 3;
+    /// stepwise itself could not go on: the run is held by another process, or its files
+    /// cannot be read or written.
+    pub const ERROR: i32 = 4;
+    /// The run was interrupted (Ctrl-C or SIGTERM); the step that was running is recorded as
+    /// interrupted.
+    pub const INTERRUPTED: i32 = 130;
+}
+
+/// Why a command ended without success.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{}", .0.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n\n"))]
+    Invalid(Vec<Diagnostic>),
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Store(#[from] crate::state::StoreError),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl Error {
+    /// The exit status for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Invalid(_) | Error::Usage(_) => exit::INVALID,
+            Error::Store(crate::state::StoreError::NotFound(_)) => exit::INVALID,
+            Error::Store(crate::state::StoreError::Exists(_)) => exit::INVALID,
+            Error::Store(crate::state::StoreError::BadName(_)) => exit::INVALID,
+            Error::Store(_) | Error::Other(_) => exit::ERROR,
+        }
+    }
+}
+
+impl From<crate::engine::EngineError> for Error {
+    fn from(e: crate::engine::EngineError) -> Self {
+        match e {
+            crate::engine::EngineError::Store(s) => Error::Store(s),
+            crate::engine::EngineError::Decision(d) => Error::Usage(d),
+        }
+    }
+}
+
+/// The result of a command.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,15 @@
+//! stepwise: walks an engineer through declarative runbooks and executes each step, keeping
+//! progress on disk so that a run can be resumed exactly where it stopped.
+//!
+//! The flow: a runbook file is read and checked (`runbook`), giving a `Plan`; the `engine`
+//! executes the plan's steps and reports `Event`s; the run store (`state`) keeps each change on
+//! disk; a front end (`plain`) shows the events.
+
+pub mod app;
+pub mod aws;
+pub mod cli;
+pub mod engine;
+pub mod error;
+pub mod plain;
+pub mod runbook;
+pub mod state;

@@ -1,0 +1,441 @@
+//! Plain mode: engine events printed as lines, and the `runs` and `status` listings.
+//!
+//! This is the front end for scripts, CI and terminals where the UI is not wanted. It reads
+//! the same events the terminal UI reads.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use crate::engine::{Event, Need, RunOutcome, Stream};
+use crate::error::{Error, Result, exit};
+use crate::runbook::{Plan, StepKind};
+use crate::state::{self, InputValue, RunState, Status};
+
+/// Prints engine events as lines on stdout.
+pub struct Printer {
+    plan: Arc<Plan>,
+    run: String,
+    dry: bool,
+}
+
+/// What the run waits for, kept to say at the end how to continue.
+#[derive(Debug, Clone)]
+pub struct Waiting {
+    pub index: usize,
+    pub need: Need,
+}
+
+impl Printer {
+    /// A printer for a run.
+    pub fn new(plan: Arc<Plan>, run: String, dry: bool) -> Printer {
+        Printer { plan, run, dry }
+    }
+
+    /// The first lines: which run, which runbook, which mode.
+    pub fn header(&self, state: &RunState, resuming: bool) {
+        let rb = self.plan.root();
+        if self.dry {
+            println!("DRY RUN of {} ({}): nothing will be changed", rb.path().display(), rb.doc.title);
+        } else if resuming {
+            println!(
+                "resuming run {} of {} ({}): {}/{} done",
+                self.run,
+                rb.path().display(),
+                rb.doc.title,
+                state.done(),
+                state.steps.len()
+            );
+        } else {
+            println!("run {} of {} ({})", self.run, rb.path().display(), rb.doc.title);
+        }
+    }
+
+    fn label(&self, index: usize) -> String {
+        let ps = &self.plan.steps[index];
+        let step = self.plan.step(index);
+        let indent = "  ".repeat(ps.depth);
+        format!(
+            "{indent}[{}/{}] {}: {}",
+            index + 1,
+            self.plan.steps.len(),
+            ps.key,
+            step.title
+        )
+    }
+
+    fn indent(&self, index: usize) -> String {
+        "  ".repeat(self.plan.steps[index].depth + 1)
+    }
+
+    /// Prints events until the engine is gone; returns what the run waits for, if anything.
+    pub async fn consume(self, mut rx: mpsc::UnboundedReceiver<Event>) -> Option<Waiting> {
+        use std::io::Write;
+        let stdout = std::io::stdout();
+        let mut waiting = None;
+        let mut started = vec![false; self.plan.steps.len()];
+        while let Some(event) = rx.recv().await {
+            let mut out = stdout.lock();
+            let _ = match event {
+                Event::Identity(id) => writeln!(
+                    out,
+                    "AWS: acting as {} in account {} ({})",
+                    id.arn, id.account, id.region
+                ),
+                Event::StepStarted { index, attempt } => {
+                    started[index] = true;
+                    let again = if attempt > 1 { format!(" (attempt {attempt})") } else { String::new() };
+                    writeln!(out, "{}{again}", self.label(index))
+                }
+                Event::Output { index, stream, line } => {
+                    let mark = match stream {
+                        Stream::Stdout => "|",
+                        Stream::Stderr => "!",
+                        Stream::Info => "-",
+                    };
+                    writeln!(out, "{}{mark} {line}", self.indent(index))
+                }
+                Event::StepFinished { index, status, outputs, elapsed, message, .. } => {
+                    if !started[index] {
+                        let _ = writeln!(out, "{}", self.label(index));
+                    }
+                    let mut line = format!("{}= {}", self.indent(index), status.as_str());
+                    if !elapsed.is_zero() {
+                        line.push_str(&format!(" in {}", short_duration(elapsed)));
+                    }
+                    if let Some(m) = message {
+                        line.push_str(&format!(": {}", m.lines().next().unwrap_or_default()));
+                        for extra in m.lines().skip(1) {
+                            line.push_str(&format!("\n{}  {extra}", self.indent(index)));
+                        }
+                    }
+                    for (k, v) in &outputs {
+                        line.push_str(&format!("\n{}  {k} = {}", self.indent(index), scalar(v)));
+                    }
+                    writeln!(out, "{line}")
+                }
+                Event::Waiting { index, need } => {
+                    let _ = writeln!(out, "{}", self.label(index));
+                    let pad = self.indent(index);
+                    let _ = match &need {
+                        Need::Manual { instructions, checklist, prompts, .. } => {
+                            let _ = writeln!(out, "{pad}? waiting for a person:");
+                            for l in instructions.trim_end().lines() {
+                                let _ = writeln!(out, "{pad}  {l}");
+                            }
+                            for item in checklist {
+                                let _ = writeln!(out, "{pad}  [ ] {item}");
+                            }
+                            for (name, p) in prompts {
+                                let _ = writeln!(out, "{pad}  answer: {} ({name})", p.prompt);
+                            }
+                            Ok(())
+                        }
+                        Need::Danger { text, preview } => {
+                            let _ = writeln!(out, "{pad}? DANGER: this step changes things; it will do:");
+                            for l in preview.lines() {
+                                let _ = writeln!(out, "{pad}  {l}");
+                            }
+                            writeln!(out, "{pad}  to go ahead, type the confirmation: {text}")
+                        }
+                        Need::Interrupted { last_output } => {
+                            let _ = writeln!(out, "{pad}? interrupted: the process running this step stopped before it finished; it may have half-happened");
+                            for l in last_output {
+                                let _ = writeln!(out, "{pad}  | {l}");
+                            }
+                            Ok(())
+                        }
+                        Need::Changed => writeln!(out, "{pad}? this finished step's definition changed since it ran; review it"),
+                        Need::Terminal => writeln!(out, "{pad}? this step is interactive and needs a terminal"),
+                    };
+                    waiting = Some(Waiting { index, need });
+                    Ok(())
+                }
+                Event::Preview { index, preview } => {
+                    let step = self.plan.step(index);
+                    let pad = self.indent(index);
+                    let _ = writeln!(out, "{} ({})", self.label(index), step.kind().name());
+                    if let Some(skip) = &preview.skip {
+                        let _ = writeln!(out, "{pad}- {skip}");
+                    }
+                    if let Some(d) = &preview.danger {
+                        let _ = writeln!(out, "{pad}- DANGER: a person must type `{d}` to confirm");
+                    }
+                    if let Some(p) = &preview.problem {
+                        let _ = writeln!(out, "{pad}- cannot render yet: {p}");
+                    }
+                    let verb = match step.kind() {
+                        StepKind::Manual => "a person would be asked to:",
+                        StepKind::Run => "would run:",
+                        StepKind::Check => "would check (read-only):",
+                        StepKind::Aws => "would send:",
+                        StepKind::File => "would change:",
+                        StepKind::Include => "would include:",
+                    };
+                    if !preview.body.is_empty() {
+                        let _ = writeln!(out, "{pad}{verb}");
+                        for l in preview.body.lines() {
+                            let _ = writeln!(out, "{pad}  {l}");
+                        }
+                    }
+                    Ok(())
+                }
+            };
+        }
+        let _ = std::io::stdout().flush();
+        waiting
+    }
+}
+
+fn scalar(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn short_duration(d: Duration) -> String {
+    if d < Duration::from_millis(1) {
+        format!("{}µs", d.as_micros())
+    } else if d < Duration::from_secs(1) {
+        format!("{}ms", d.as_millis())
+    } else if d < Duration::from_secs(60) {
+        format!("{:.1}s", d.as_secs_f64())
+    } else {
+        humantime::format_duration(Duration::from_secs(d.as_secs())).to_string()
+    }
+}
+
+/// Prints how the run ended and how to go on; returns the exit status.
+pub fn finish(run: &str, state: &RunState, outcome: &RunOutcome, waiting: Option<&Waiting>, dry: bool) -> i32 {
+    if dry {
+        println!("dry run complete: nothing was changed and no run was recorded");
+        return exit::OK;
+    }
+    let progress = format!("{}/{} done", state.done(), state.steps.len());
+    match outcome {
+        RunOutcome::Completed => println!("run {run} completed ({progress})"),
+        RunOutcome::Failed { key } => {
+            println!("run {run} stopped: step {key} failed ({progress})");
+            println!("  fix the cause, then `stepwise resume {run}` runs it again; or `--skip {key}=REASON` to go past it");
+        }
+        RunOutcome::Interrupted { key } => {
+            let at = key.as_deref().map(|k| format!(" at {k}")).unwrap_or_default();
+            println!("run {run} interrupted{at} ({progress}); state is saved");
+            if let Some(k) = key {
+                println!("  `stepwise resume {run}` will ask whether to --rerun {k}, mark it --done, or --skip it");
+            }
+        }
+        RunOutcome::Waiting { key } => {
+            println!("run {run} is waiting at {key} ({progress}); state is saved");
+            println!("  to continue: {}", continue_hint(run, key, waiting));
+        }
+    }
+    crate::app::exit_code(outcome)
+}
+
+fn continue_hint(run: &str, key: &str, waiting: Option<&Waiting>) -> String {
+    let base = format!("stepwise resume {run}");
+    match waiting.map(|w| &w.need) {
+        Some(Need::Manual { prompts, .. }) => {
+            let mut s = format!("{base} --done {key}");
+            for (name, _) in prompts {
+                s.push_str(&format!(" --output {key}.{name}=VALUE"));
+            }
+            s
+        }
+        Some(Need::Danger { text, .. }) => format!("{base} --confirm {key}={}", shell_word(text)),
+        Some(Need::Interrupted { .. }) => format!("{base} --rerun {key}   (or --done {key}, or --skip {key}=REASON)"),
+        Some(Need::Changed) => format!("{base} --rerun {key}   (or --done {key} to keep its result)"),
+        Some(Need::Terminal) => format!("{base} in a terminal (or do it yourself and pass --done {key})"),
+        None => base,
+    }
+}
+
+fn shell_word(s: &str) -> String {
+    if s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:@".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// How an error is shown.
+pub fn error_text(e: &Error) -> String {
+    match e {
+        Error::Invalid(_) => e.to_string(),
+        _ => {
+            let text = e.to_string();
+            let mut lines = text.lines();
+            let mut out = format!("error: {}", lines.next().unwrap_or_default());
+            for l in lines {
+                out.push('\n');
+                out.push_str(l);
+            }
+            out
+        }
+    }
+}
+
+/// A run as listed by `stepwise runs --json`.
+#[derive(Debug, Serialize)]
+pub struct RunSummary {
+    pub name: String,
+    pub runbook: state::RunbookRef,
+    pub done: usize,
+    pub total: usize,
+    /// `completed`, `waiting`, `failed`, `interrupted`, `running` or `in_progress`.
+    pub status: &'static str,
+    pub current_step: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// Summarises a run's progress.
+pub fn summary(st: &RunState) -> RunSummary {
+    let current = st.current();
+    let status = match current.map(|(_, s)| s.status) {
+        None => "completed",
+        Some(Status::Waiting) => "waiting",
+        Some(Status::Failed) => "failed",
+        Some(Status::Interrupted) => "interrupted",
+        Some(Status::Running) => "running",
+        Some(_) => "in_progress",
+    };
+    RunSummary {
+        name: st.name.clone(),
+        runbook: st.runbook.clone(),
+        done: st.done(),
+        total: st.steps.len(),
+        status,
+        current_step: current.map(|(k, _)| k.to_string()),
+        created_at: st.created_at,
+        updated_at: st.updated_at,
+    }
+}
+
+/// "2 days ago".
+pub fn ago(t: Timestamp, now: Timestamp) -> String {
+    let secs = now.as_second().saturating_sub(t.as_second()).max(0);
+    let (n, unit) = match secs {
+        0..=59 => return "just now".into(),
+        60..=3599 => (secs / 60, "minute"),
+        3600..=86_399 => (secs / 3600, "hour"),
+        _ => (secs / 86_400, "day"),
+    };
+    format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" })
+}
+
+/// One line of progress: "7/12 done, waiting at request-exemption".
+pub fn progress(s: &RunSummary) -> String {
+    let mut text = format!("{}/{} done", s.done, s.total);
+    match (&s.current_step, s.status) {
+        (None, _) => text.push_str(", completed"),
+        (Some(k), "in_progress") => text.push_str(&format!(", next: {k}")),
+        (Some(k), status) => text.push_str(&format!(", {status} at {k}")),
+    }
+    text
+}
+
+/// `stepwise runs`.
+pub fn runs(json: bool) -> Result<i32> {
+    let now = Timestamp::now();
+    let mut summaries = Vec::new();
+    for run in state::list() {
+        match run {
+            Ok(st) => summaries.push(summary(&st)),
+            Err(e) => eprintln!("warning: {e}"),
+        }
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&summaries).unwrap_or_default());
+        return Ok(exit::OK);
+    }
+    if summaries.is_empty() {
+        println!("no runs yet; start one with `stepwise run RUNBOOK`");
+        return Ok(exit::OK);
+    }
+    let width = summaries.iter().map(|s| s.name.len()).max().unwrap_or(4).max(4);
+    let rb_width = summaries.iter().map(|s| s.runbook.id.len()).max().unwrap_or(7).max(7);
+    println!("{:width$}  {:rb_width$}  PROGRESS", "RUN", "RUNBOOK");
+    for s in &summaries {
+        println!("{:width$}  {:rb_width$}  {}, {}", s.name, s.runbook.id, progress(s), ago(s.updated_at, now));
+    }
+    Ok(exit::OK)
+}
+
+/// One step as shown by `stepwise status --json`.
+#[derive(Debug, Serialize)]
+pub struct StepStatus {
+    pub key: String,
+    pub title: Option<String>,
+    pub kind: Option<StepKind>,
+    pub depth: usize,
+    #[serde(flatten)]
+    pub state: state::StepState,
+    /// The step's definition changed since it ran.
+    pub changed: bool,
+}
+
+/// `stepwise status RUN --json`.
+#[derive(Debug, Serialize)]
+pub struct RunStatus {
+    #[serde(flatten)]
+    pub summary: RunSummary,
+    pub workdir: std::path::PathBuf,
+    pub inputs: indexmap::IndexMap<String, InputValue>,
+    pub steps: Vec<StepStatus>,
+}
+
+/// `stepwise status RUN`.
+pub fn status(run: &str, json: bool) -> Result<i32> {
+    let st = state::peek(run)?;
+    let plan = crate::runbook::load(&st.runbook.path).ok();
+    let steps: Vec<StepStatus> = st
+        .steps
+        .iter()
+        .map(|(key, s)| {
+            let found = plan.as_ref().and_then(|p| p.index_of(key).map(|i| (p, i)));
+            StepStatus {
+                key: key.clone(),
+                title: found.map(|(p, i)| p.step(i).title.clone()),
+                kind: found.map(|(p, i)| p.step(i).kind()),
+                depth: found.map_or(0, |(p, i)| p.steps[i].depth),
+                changed: found.is_some_and(|(p, i)| {
+                    s.status.is_done() && !s.definition_hash.is_empty() && s.definition_hash != p.steps[i].hash
+                }),
+                state: s.clone(),
+            }
+        })
+        .collect();
+    let report = RunStatus { summary: summary(&st), workdir: st.workdir.clone(), inputs: st.inputs.clone(), steps };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+        return Ok(exit::OK);
+    }
+    let now = Timestamp::now();
+    println!("run {} of {} ({})", st.name, st.runbook.path.display(), st.runbook.title);
+    println!("{}, updated {}", progress(&report.summary), ago(st.updated_at, now));
+    for s in &report.steps {
+        let indent = "  ".repeat(s.depth);
+        let mut line = format!("{indent}{:<11} {}", s.state.status.as_str(), s.key);
+        if let Some(t) = &s.title {
+            line.push_str(&format!("  {t}"));
+        }
+        if s.changed {
+            line.push_str("  [changed since it ran]");
+        }
+        if let Some(m) = &s.state.message {
+            line.push_str(&format!("  ({})", m.lines().next().unwrap_or_default()));
+        }
+        println!("{line}");
+    }
+    if plan.is_none() {
+        println!("note: the runbook {} cannot be read now; titles are not shown", st.runbook.path.display());
+    }
+    Ok(exit::OK)
+}

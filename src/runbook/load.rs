@@ -1,0 +1,1047 @@
+//! Reading runbook files and checking everything that can be checked before anything runs.
+//!
+//! `load` reads a runbook and the runbooks it includes, checks each one, and returns a `Plan`:
+//! the steps of all of them in the order they run, includes expanded in place. Every problem
+//! found is returned, each located in its file, and no plan is made if there is any.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use sha2::{Digest, Sha256};
+
+use super::model::{Input, RunbookDoc, Spanned, Step, StepKind};
+use super::source::{Diagnostic, SourceFile};
+use super::template;
+use super::yaml::{DeError, Node, NodeKind, Pos, from_node};
+use crate::aws;
+
+/// Top-level fields of a runbook.
+pub const TOP_KEYS: &[&str] = &[
+    "stepwise",
+    "id",
+    "title",
+    "description",
+    "run_name",
+    "inputs",
+    "aws",
+    "steps",
+];
+
+/// Fields of a step.
+pub const STEP_KEYS: &[&str] = &[
+    "id",
+    "title",
+    "description",
+    "manual",
+    "run",
+    "check",
+    "aws",
+    "file",
+    "include",
+    "with",
+    "env",
+    "cwd",
+    "interactive",
+    "wait",
+    "prompts",
+    "checklist",
+    "when",
+    "skip_if",
+    "outputs",
+    "danger",
+    "retry",
+    "timeout",
+    "continue_on_error",
+];
+
+/// Keys whose string values are not templates (regular expressions, JSON paths, ids).
+const NOT_TEMPLATES: &[&str] = &["pattern", "regex", "json", "id", "when"];
+
+/// Deepest include nesting; deeper is almost certainly a mistake.
+const MAX_INCLUDE_DEPTH: usize = 16;
+
+/// One parsed runbook file.
+#[derive(Debug)]
+pub struct Runbook {
+    pub source: Arc<SourceFile>,
+    pub doc: RunbookDoc,
+    /// The YAML node of each step, for locating problems found later.
+    pub step_nodes: Vec<Node>,
+}
+
+impl Runbook {
+    /// The file the runbook was read from.
+    pub fn path(&self) -> &Path {
+        &self.source.path
+    }
+
+    /// The directory that paths in the runbook are relative to.
+    pub fn dir(&self) -> PathBuf {
+        self.path()
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    }
+
+    /// A hash of the whole file, to notice that a runbook changed between runs.
+    pub fn hash(&self) -> String {
+        hex::encode(Sha256::digest(self.source.text.as_bytes()))
+    }
+}
+
+/// Where the steps of one runbook file run: the root runbook, or an include of another.
+#[derive(Debug)]
+pub struct Scope {
+    pub runbook: Arc<Runbook>,
+    /// For an included runbook: the plan index of the include step.
+    pub parent: Option<usize>,
+    /// The key prefix of its steps (`deploy/` for steps included by step `deploy`).
+    pub prefix: String,
+}
+
+/// One step of the plan.
+#[derive(Debug)]
+pub struct PlanStep {
+    /// Unique key within the plan: the step id, prefixed by the ids of the includes around it.
+    pub key: String,
+    /// The scope whose runbook defines the step.
+    pub scope: usize,
+    /// The step's position in its runbook.
+    pub index: usize,
+    /// How many includes deep the step is.
+    pub depth: usize,
+    /// A hash of the step's definition, to notice that it changed since it ran.
+    pub hash: String,
+    /// For an include step, the scope of the included runbook and the plan index just after its
+    /// last step.
+    pub include: Option<(usize, usize)>,
+}
+
+/// A runbook with its includes, ready to run.
+#[derive(Debug)]
+pub struct Plan {
+    pub scopes: Vec<Scope>,
+    pub steps: Vec<PlanStep>,
+}
+
+impl Plan {
+    /// The root runbook.
+    pub fn root(&self) -> &Runbook {
+        &self.scopes[0].runbook
+    }
+
+    /// The definition of a plan step.
+    pub fn step(&self, i: usize) -> &Step {
+        let s = &self.steps[i];
+        &self.scopes[s.scope].runbook.doc.steps[s.index]
+    }
+
+    /// The runbook that defines a plan step.
+    pub fn runbook_of(&self, i: usize) -> &Runbook {
+        &self.scopes[self.steps[i].scope].runbook
+    }
+
+    /// The plan index of a step key.
+    pub fn index_of(&self, key: &str) -> Option<usize> {
+        self.steps.iter().position(|s| s.key == key)
+    }
+
+    /// Whether any step, at any depth, is an AWS step.
+    pub fn uses_aws(&self) -> bool {
+        (0..self.steps.len()).any(|i| self.step(i).kind() == StepKind::Aws)
+    }
+}
+
+/// Reads and checks a runbook and everything it includes.
+pub fn load(path: &Path) -> Result<Plan, Vec<Diagnostic>> {
+    let mut loader = Loader::default();
+    let root = loader.file(path, &mut Vec::new());
+    if !loader.diags.is_empty() {
+        return Err(loader.diags);
+    }
+    let Some(root) = root else {
+        return Err(loader.diags);
+    };
+    let mut plan = Plan {
+        scopes: Vec::new(),
+        steps: Vec::new(),
+    };
+    flatten(&mut plan, &loader, root, None, String::new(), 0);
+    Ok(plan)
+}
+
+/// Checks a runbook without keeping the plan.
+pub fn validate(path: &Path) -> Vec<Diagnostic> {
+    load(path).err().unwrap_or_default()
+}
+
+fn flatten(
+    plan: &mut Plan,
+    loader: &Loader,
+    runbook: Arc<Runbook>,
+    parent: Option<usize>,
+    prefix: String,
+    depth: usize,
+) {
+    let scope = plan.scopes.len();
+    plan.scopes.push(Scope {
+        runbook: runbook.clone(),
+        parent,
+        prefix: prefix.clone(),
+    });
+    for (index, step) in runbook.doc.steps.iter().enumerate() {
+        let key = format!("{prefix}{}", step.id.value);
+        let hash = step_hash(step);
+        let at = plan.steps.len();
+        plan.steps.push(PlanStep {
+            key: key.clone(),
+            scope,
+            index,
+            depth,
+            hash,
+            include: None,
+        });
+        if step.include.is_some()
+            && let Some(child) = loader.includes.get(&(runbook.path().to_path_buf(), index))
+        {
+            let child_scope = plan.scopes.len();
+            flatten(plan, loader, child.clone(), Some(at), format!("{key}/"), depth + 1);
+            let end = plan.steps.len();
+            plan.steps[at].include = Some((child_scope, end));
+        }
+    }
+}
+
+fn step_hash(step: &Step) -> String {
+    let json = serde_json::to_vec(step).unwrap_or_default();
+    hex::encode(&Sha256::digest(&json)[..12])
+}
+
+#[derive(Default)]
+struct Loader {
+    diags: Vec<Diagnostic>,
+    /// Runbooks already read, by canonical path.
+    files: HashMap<PathBuf, Arc<Runbook>>,
+    /// The runbook each include step brings in: (including file, step index).
+    includes: HashMap<(PathBuf, usize), Arc<Runbook>>,
+}
+
+/// What a step makes available to later steps, for checking references.
+#[derive(Debug, Clone)]
+enum Outputs {
+    Names(BTreeSet<String>),
+    Nested(HashMap<String, Outputs>),
+}
+
+impl Loader {
+    /// Reads, parses and checks one file; `stack` holds the files including it, for cycles.
+    fn file(&mut self, path: &Path, stack: &mut Vec<PathBuf>) -> Option<Arc<Runbook>> {
+        let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        if let Some(done) = self.files.get(&canonical) {
+            return Some(done.clone());
+        }
+        let text = match std::fs::read(path) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => text,
+                Err(e) => {
+                    let valid = e.utf8_error().valid_up_to();
+                    let bytes = e.into_bytes();
+                    let text = String::from_utf8_lossy(&bytes).into_owned();
+                    let src = SourceFile::new(path, text);
+                    let pos = src.pos(valid);
+                    self.diags
+                        .push(src.diag(pos, "the file is not valid UTF-8 text").with_width(1));
+                    return None;
+                }
+            },
+            Err(e) => {
+                let src = SourceFile::new(path, String::new());
+                self.diags
+                    .push(src.diag(Pos { line: 1, col: 1 }, format!("cannot read the runbook: {e}")));
+                return None;
+            }
+        };
+        let source = Arc::new(SourceFile::new(path, text));
+        let root = match Node::parse(&source.text) {
+            Ok(root) => root,
+            Err(e) => {
+                self.diags.push(source.diag(e.pos, e.message).with_width(1));
+                return None;
+            }
+        };
+        let (doc, step_nodes) = self.document(&source, &root)?;
+        let runbook = Arc::new(Runbook {
+            source: source.clone(),
+            doc,
+            step_nodes,
+        });
+        self.files.insert(canonical.clone(), runbook.clone());
+        stack.push(canonical);
+        self.check(&runbook, stack);
+        stack.pop();
+        Some(runbook)
+    }
+
+    fn de<T>(&mut self, src: &SourceFile, result: Result<T, DeError>, fallback: Pos) -> Option<T> {
+        match result {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.diags.push(src.diag(e.pos.unwrap_or(fallback), e.message));
+                None
+            }
+        }
+    }
+
+    /// Turns the YAML tree into typed values, reporting each broken part on its own.
+    fn document(&mut self, src: &SourceFile, root: &Node) -> Option<(RunbookDoc, Vec<Node>)> {
+        let Some(entries) = root.as_map() else {
+            self.diags.push(src.diag(
+                root.pos,
+                format!(
+                    "a runbook must be a mapping with `stepwise`, `id`, `title` and `steps`, found {}",
+                    root.type_name()
+                ),
+            ));
+            return None;
+        };
+        let before = self.diags.len();
+        for (key, _) in entries {
+            let name = key.as_str().unwrap_or_default();
+            if !TOP_KEYS.contains(&name) {
+                self.diags.push(src.diag(key.pos, unknown("field", name, TOP_KEYS)));
+            }
+        }
+        let missing = |field: &str| format!("missing field `{field}`");
+        let mut version = None;
+        match root.get("stepwise") {
+            None => self.diags.push(src.diag(
+                root.pos,
+                format!("{}\nhint: start the file with `stepwise: 1`", missing("stepwise")),
+            )),
+            Some(node) => {
+                if let Some(v) = self.de::<u32>(src, from_node(node), node.pos) {
+                    if v != 1 {
+                        self.diags.push(src.diag(
+                            node.pos,
+                            format!("unsupported format version {v}\nhint: this stepwise reads `stepwise: 1`"),
+                        ));
+                    } else {
+                        version = Some(v);
+                    }
+                }
+            }
+        }
+        let id: Option<Spanned<String>> = match root.get("id") {
+            None => {
+                self.diags.push(src.diag(root.pos, missing("id")));
+                None
+            }
+            Some(node) => self.de(src, from_node(node), node.pos),
+        };
+        let title: Option<String> = match root.get("title") {
+            None => {
+                self.diags.push(src.diag(root.pos, missing("title")));
+                None
+            }
+            Some(node) => self.de(src, from_node(node), node.pos),
+        };
+        let description = root
+            .get("description")
+            .and_then(|n| self.de(src, from_node(n), n.pos))
+            .flatten();
+        let run_name = root
+            .get("run_name")
+            .and_then(|n| self.de(src, from_node(n), n.pos))
+            .flatten();
+        let aws = root
+            .get("aws")
+            .and_then(|n| self.de(src, from_node(n), n.pos))
+            .flatten();
+        let mut inputs = IndexMap::new();
+        if let Some(node) = root.get("inputs").filter(|n| !n.is_null()) {
+            match node.as_map() {
+                Some(entries) => {
+                    for (key, value) in entries {
+                        let name = key.as_str().unwrap_or_default().to_string();
+                        if !is_name(&name) {
+                            self.diags.push(src.diag(
+                                key.pos,
+                                format!("invalid input name `{name}`\nhint: use letters, digits and `_`, starting with a letter"),
+                            ));
+                        }
+                        let input: Option<Input> = if value.is_null() {
+                            Some(Input::default())
+                        } else {
+                            self.de(src, from_node(value), value.pos)
+                        };
+                        if let Some(input) = input {
+                            inputs.insert(name, input);
+                        }
+                    }
+                }
+                None => self.diags.push(src.diag(
+                    node.pos,
+                    format!("`inputs` must be a mapping of input names, found {}", node.type_name()),
+                )),
+            }
+        }
+        let mut steps = Vec::new();
+        let mut step_nodes = Vec::new();
+        match root.get("steps") {
+            None => self.diags.push(src.diag(root.pos, missing("steps"))),
+            Some(node) => match &node.kind {
+                NodeKind::Seq(items) => {
+                    for item in items {
+                        if let Some(step) = self.step(src, item) {
+                            steps.push(step);
+                            step_nodes.push(item.clone());
+                        }
+                    }
+                }
+                _ => self.diags.push(src.diag(
+                    node.pos,
+                    format!("`steps` must be a list of steps, found {}", node.type_name()),
+                )),
+            },
+        }
+        if self.diags.len() > before {
+            return None;
+        }
+        let doc = RunbookDoc {
+            stepwise: version?,
+            id: id?,
+            title: title?,
+            description,
+            run_name,
+            inputs,
+            aws,
+            steps,
+        };
+        Some((doc, step_nodes))
+    }
+
+    /// Reads one step, checking its fields by name first so that every unknown field is named.
+    fn step(&mut self, src: &SourceFile, node: &Node) -> Option<Step> {
+        let Some(entries) = node.as_map() else {
+            self.diags.push(src.diag(
+                node.pos,
+                format!("a step must be a mapping with `id`, `title` and one kind, found {}", node.type_name()),
+            ));
+            return None;
+        };
+        let mut ok = true;
+        let mut kinds = Vec::new();
+        for (key, _) in entries {
+            let name = key.as_str().unwrap_or_default();
+            if !STEP_KEYS.contains(&name) {
+                self.diags.push(src.diag(key.pos, unknown("field", name, STEP_KEYS)));
+                ok = false;
+            }
+            if super::model::KINDS.contains(&name) {
+                kinds.push(key);
+            }
+        }
+        let id_text = node.get("id").and_then(Node::as_str).map(str::to_string);
+        let label = id_text
+            .as_deref()
+            .map_or_else(|| "this step".to_string(), |id| format!("step `{id}`"));
+        if kinds.is_empty() && ok {
+            self.diags.push(src.diag(
+                node.pos,
+                format!(
+                    "{label} has no kind\nhint: give it one of `manual`, `run`, `check`, `aws`, `file` or `include`"
+                ),
+            ));
+            ok = false;
+        }
+        if kinds.len() > 1 {
+            let names: Vec<String> = kinds
+                .iter()
+                .map(|k| format!("`{}`", k.as_str().unwrap_or_default()))
+                .collect();
+            self.diags.push(src.diag(
+                kinds[1].pos,
+                format!(
+                    "{label} has two kinds: {}\nhint: a step does one thing; split it into two steps",
+                    names.join(" and ")
+                ),
+            ));
+            ok = false;
+        }
+        if !ok {
+            return None;
+        }
+        self.de(src, from_node(node), node.pos)
+    }
+
+    /// Checks what needs the whole runbook: ids, references, patterns, includes, actions.
+    fn check(&mut self, rb: &Arc<Runbook>, stack: &mut Vec<PathBuf>) {
+        let src = rb.source.clone();
+        let doc = &rb.doc;
+        let mut scope = Checker {
+            inputs: BTreeSet::new(),
+            steps: HashMap::new(),
+            later: HashMap::new(),
+        };
+        // Inputs: patterns, choices, and defaults that refer only to earlier inputs.
+        let all_inputs: BTreeSet<String> = doc.inputs.keys().map(|k| template::key(k)).collect();
+        for (name, input) in &doc.inputs {
+            if let Some(p) = &input.pattern {
+                self.regex(&src, p);
+            }
+            if let Some(default) = &input.default {
+                let fields = Some(("inputs", &all_inputs));
+                self.template(&src, default.pos, &default.value, &scope, fields);
+                if !template::is_template(&default.value) {
+                    if !input.choices.is_empty() && !input.choices.contains(&default.value) {
+                        self.diags.push(src.diag(
+                            default.pos,
+                            format!("default `{}` of input `{name}` is not one of its choices", default.value),
+                        ));
+                    }
+                    if let Some(p) = &input.pattern
+                        && let Ok(re) = full_regex(&p.value)
+                        && !re.is_match(&default.value)
+                    {
+                        self.diags.push(src.diag(
+                            default.pos,
+                            format!("default `{}` of input `{name}` does not match its pattern `{}`", default.value, p.value),
+                        ));
+                    }
+                }
+            }
+            scope.inputs.insert(template::key(name));
+        }
+        for (i, step) in doc.steps.iter().enumerate() {
+            scope
+                .later
+                .entry(template::key(&step.id.value))
+                .or_insert(i);
+        }
+        if let Some(run_name) = &doc.run_name {
+            self.template(&src, run_name.pos, &run_name.value, &scope, None);
+        }
+        if let Some(aws) = &doc.aws {
+            for value in [&aws.region, &aws.profile, &aws.assume_role, &aws.account, &aws.mfa_serial]
+                .into_iter()
+                .flatten()
+            {
+                self.template(&src, value.pos, &value.value, &scope, None);
+            }
+        }
+
+        let mut seen: HashMap<String, Pos> = HashMap::new();
+        for (i, step) in doc.steps.iter().enumerate() {
+            let node = &rb.step_nodes[i];
+            let id = &step.id;
+            if !is_id(&id.value) {
+                self.diags.push(src.diag(
+                    id.pos,
+                    format!("invalid step id `{}`\nhint: use lowercase letters, digits, `-` and `_`, starting with a letter or digit", id.value),
+                ));
+            }
+            let normal = template::key(&id.value);
+            if let Some(first) = seen.get(&normal) {
+                self.diags.push(src.diag(
+                    id.pos,
+                    format!("duplicate step id `{}` (first used at line {})\nhint: step ids must be unique within a runbook; `-` and `_` count as the same", id.value, first.line),
+                ));
+            } else {
+                seen.insert(normal.clone(), id.pos);
+            }
+            scope.later.remove(&normal);
+            self.step_fields(&src, step, node);
+            let outputs = self.step_outputs(&src, rb, i, step, node, &scope, stack);
+            // Templates anywhere in the step, located at their own node.
+            self.templates_in(&src, node, &scope, step.kind() == StepKind::File, None);
+            if let Some(when) = &step.when {
+                match template::expression_references(&when.value) {
+                    Ok(refs) => self.references(&src, when.pos, &when.value, &refs, &scope, None),
+                    Err(e) => self.diags.push(src.diag(
+                        when.pos,
+                        format!("invalid `when` expression: {e}"),
+                    )),
+                }
+            }
+            scope.steps.entry(normal).or_insert(outputs);
+        }
+    }
+
+    /// Fields that only make sense for some kinds, and the kinds' own requirements.
+    fn step_fields(&mut self, src: &SourceFile, step: &Step, node: &Node) {
+        let kind = step.kind();
+        let allowed: &[(&str, &[StepKind])] = &[
+            ("with", &[StepKind::Aws, StepKind::Include]),
+            ("env", &[StepKind::Run, StepKind::Check]),
+            ("cwd", &[StepKind::Run, StepKind::Check]),
+            ("interactive", &[StepKind::Run]),
+            ("wait", &[StepKind::Check, StepKind::Aws]),
+            ("prompts", &[StepKind::Manual]),
+            ("checklist", &[StepKind::Manual]),
+            ("outputs", &[StepKind::Run, StepKind::Aws]),
+            ("retry", &[StepKind::Run, StepKind::Check, StepKind::Aws]),
+            ("timeout", &[StepKind::Run, StepKind::Check, StepKind::Aws]),
+        ];
+        for (field, kinds) in allowed {
+            if let Some((key, _)) = node
+                .as_map()
+                .and_then(|m| m.iter().find(|(k, _)| k.as_str() == Some(field)))
+                && !kinds.contains(&kind)
+            {
+                let names: Vec<String> = kinds.iter().map(|k| format!("`{}`", k.name())).collect();
+                let mut msg = format!(
+                    "`{field}` does not apply to a `{}` step\nhint: `{field}` is for {} steps",
+                    kind.name(),
+                    names.join(" and ")
+                );
+                if *field == "outputs" && kind == StepKind::Manual {
+                    msg = "`outputs` does not apply to a `manual` step\nhint: ask for values with `prompts`; each answer becomes an output".into();
+                }
+                self.diags.push(src.diag(key.pos, msg));
+            }
+        }
+        for prompt in step.prompts.values() {
+            if let Some(p) = &prompt.pattern {
+                self.regex(src, p);
+            }
+        }
+        if let Some(danger) = &step.danger
+            && danger.trim().is_empty()
+            && let Some(n) = node.get("danger")
+        {
+            self.diags.push(src.diag(
+                n.pos,
+                "`danger` needs the text a person must type to confirm, e.g. the deployment name",
+            ));
+        }
+        if let Some(file) = &step.file {
+            let n = node.get("file").map_or(node.pos, |n| n.pos);
+            let sources = [file.content.is_some(), file.template.is_some(), !file.set.is_empty()]
+                .iter()
+                .filter(|b| **b)
+                .count();
+            if sources != 1 {
+                self.diags.push(src.diag(
+                    n,
+                    "a `file` step needs exactly one of `content`, `template` or `set`\nhint: `content` and `template` write the whole file; `set` changes keys in an existing YAML or JSON file",
+                ));
+            }
+            if let Some(mode) = &file.mode
+                && u32::from_str_radix(mode.trim_start_matches("0o"), 8).is_err()
+            {
+                self.diags.push(src.diag(
+                    node.get("file").and_then(|f| f.get("mode")).map_or(n, |m| m.pos),
+                    format!("invalid file mode `{mode}`\nhint: write octal permissions such as \"0600\""),
+                ));
+            }
+        }
+    }
+
+    /// The outputs a step makes, checking how each is extracted; includes are loaded here.
+    #[allow(clippy::too_many_arguments)]
+    fn step_outputs(
+        &mut self,
+        src: &SourceFile,
+        rb: &Arc<Runbook>,
+        index: usize,
+        step: &Step,
+        node: &Node,
+        scope: &Checker,
+        stack: &mut Vec<PathBuf>,
+    ) -> Outputs {
+        let mut names: BTreeSet<String> = BTreeSet::new();
+        for (name, spec) in &step.outputs {
+            names.insert(template::key(name));
+            let Some(spec) = spec else { continue };
+            if spec.regex.is_some() && spec.json.is_some()
+                && let Some(r) = &spec.regex
+            {
+                self.diags.push(src.diag(
+                    r.pos,
+                    format!("output `{name}` has both `regex` and `json`\nhint: take each output from one place"),
+                ));
+            }
+            if let Some(r) = &spec.regex {
+                self.regex(src, r);
+            }
+            if let Some(j) = &spec.json
+                && let Err(e) = serde_json_path::JsonPath::parse(&j.value)
+            {
+                self.diags.push(src.diag(
+                    j.pos,
+                    format!("invalid JSON path `{}`: {e}\nhint: JSON paths look like `$.status.ip` or `$.items[0].name`", j.value),
+                ));
+            }
+        }
+        match step.kind() {
+            StepKind::Manual => {
+                names.extend(step.prompts.keys().map(|k| template::key(k)));
+            }
+            StepKind::File => {
+                names.insert("path".into());
+            }
+            StepKind::Aws => {
+                if let Some(name) = &step.aws {
+                    match aws::registry().get(&name.value) {
+                        None => {
+                            let known: Vec<&str> = aws::registry().names().collect();
+                            self.diags.push(src.diag(name.pos, unknown("AWS action", &name.value, &known)));
+                        }
+                        Some(action) => {
+                            names.extend(action.outputs().iter().map(|s| s.to_string()));
+                            let with = node.get("with");
+                            for (pos, msg) in action.check_params(with) {
+                                let pos = if pos.line == 0 { name.pos } else { pos };
+                                self.diags.push(src.diag(pos, format!("{}: {msg}", name.value)));
+                            }
+                        }
+                    }
+                }
+            }
+            StepKind::Include => {
+                return self.include(src, rb, index, step, node, scope, stack);
+            }
+            _ => {}
+        }
+        Outputs::Names(names)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn include(
+        &mut self,
+        src: &SourceFile,
+        rb: &Arc<Runbook>,
+        index: usize,
+        step: &Step,
+        node: &Node,
+        _scope: &Checker,
+        stack: &mut Vec<PathBuf>,
+    ) -> Outputs {
+        let Some(rel) = &step.include else {
+            return Outputs::Names(BTreeSet::new());
+        };
+        let path = rb.dir().join(&rel.value);
+        let canonical = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+        if !path.is_file() {
+            self.diags.push(src.diag(
+                rel.pos,
+                format!("included runbook `{}` not found\nhint: the path is relative to this runbook's folder", rel.value),
+            ));
+            return Outputs::Names(BTreeSet::new());
+        }
+        if let Some(at) = stack.iter().position(|p| p == &canonical) {
+            let chain: Vec<String> = stack[at..]
+                .iter()
+                .chain(std::iter::once(&canonical))
+                .map(|p| p.file_name().unwrap_or_default().to_string_lossy().into_owned())
+                .collect();
+            self.diags.push(src.diag(
+                rel.pos,
+                format!("include cycle: {}\nhint: a runbook cannot include itself, directly or through others", chain.join(" -> ")),
+            ));
+            return Outputs::Names(BTreeSet::new());
+        }
+        if stack.len() >= MAX_INCLUDE_DEPTH {
+            self.diags.push(src.diag(rel.pos, format!("includes nested more than {MAX_INCLUDE_DEPTH} deep")));
+            return Outputs::Names(BTreeSet::new());
+        }
+        let Some(child) = self.file(&path, stack) else {
+            return Outputs::Names(BTreeSet::new());
+        };
+        self.includes
+            .insert((rb.path().to_path_buf(), index), child.clone());
+        // The values passed in must be inputs of the included runbook, and its required inputs
+        // must be given.
+        let with_node = node.get("with");
+        let given: Vec<(&Node, &Node)> = with_node
+            .and_then(Node::as_map)
+            .map(|m| m.iter().map(|(k, v)| (k, v)).collect())
+            .unwrap_or_default();
+        if let Some(w) = with_node
+            && w.as_map().is_none()
+            && !w.is_null()
+        {
+            self.diags.push(src.diag(w.pos, format!("`with` must be a mapping of input names, found {}", w.type_name())));
+        }
+        let names: Vec<&str> = child.doc.inputs.keys().map(String::as_str).collect();
+        for (key, _) in &given {
+            let name = key.as_str().unwrap_or_default();
+            if !child.doc.inputs.contains_key(name) {
+                self.diags.push(src.diag(
+                    key.pos,
+                    unknown(&format!("input of `{}`", rel.value), name, &names),
+                ));
+            }
+        }
+        for (name, input) in &child.doc.inputs {
+            let required = input.required.unwrap_or(input.default.is_none());
+            if required && !given.iter().any(|(k, _)| k.as_str() == Some(name)) {
+                self.diags.push(src.diag(
+                    rel.pos,
+                    format!("`{}` needs input `{name}`\nhint: pass it with `with: {{ {name}: ... }}`", rel.value),
+                ));
+            }
+        }
+        let mut nested = HashMap::new();
+        for (i, s) in child.doc.steps.iter().enumerate() {
+            nested.insert(template::key(&s.id.value), outputs_of(&child, i, s, self));
+        }
+        Outputs::Nested(nested)
+    }
+
+    fn regex(&mut self, src: &SourceFile, pattern: &Spanned<String>) {
+        if let Err(e) = regex::Regex::new(&pattern.value) {
+            let detail = e.to_string();
+            let last = detail.lines().last().unwrap_or_default().trim().to_string();
+            self.diags.push(src.diag(
+                pattern.pos,
+                format!("invalid regular expression `{}`: {}", pattern.value, last.trim_start_matches("error: ")),
+            ));
+        }
+    }
+
+    /// Checks every template string under a node.
+    fn templates_in(
+        &mut self,
+        src: &SourceFile,
+        node: &Node,
+        scope: &Checker,
+        allow_current: bool,
+        skip: Option<&str>,
+    ) {
+        match &node.kind {
+            NodeKind::Scalar(text, _) => {
+                if template::is_template(text) {
+                    let extra = BTreeSet::from(["current".to_string()]);
+                    let allowed = allow_current.then_some(("current", &extra));
+                    self.template(src, node.pos, text, scope, allowed);
+                }
+            }
+            NodeKind::Seq(items) => {
+                for item in items {
+                    self.templates_in(src, item, scope, allow_current, None);
+                }
+            }
+            NodeKind::Map(entries) => {
+                for (key, value) in entries {
+                    let name = key.as_str().unwrap_or_default();
+                    if NOT_TEMPLATES.contains(&name) || Some(name) == skip {
+                        continue;
+                    }
+                    self.templates_in(src, value, scope, allow_current, None);
+                }
+            }
+        }
+    }
+
+    /// Checks one template: its syntax, and that what it refers to exists and comes earlier.
+    fn template(
+        &mut self,
+        src: &SourceFile,
+        pos: Pos,
+        text: &str,
+        scope: &Checker,
+        extra: Option<(&str, &BTreeSet<String>)>,
+    ) {
+        match template::references(text) {
+            Ok(refs) => self.references(src, pos, text, &refs, scope, extra),
+            Err(e) => self.diags.push(src.diag(pos, format!("invalid template: {e}"))),
+        }
+    }
+
+    fn references(
+        &mut self,
+        src: &SourceFile,
+        pos: Pos,
+        text: &str,
+        refs: &BTreeSet<String>,
+        scope: &Checker,
+        extra: Option<(&str, &BTreeSet<String>)>,
+    ) {
+        for r in refs {
+            let parts: Vec<&str> = r.split('.').collect();
+            let problem = match parts[0] {
+                "env" => None,
+                "run" => match parts.get(1) {
+                    Some(&"name") | Some(&"id") | None => None,
+                    Some(other) => Some(format!(
+                        "unknown run value `run.{other}`\nhint: templates can use `run.name`"
+                    )),
+                },
+                "inputs" => match extra {
+                    // Input defaults may refer only to earlier inputs; `extra` holds them all.
+                    Some(("inputs", all)) => match parts.get(1) {
+                        Some(name) if scope.inputs.contains(*name) => None,
+                        Some(name) if all.contains(*name) => Some(format!(
+                            "the default refers to `inputs.{name}`, which is not declared above it\nhint: a default can use the inputs declared before it"
+                        )),
+                        Some(name) => {
+                            let known: Vec<&str> = all.iter().map(String::as_str).collect();
+                            Some(unknown("input", name, &known))
+                        }
+                        None => None,
+                    },
+                    _ => match parts.get(1) {
+                        None => None,
+                        Some(name) if scope.inputs.contains(*name) => None,
+                        Some(name) => {
+                            let known: Vec<&str> = scope.inputs.iter().map(String::as_str).collect();
+                            Some(unknown("input", name, &known))
+                        }
+                    },
+                },
+                "steps" => self.step_reference(&parts, scope),
+                name if extra.is_some_and(|(n, _)| n == name) => None,
+                "current" => Some("`current` is only available in the values of a `file` step's `set`".into()),
+                name => Some(format!(
+                    "unknown variable `{name}`\nhint: templates can use `inputs.NAME`, `steps.ID.OUTPUT`, `env.NAME` and `run.name`"
+                )),
+            };
+            if let Some(message) = problem {
+                let (at, width) = locate(src, pos, text, r);
+                self.diags.push(src.diag(at, message).with_width(width));
+            }
+        }
+    }
+
+    fn step_reference(&self, parts: &[&str], scope: &Checker) -> Option<String> {
+        let Some(id) = parts.get(1) else {
+            return None;
+        };
+        let Some(outputs) = scope.steps.get(*id) else {
+            if scope.later.contains_key(*id) {
+                return Some(format!(
+                    "`steps.{id}` refers to a later step\nhint: a step can only use outputs of the steps before it"
+                ));
+            }
+            let known: Vec<&str> = scope.steps.keys().map(String::as_str).collect();
+            return Some(unknown("step", id, &known));
+        };
+        let mut outputs = outputs;
+        let mut path = format!("steps.{id}");
+        for part in &parts[2..] {
+            match outputs {
+                Outputs::Names(names) => {
+                    if names.contains(*part) {
+                        return None;
+                    }
+                    let known: Vec<&str> = names.iter().map(String::as_str).collect();
+                    let mut msg = unknown(&format!("output of `{path}`"), part, &known);
+                    if known.is_empty() {
+                        msg = format!("`{path}` has no output `{part}`\nhint: declare it under the step's `outputs`");
+                    }
+                    return Some(msg);
+                }
+                Outputs::Nested(children) => match children.get(*part) {
+                    Some(next) => {
+                        outputs = next;
+                        path = format!("{path}.{part}");
+                    }
+                    None => {
+                        let known: Vec<&str> = children.keys().map(String::as_str).collect();
+                        return Some(unknown(&format!("step of included `{path}`"), part, &known));
+                    }
+                },
+            }
+        }
+        Some(format!(
+            "`{path}` is a step, not a value\nhint: refer to one of its outputs: `{path}.OUTPUT`"
+        ))
+    }
+}
+
+/// The outputs of a step of an already checked runbook.
+fn outputs_of(rb: &Runbook, index: usize, step: &Step, loader: &Loader) -> Outputs {
+    if step.include.is_some() {
+        if let Some(child) = loader.includes.get(&(rb.path().to_path_buf(), index)) {
+            let mut nested = HashMap::new();
+            for (i, s) in child.doc.steps.iter().enumerate() {
+                nested.insert(template::key(&s.id.value), outputs_of(child, i, s, loader));
+            }
+            return Outputs::Nested(nested);
+        }
+        return Outputs::Nested(HashMap::new());
+    }
+    let mut names: BTreeSet<String> = step.outputs.keys().map(|k| template::key(k)).collect();
+    names.extend(step.prompts.keys().map(|k| template::key(k)));
+    match step.kind() {
+        StepKind::File => {
+            names.insert("path".into());
+        }
+        StepKind::Aws => {
+            if let Some(action) = step.aws.as_ref().and_then(|a| aws::registry().get(&a.value)) {
+                names.extend(action.outputs().iter().map(|s| s.to_string()));
+            }
+        }
+        _ => {}
+    }
+    Outputs::Names(names)
+}
+
+/// What is known while walking a runbook's steps in order.
+struct Checker {
+    inputs: BTreeSet<String>,
+    /// Earlier steps and their outputs.
+    steps: HashMap<String, Outputs>,
+    /// Steps not reached yet.
+    later: HashMap<String, usize>,
+}
+
+/// Finds where a reference is written inside a template node, for the caret.
+fn locate(src: &SourceFile, pos: Pos, text: &str, reference: &str) -> (Pos, usize) {
+    let pattern: String = reference
+        .split('.')
+        .map(|part| {
+            part.split('_')
+                .map(regex::escape)
+                .collect::<Vec<_>>()
+                .join("[-_]")
+        })
+        .collect::<Vec<_>>()
+        .join(r"\s*\.\s*");
+    let start = src.offset(pos);
+    // The node's text can be longer in the file than its value (quotes, escapes, indentation).
+    let end = (start + text.len() * 2 + 64).min(src.text.len());
+    let end = (end..=src.text.len())
+        .find(|&i| src.text.is_char_boundary(i))
+        .unwrap_or(src.text.len());
+    if let Ok(re) = regex::Regex::new(&format!(r"\b{pattern}\b"))
+        && let Some(m) = src.text.get(start..end).and_then(|hay| re.find(hay))
+    {
+        return (src.pos(start + m.start()), m.as_str().chars().count());
+    }
+    (pos, 1)
+}
+
+/// A message for a name that is not one of the known ones, with the closest as a hint.
+pub fn unknown(what: &str, name: &str, known: &[&str]) -> String {
+    let mut msg = format!("unknown {what} `{name}`");
+    if let Some(best) = super::closest(name, known.iter().copied()) {
+        msg.push_str(&format!("\nhint: did you mean `{best}`?"));
+    } else if !known.is_empty() && known.len() <= 12 {
+        let list: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
+        msg.push_str(&format!("\nhint: expected one of {}", list.join(", ")));
+    }
+    msg
+}
+
+/// A regular expression anchored to match a whole value.
+pub fn full_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    regex::Regex::new(&format!("^(?:{pattern})$"))
+}
+
+fn is_id(id: &str) -> bool {
+    let mut chars = id.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+fn is_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}

@@ -1,0 +1,160 @@
+//! Templates in runbook strings: `{{ inputs.name }}`, `{{ steps.<id>.<output> }}`,
+//! `{{ env.NAME }}` and `{{ run.name }}`, through minijinja.
+//!
+//! Step ids and output names may contain `-` (`request-exemption`), which Jinja would read as a
+//! minus sign; inside template tags, a `-` between two name characters of a dotted path that
+//! starts with `inputs.` or `steps.` is read as `_`, and the values are looked up under the
+//! same spelling. Undefined values are errors, never empty strings: a command must not run
+//! with a hole in it.
+
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+use std::sync::OnceLock;
+
+use minijinja::{Environment, UndefinedBehavior, Value};
+use regex::Regex;
+
+/// How much work one template may do before it is stopped, so a runaway loop cannot hang a run.
+const FUEL: u64 = 1_000_000;
+
+/// The shared template environment.
+pub fn environment() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_keep_trailing_newline(true);
+        env.set_fuel(Some(FUEL));
+        env.set_recursion_limit(64);
+        env.add_filter("shell_quote", shell_quote);
+        env
+    })
+}
+
+/// Quotes a value for bash: `{{ inputs.message | shell_quote }}`.
+fn shell_quote(value: String) -> String {
+    format!("'{}'", value.replace('\'', r"'\''"))
+}
+
+/// Whether the string holds template syntax at all; plain strings are used as they are.
+pub fn is_template(s: &str) -> bool {
+    s.contains("{{") || s.contains("{%") || s.contains("{#")
+}
+
+/// The spelling of a step id or output name as it is looked up in templates.
+pub fn key(name: &str) -> String {
+    name.replace('-', "_")
+}
+
+fn tag_regex() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"(?s)\{\{.*?\}\}|\{%.*?%\}").expect("valid regex"))
+}
+
+fn path_regex() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"\b(?:inputs|steps)(?:\.[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z][A-Za-z0-9_]*)*)+")
+            .expect("valid regex")
+    })
+}
+
+/// Rewrites hyphenated names inside template tags to their lookup spelling.
+pub fn prepare(src: &str) -> Cow<'_, str> {
+    if !src.contains('-') {
+        return Cow::Borrowed(src);
+    }
+    tag_regex().replace_all(src, |tag: &regex::Captures| {
+        path_regex()
+            .replace_all(&tag[0], |path: &regex::Captures| path[0].replace('-', "_"))
+            .into_owned()
+    })
+}
+
+/// Renders a template string against a context; plain strings come back unchanged.
+pub fn render(src: &str, ctx: &Value) -> Result<String, String> {
+    if !is_template(src) {
+        return Ok(src.to_string());
+    }
+    environment()
+        .render_str(&prepare(src), ctx)
+        .map_err(|e| describe(&e))
+}
+
+/// Evaluates a `when` expression.
+pub fn eval_condition(expr: &str, ctx: &Value) -> Result<bool, String> {
+    let prepared = prepare(&format!("{{{{ {expr} }}}}")).into_owned();
+    let inner = prepared
+        .strip_prefix("{{ ")
+        .and_then(|s| s.strip_suffix(" }}"))
+        .unwrap_or(expr)
+        .to_string();
+    let compiled = environment()
+        .compile_expression(&inner)
+        .map_err(|e| describe(&e))?;
+    compiled
+        .eval(ctx)
+        .map(|v| v.is_true())
+        .map_err(|e| describe(&e))
+}
+
+/// The variables a template refers to, as dotted paths (`steps.launch.instance_id`), or the
+/// syntax error that stops it from compiling.
+pub fn references(src: &str) -> Result<BTreeSet<String>, String> {
+    let prepared = prepare(src);
+    let tmpl = environment()
+        .template_from_str(&prepared)
+        .map_err(|e| describe(&e))?;
+    Ok(tmpl.undeclared_variables(true).into_iter().collect())
+}
+
+/// The variables an expression refers to.
+pub fn expression_references(expr: &str) -> Result<BTreeSet<String>, String> {
+    references(&format!("{{{{ {expr} }}}}"))
+}
+
+/// A one-line description of a template error, without minijinja's debug dump.
+fn describe(e: &minijinja::Error) -> String {
+    let mut msg = e.kind().to_string();
+    if let Some(detail) = e.detail() {
+        msg.push_str(": ");
+        msg.push_str(detail);
+    }
+    msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hyphens_inside_tags_become_underscores() {
+        assert_eq!(
+            prepare("see request-exemption {{ steps.request-exemption.ticket-id }} x-y"),
+            "see request-exemption {{ steps.request_exemption.ticket_id }} x-y"
+        );
+        assert_eq!(prepare("{{ inputs.count-1 }}"), "{{ inputs.count-1 }}");
+    }
+
+    #[test]
+    fn references_are_dotted_paths() {
+        let refs = references("{{ inputs.a }} {{ steps.b.c }} {% if env.X %}{{ run.name }}{% endif %}")
+            .unwrap();
+        let refs: Vec<_> = refs.into_iter().collect();
+        assert_eq!(refs, ["env.X", "inputs.a", "run.name", "steps.b.c"]);
+    }
+
+    #[test]
+    fn undefined_is_an_error() {
+        let ctx = Value::from_serialize(serde_json::json!({"inputs": {"a": "x"}}));
+        assert_eq!(render("{{ inputs.a }}", &ctx).unwrap(), "x");
+        assert!(render("{{ inputs.b }}", &ctx).is_err());
+    }
+
+    #[test]
+    fn runaway_templates_are_stopped() {
+        let ctx = Value::from_serialize(serde_json::json!({}));
+        let err = render("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}", &ctx);
+        assert!(err.is_err());
+    }
+}

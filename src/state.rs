@@ -1,0 +1,413 @@
+//! The run store: each run's progress on disk.
+//!
+//! A run lives in its own folder under the data directory (`STEPWISE_HOME` overrides it):
+//! `state.json` (inputs and each step's status, rewritten atomically and durably on every
+//! change), `journal.jsonl` (an append-only record of what happened, by whom, where), `logs/`
+//! (each step's output) and `lock` (held by the one process driving the run). Secret values
+//! never reach any of these files: the engine masks them before anything is written.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Version of the `state.json` layout.
+pub const STATE_VERSION: u32 = 1;
+
+/// Where a step stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    #[default]
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    Skipped,
+    Satisfied,
+    Interrupted,
+    Waiting,
+}
+
+impl Status {
+    /// Whether the step is finished and the run can move past it.
+    pub fn is_done(self) -> bool {
+        matches!(self, Status::Succeeded | Status::Skipped | Status::Satisfied)
+    }
+
+    /// The word used in listings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Running => "running",
+            Status::Succeeded => "succeeded",
+            Status::Failed => "failed",
+            Status::Skipped => "skipped",
+            Status::Satisfied => "satisfied",
+            Status::Interrupted => "interrupted",
+            Status::Waiting => "waiting",
+        }
+    }
+}
+
+/// An input's recorded value; a secret's value is never recorded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum InputValue {
+    Value { value: String },
+    Secret { secret: bool },
+}
+
+/// One step's progress.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StepState {
+    pub status: Status,
+    #[serde(default)]
+    pub attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// Output values; secret outputs are listed in `secret_outputs` and have no value here.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub outputs: IndexMap<String, Value>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_outputs: Vec<String>,
+    /// The hash of the step's definition when it last ran.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub definition_hash: String,
+    /// Why it failed, was skipped, or is waiting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// For an include step: the inputs its runbook received (secrets left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<IndexMap<String, InputValue>>,
+}
+
+/// The runbook a run follows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunbookRef {
+    pub path: PathBuf,
+    pub id: String,
+    pub title: String,
+    pub hash: String,
+}
+
+/// Everything recorded about a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunState {
+    pub version: u32,
+    pub name: String,
+    pub runbook: RunbookRef,
+    /// The directory the run was started in; relative paths in steps resolve against it.
+    pub workdir: PathBuf,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub inputs: IndexMap<String, InputValue>,
+    /// Each step by key, in plan order.
+    pub steps: IndexMap<String, StepState>,
+}
+
+impl RunState {
+    /// Counts steps that are done.
+    pub fn done(&self) -> usize {
+        self.steps.values().filter(|s| s.status.is_done()).count()
+    }
+
+    /// The first step that is not done, with its state.
+    pub fn current(&self) -> Option<(&str, &StepState)> {
+        self.steps
+            .iter()
+            .find(|(_, s)| !s.status.is_done())
+            .map(|(k, s)| (k.as_str(), s))
+    }
+}
+
+/// The store's errors.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("run `{0}` not found\nhint: `stepwise runs` lists the runs on this machine")]
+    NotFound(String),
+    #[error("run `{name}` is being driven by another stepwise process ({holder})\nhint: wait for it to finish, or stop that process; only one process drives a run at a time")]
+    Locked { name: String, holder: String },
+    #[error("run `{0}` already exists\nhint: resume it with `stepwise resume {0}`, or name the new run with `--name`")]
+    Exists(String),
+    #[error("invalid run name `{0}`\nhint: use letters, digits, `.`, `-` and `_`")]
+    BadName(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: the run's state cannot be read: {message}")]
+    Corrupt { path: PathBuf, message: String },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The folder holding all runs.
+pub fn home() -> PathBuf {
+    if let Some(home) = std::env::var_os("STEPWISE_HOME").filter(|h| !h.is_empty()) {
+        return PathBuf::from(home);
+    }
+    directories::ProjectDirs::from("", "", "stepwise")
+        .map(|d| d.data_dir().to_path_buf())
+        .unwrap_or_else(|| PathBuf::from(".stepwise"))
+}
+
+fn runs_dir() -> PathBuf {
+    home().join("runs")
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+}
+
+/// Makes a run name from free text: `My Hub!` becomes `my-hub`.
+pub fn slug(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() || matches!(c, '.' | '_') {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.trim_matches(['-', '.']).chars().take(100).collect()
+}
+
+/// Who is acting: the user and host recorded in the journal and the lock.
+pub fn who() -> (String, String) {
+    let user = nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "unknown".into());
+    let host = gethostname::gethostname().to_string_lossy().into_owned();
+    (user, host)
+}
+
+/// An open run: its folder, held by this process.
+pub struct RunStore {
+    dir: PathBuf,
+    _lock: File,
+    journal: File,
+    user: String,
+    host: String,
+}
+
+impl RunStore {
+    /// Creates the folder of a new run and takes its lock.
+    pub fn create(state: &RunState) -> Result<RunStore, StoreError> {
+        if !valid_name(&state.name) {
+            return Err(StoreError::BadName(state.name.clone()));
+        }
+        let runs = runs_dir();
+        make_private_dir(&runs)?;
+        let dir = runs.join(&state.name);
+        match fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(StoreError::Exists(state.name.clone()));
+            }
+            Err(e) => return Err(io(&dir)(e)),
+        }
+        make_private_dir(&dir.join("logs"))?;
+        let store = RunStore::lock(&state.name, dir)?;
+        store.save(state)?;
+        Ok(store)
+    }
+
+    /// Opens an existing run and takes its lock.
+    pub fn open(name: &str) -> Result<(RunStore, RunState), StoreError> {
+        if !valid_name(name) {
+            return Err(StoreError::NotFound(name.to_string()));
+        }
+        let dir = runs_dir().join(name);
+        if !dir.join("state.json").is_file() {
+            return Err(StoreError::NotFound(name.to_string()));
+        }
+        let store = RunStore::lock(name, dir)?;
+        let state = read_state(&store.dir.join("state.json"))?;
+        Ok((store, state))
+    }
+
+    fn lock(name: &str, dir: PathBuf) -> Result<RunStore, StoreError> {
+        let path = dir.join("lock");
+        let mut lock = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .map_err(io(&path))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = lock.read_to_string(&mut holder);
+                let holder = holder.trim();
+                let holder = if holder.is_empty() {
+                    "unknown process".to_string()
+                } else {
+                    holder.to_string()
+                };
+                return Err(StoreError::Locked {
+                    name: name.to_string(),
+                    holder,
+                });
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(io(&path)(e)),
+        }
+        let (user, host) = who();
+        let since = Timestamp::now().strftime("%Y-%m-%d %H:%M:%S UTC");
+        lock.set_len(0).map_err(io(&path))?;
+        write!(lock, "pid {} by {user}@{host} since {since}", std::process::id()).map_err(io(&path))?;
+        let journal_path = dir.join("journal.jsonl");
+        let journal = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(&journal_path)
+            .map_err(io(&journal_path))?;
+        Ok(RunStore {
+            dir,
+            _lock: lock,
+            journal,
+            user,
+            host,
+        })
+    }
+
+    /// The run's folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Writes the state atomically and durably: the old or the new state is on disk, whole,
+    /// whatever happens, and the new one is there before this returns.
+    pub fn save(&self, state: &RunState) -> Result<(), StoreError> {
+        let path = self.dir.join("state.json");
+        let mut bytes = serde_json::to_vec_pretty(state).map_err(|e| StoreError::Corrupt {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        bytes.push(b'\n');
+        let mut file = atomic_write_file::AtomicWriteFile::open(&path).map_err(io(&path))?;
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(fs::Permissions::from_mode(0o600))
+            .map_err(io(&path))?;
+        file.write_all(&bytes).map_err(io(&path))?;
+        file.commit().map_err(io(&path))
+    }
+
+    /// Appends one entry to the journal: who, on which host, when, what, and the result.
+    pub fn journal(&mut self, what: &str, step: Option<&str>, result: Option<&str>) -> Result<(), StoreError> {
+        let entry = JournalEntry {
+            at: Timestamp::now(),
+            user: &self.user,
+            host: &self.host,
+            pid: std::process::id(),
+            what,
+            step,
+            result,
+        };
+        let mut line = serde_json::to_vec(&entry).unwrap_or_default();
+        line.push(b'\n');
+        // One write call per entry, on a file opened for appending: entries never interleave
+        // or tear, even with a crash right after.
+        let path = self.dir.join("journal.jsonl");
+        self.journal.write_all(&line).map_err(io(&path))
+    }
+
+    /// The log file of a step.
+    pub fn log_path(&self, step: &str) -> PathBuf {
+        self.dir.join("logs").join(format!("{}.log", step.replace('/', "__")))
+    }
+
+    /// Where a step's script writes `key=value` outputs.
+    pub fn output_file(&self, step: &str) -> PathBuf {
+        self.dir.join("logs").join(format!("{}.out", step.replace('/', "__")))
+    }
+}
+
+/// One journal line.
+#[derive(Serialize)]
+struct JournalEntry<'a> {
+    at: Timestamp,
+    user: &'a str,
+    host: &'a str,
+    pid: u32,
+    what: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    step: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    result: Option<&'a str>,
+}
+
+fn make_private_dir(dir: &Path) -> Result<(), StoreError> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(io(dir))
+}
+
+fn read_state(path: &Path) -> Result<RunState, StoreError> {
+    let bytes = fs::read(path).map_err(io(path))?;
+    serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+/// Reads a run's state without taking its lock (for listings).
+pub fn peek(name: &str) -> Result<RunState, StoreError> {
+    if !valid_name(name) {
+        return Err(StoreError::NotFound(name.to_string()));
+    }
+    let path = runs_dir().join(name).join("state.json");
+    if !path.is_file() {
+        return Err(StoreError::NotFound(name.to_string()));
+    }
+    read_state(&path)
+}
+
+/// All runs on disk, most recently updated first. Unreadable runs are returned as errors.
+pub fn list() -> Vec<Result<RunState, StoreError>> {
+    let Ok(entries) = fs::read_dir(runs_dir()) else {
+        return Vec::new();
+    };
+    let mut runs: Vec<Result<RunState, StoreError>> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.path().join("state.json").is_file())
+        .map(|e| read_state(&e.path().join("state.json")))
+        .collect();
+    runs.sort_by_key(|r| std::cmp::Reverse(r.as_ref().map(|s| s.updated_at).ok()));
+    runs
+}
+
+/// Whether a run of this name exists.
+pub fn exists(name: &str) -> bool {
+    valid_name(name) && runs_dir().join(name).exists()
+}
