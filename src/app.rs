@@ -16,9 +16,9 @@ use crate::cli::{Cli, Command, RunArgs};
 use crate::engine::context::{InputValues, env_value, input_ctx};
 use crate::engine::{Decisions, Engine, Mode, RunOutcome, Terminal, Values, check_value};
 use crate::error::{Error, Result, exit};
+use crate::plain;
 use crate::runbook::{self, Plan, template};
 use crate::state::{self, InputValue, RunState, RunStore, RunbookRef, StepState};
-use crate::plain;
 
 /// Runs a command and returns its exit status.
 pub fn main(cli: Cli) -> Result<i32> {
@@ -30,8 +30,18 @@ pub fn main(cli: Cli) -> Result<i32> {
         }
         Command::Runs { json } => plain::runs(json),
         Command::Status { run, json } => plain::status(&run, json),
-        Command::Run { file, dry_run, with_checks, name, common } => {
-            let mode = if dry_run { Mode::DryRun { with_checks } } else { Mode::Real };
+        Command::Run {
+            file,
+            dry_run,
+            with_checks,
+            name,
+            common,
+        } => {
+            let mode = if dry_run {
+                Mode::DryRun { with_checks }
+            } else {
+                Mode::Real
+            };
             block_on(start(&file, mode, name, common))
         }
         Command::Resume { run, common } => block_on(resume(&run, common)),
@@ -61,7 +71,10 @@ fn validate(files: &[std::path::PathBuf]) -> Result<i32> {
     } else {
         let n = all.len();
         eprintln!("{}", Error::Invalid(all));
-        eprintln!("\n{n} problem{} found; nothing was run", if n == 1 { "" } else { "s" });
+        eprintln!(
+            "\n{n} problem{} found; nothing was run",
+            if n == 1 { "" } else { "s" }
+        );
         Ok(exit::INVALID)
     }
 }
@@ -97,7 +110,10 @@ fn decisions(args: &RunArgs) -> Result<Decisions> {
         let (step, name) = k
             .rsplit_once('.')
             .ok_or_else(|| Error::Usage(format!("`{k}`: expected STEP.NAME=VALUE")))?;
-        d.outputs.entry(step.to_string()).or_insert_with(HashMap::new).insert(name.to_string(), v);
+        d.outputs
+            .entry(step.to_string())
+            .or_insert_with(HashMap::new)
+            .insert(name.to_string(), v);
     }
     Ok(d)
 }
@@ -157,7 +173,9 @@ fn resolve_inputs(
             match template::render(&d.value, &input_ctx(&out, &env, "")) {
                 Ok(v) => Some(v),
                 Err(e) => {
-                    problems.push(format!("input `{name}`: its default cannot be resolved: {e}"));
+                    problems.push(format!(
+                        "input `{name}`: its default cannot be resolved: {e}"
+                    ));
                     None
                 }
             }
@@ -173,7 +191,11 @@ fn resolve_inputs(
                 if !(dry && v.starts_with("<inputs.")) {
                     let pattern = spec.pattern.as_ref().map(|p| p.value.as_str());
                     if let Err(e) = check_value(&v, pattern, &spec.choices) {
-                        let e = if spec.secret { "the value does not match its pattern or choices".to_string() } else { e };
+                        let e = if spec.secret {
+                            "the value does not match its pattern or choices".to_string()
+                        } else {
+                            e
+                        };
                         problems.push(format!("input `{name}`: {e}"));
                     }
                 }
@@ -182,9 +204,19 @@ fn resolve_inputs(
             None => {
                 if spec.required.unwrap_or(true) {
                     let again = matches!(recorded.get(name), Some(InputValue::Secret { .. }));
-                    let why = if again { "is secret and was not kept; give it again" } else { "is required" };
-                    let desc = spec.description.as_deref().map(|d| format!(" ({})", d.lines().next().unwrap_or_default())).unwrap_or_default();
-                    problems.push(format!("input `{name}`{desc} {why}\nhint: pass it with `--input {name}=VALUE`"));
+                    let why = if again {
+                        "is secret and was not kept; give it again"
+                    } else {
+                        "is required"
+                    };
+                    let desc = spec
+                        .description
+                        .as_deref()
+                        .map(|d| format!(" ({})", d.lines().next().unwrap_or_default()))
+                        .unwrap_or_default();
+                    problems.push(format!(
+                        "input `{name}`{desc} {why}\nhint: pass it with `--input {name}=VALUE`"
+                    ));
                 }
             }
         }
@@ -200,7 +232,11 @@ fn recorded_inputs(inputs: &InputValues) -> IndexMap<String, InputValue> {
     inputs
         .iter()
         .map(|(k, (v, secret))| {
-            let value = if *secret { InputValue::Secret { secret: true } } else { InputValue::Value { value: v.clone() } };
+            let value = if *secret {
+                InputValue::Secret { secret: true }
+            } else {
+                InputValue::Value { value: v.clone() }
+            };
             (k.clone(), value)
         })
         .collect()
@@ -213,7 +249,8 @@ fn run_name(plan: &Plan, given: Option<String>, inputs: &InputValues) -> Result<
     }
     if let Some(t) = &plan.root().doc.run_name {
         let ctx = input_ctx(inputs, &env_value(), "");
-        let name = template::render(&t.value, &ctx).map_err(|e| Error::Usage(format!("`run_name`: {e}")))?;
+        let name = template::render(&t.value, &ctx)
+            .map_err(|e| Error::Usage(format!("`run_name`: {e}")))?;
         let name = state::slug(&name);
         if !name.is_empty() {
             return Ok(name);
@@ -227,16 +264,26 @@ fn new_state(plan: &Plan, name: &str, inputs: &InputValues) -> Result<RunState> 
     let root = plan.root();
     let now = Timestamp::now();
     let path = std::fs::canonicalize(root.path()).unwrap_or_else(|_| root.path().to_path_buf());
-    let workdir = std::env::current_dir().map_err(|e| Error::Other(format!("cannot read the current directory: {e}")))?;
+    let workdir = std::env::current_dir()
+        .map_err(|e| Error::Other(format!("cannot read the current directory: {e}")))?;
     Ok(RunState {
         version: state::STATE_VERSION,
         name: name.to_string(),
-        runbook: RunbookRef { path, id: root.doc.id.value.clone(), title: root.doc.title.clone(), hash: root.hash() },
+        runbook: RunbookRef {
+            path,
+            id: root.doc.id.value.clone(),
+            title: root.doc.title.clone(),
+            hash: root.hash(),
+        },
         workdir,
         created_at: now,
         updated_at: now,
         inputs: recorded_inputs(inputs),
-        steps: plan.steps.iter().map(|s| (s.key.clone(), StepState::default())).collect(),
+        steps: plan
+            .steps
+            .iter()
+            .map(|s| (s.key.clone(), StepState::default()))
+            .collect(),
     })
 }
 
@@ -256,7 +303,11 @@ async fn start(file: &Path, mode: Mode, name: Option<String>, args: RunArgs) -> 
             return Err(state::StoreError::Exists(name).into());
         }
         let mut store = RunStore::create(&state)?;
-        store.journal("run.created", None, Some(&format!("runbook {}", state.runbook.path.display())))?;
+        store.journal(
+            "run.created",
+            None,
+            Some(&format!("runbook {}", state.runbook.path.display())),
+        )?;
         Some(store)
     };
     let values = Values::new(&name, inputs);
@@ -273,15 +324,33 @@ async fn resume(name: &str, args: RunArgs) -> Result<i32> {
     state.inputs = recorded_inputs(&inputs);
     if state.runbook.hash != plan.root().hash() {
         state.runbook.hash = plan.root().hash();
-        store.journal("run.runbook_changed", None, Some("the runbook changed since the run started"))?;
+        store.journal(
+            "run.runbook_changed",
+            None,
+            Some("the runbook changed since the run started"),
+        )?;
     }
     // Steps follow the plan as it is now; a step added to the runbook starts pending.
     let mut old = std::mem::take(&mut state.steps);
-    state.steps = plan.steps.iter().map(|s| (s.key.clone(), old.shift_remove(&s.key).unwrap_or_default())).collect();
+    state.steps = plan
+        .steps
+        .iter()
+        .map(|s| (s.key.clone(), old.shift_remove(&s.key).unwrap_or_default()))
+        .collect();
     store.journal("run.resumed", None, None)?;
     let decisions = decisions(&args)?;
     let values = Values::new(name, inputs);
-    drive(plan, Mode::Real, state, Some(store), values, decisions, &args, true).await
+    drive(
+        plan,
+        Mode::Real,
+        state,
+        Some(store),
+        values,
+        decisions,
+        &args,
+        true,
+    )
+    .await
 }
 
 /// Drives the engine and prints its events until the run ends or stops.
@@ -298,7 +367,11 @@ async fn drive(
 ) -> Result<i32> {
     let (tx, rx) = mpsc::unbounded_channel();
     let cancel = CancellationToken::new();
-    let terminal = if interactive() { Terminal::Available } else { Terminal::Absent };
+    let terminal = if interactive() {
+        Terminal::Available
+    } else {
+        Terminal::Absent
+    };
     let dry = matches!(mode, Mode::DryRun { .. });
     let printer = plain::Printer::new(plan.clone(), state.name.clone(), dry);
     printer.header(&state, resuming);
@@ -309,7 +382,8 @@ async fn drive(
 
     let signals = cancel.clone();
     tokio::spawn(async move {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         let sigterm = async {
             match term.as_mut() {
                 Some(t) => {
@@ -338,7 +412,13 @@ async fn drive(
     drop(engine);
     let waiting = printing.await.unwrap_or_default();
     let outcome = outcome?;
-    Ok(plain::finish(&run_name, &final_state, &outcome, waiting.as_ref(), dry))
+    Ok(plain::finish(
+        &run_name,
+        &final_state,
+        &outcome,
+        waiting.as_ref(),
+        dry,
+    ))
 }
 
 /// The exit status of an outcome.

@@ -40,7 +40,11 @@ impl Printer {
     pub fn header(&self, state: &RunState, resuming: bool) {
         let rb = self.plan.root();
         if self.dry {
-            println!("DRY RUN of {} ({}): nothing will be changed", rb.path().display(), rb.doc.title);
+            println!(
+                "DRY RUN of {} ({}): nothing will be changed",
+                rb.path().display(),
+                rb.doc.title
+            );
         } else if resuming {
             println!(
                 "resuming run {} of {} ({}): {}/{} done",
@@ -51,7 +55,12 @@ impl Printer {
                 state.steps.len()
             );
         } else {
-            println!("run {} of {} ({})", self.run, rb.path().display(), rb.doc.title);
+            println!(
+                "run {} of {} ({})",
+                self.run,
+                rb.path().display(),
+                rb.doc.title
+            );
         }
     }
 
@@ -88,10 +97,18 @@ impl Printer {
                 ),
                 Event::StepStarted { index, attempt } => {
                     started[index] = true;
-                    let again = if attempt > 1 { format!(" (attempt {attempt})") } else { String::new() };
+                    let again = if attempt > 1 {
+                        format!(" (attempt {attempt})")
+                    } else {
+                        String::new()
+                    };
                     writeln!(out, "{}{again}", self.label(index))
                 }
-                Event::Output { index, stream, line } => {
+                Event::Output {
+                    index,
+                    stream,
+                    line,
+                } => {
                     let mark = match stream {
                         Stream::Stdout => "|",
                         Stream::Stderr => "!",
@@ -99,7 +116,14 @@ impl Printer {
                     };
                     writeln!(out, "{}{mark} {line}", self.indent(index))
                 }
-                Event::StepFinished { index, status, outputs, elapsed, message, .. } => {
+                Event::StepFinished {
+                    index,
+                    status,
+                    outputs,
+                    elapsed,
+                    message,
+                    ..
+                } => {
                     if !started[index] {
                         let _ = writeln!(out, "{}", self.label(index));
                     }
@@ -122,7 +146,12 @@ impl Printer {
                     let _ = writeln!(out, "{}", self.label(index));
                     let pad = self.indent(index);
                     let _ = match &need {
-                        Need::Manual { instructions, checklist, prompts, .. } => {
+                        Need::Manual {
+                            instructions,
+                            checklist,
+                            prompts,
+                            ..
+                        } => {
                             let _ = writeln!(out, "{pad}? waiting for a person:");
                             for l in instructions.trim_end().lines() {
                                 let _ = writeln!(out, "{pad}  {l}");
@@ -136,21 +165,32 @@ impl Printer {
                             Ok(())
                         }
                         Need::Danger { text, preview } => {
-                            let _ = writeln!(out, "{pad}? DANGER: this step changes things; it will do:");
+                            let _ = writeln!(
+                                out,
+                                "{pad}? DANGER: this step changes things; it will do:"
+                            );
                             for l in preview.lines() {
                                 let _ = writeln!(out, "{pad}  {l}");
                             }
                             writeln!(out, "{pad}  to go ahead, type the confirmation: {text}")
                         }
                         Need::Interrupted { last_output } => {
-                            let _ = writeln!(out, "{pad}? interrupted: the process running this step stopped before it finished; it may have half-happened");
+                            let _ = writeln!(
+                                out,
+                                "{pad}? interrupted: the process running this step stopped before it finished; it may have half-happened"
+                            );
                             for l in last_output {
                                 let _ = writeln!(out, "{pad}  | {l}");
                             }
                             Ok(())
                         }
-                        Need::Changed => writeln!(out, "{pad}? this finished step's definition changed since it ran; review it"),
-                        Need::Terminal => writeln!(out, "{pad}? this step is interactive and needs a terminal"),
+                        Need::Changed => writeln!(
+                            out,
+                            "{pad}? this finished step's definition changed since it ran; review it"
+                        ),
+                        Need::Terminal => {
+                            writeln!(out, "{pad}? this step is interactive and needs a terminal")
+                        }
                     };
                     waiting = Some(Waiting { index, need });
                     Ok(())
@@ -211,7 +251,13 @@ fn short_duration(d: Duration) -> String {
 }
 
 /// Prints how the run ended and how to go on; returns the exit status.
-pub fn finish(run: &str, state: &RunState, outcome: &RunOutcome, waiting: Option<&Waiting>, dry: bool) -> i32 {
+pub fn finish(
+    run: &str,
+    state: &RunState,
+    outcome: &RunOutcome,
+    waiting: Option<&Waiting>,
+    dry: bool,
+) -> i32 {
     if dry {
         println!("dry run complete: nothing was changed and no run was recorded");
         return exit::OK;
@@ -221,13 +267,20 @@ pub fn finish(run: &str, state: &RunState, outcome: &RunOutcome, waiting: Option
         RunOutcome::Completed => println!("run {run} completed ({progress})"),
         RunOutcome::Failed { key } => {
             println!("run {run} stopped: step {key} failed ({progress})");
-            println!("  fix the cause, then `stepwise resume {run}` runs it again; or `--skip {key}=REASON` to go past it");
+            println!(
+                "  fix the cause, then `stepwise resume {run}` runs it again; or `--skip {key}=REASON` to go past it"
+            );
         }
         RunOutcome::Interrupted { key } => {
-            let at = key.as_deref().map(|k| format!(" at {k}")).unwrap_or_default();
+            let at = key
+                .as_deref()
+                .map(|k| format!(" at {k}"))
+                .unwrap_or_default();
             println!("run {run} interrupted{at} ({progress}); state is saved");
             if let Some(k) = key {
-                println!("  `stepwise resume {run}` will ask whether to --rerun {k}, mark it --done, or --skip it");
+                println!(
+                    "  `stepwise resume {run}` will ask whether to --rerun {k}, mark it --done, or --skip it"
+                );
             }
         }
         RunOutcome::Waiting { key } => {
@@ -249,15 +302,23 @@ fn continue_hint(run: &str, key: &str, waiting: Option<&Waiting>) -> String {
             s
         }
         Some(Need::Danger { text, .. }) => format!("{base} --confirm {key}={}", shell_word(text)),
-        Some(Need::Interrupted { .. }) => format!("{base} --rerun {key}   (or --done {key}, or --skip {key}=REASON)"),
-        Some(Need::Changed) => format!("{base} --rerun {key}   (or --done {key} to keep its result)"),
-        Some(Need::Terminal) => format!("{base} in a terminal (or do it yourself and pass --done {key})"),
+        Some(Need::Interrupted { .. }) => {
+            format!("{base} --rerun {key}   (or --done {key}, or --skip {key}=REASON)")
+        }
+        Some(Need::Changed) => {
+            format!("{base} --rerun {key}   (or --done {key} to keep its result)")
+        }
+        Some(Need::Terminal) => {
+            format!("{base} in a terminal (or do it yourself and pass --done {key})")
+        }
         None => base,
     }
 }
 
 fn shell_word(s: &str) -> String {
-    if s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:@".contains(c)) {
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_./:@".contains(c))
+    {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))
@@ -352,18 +413,37 @@ pub fn runs(json: bool) -> Result<i32> {
         }
     }
     if json {
-        println!("{}", serde_json::to_string_pretty(&summaries).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&summaries).unwrap_or_default()
+        );
         return Ok(exit::OK);
     }
     if summaries.is_empty() {
         println!("no runs yet; start one with `stepwise run RUNBOOK`");
         return Ok(exit::OK);
     }
-    let width = summaries.iter().map(|s| s.name.len()).max().unwrap_or(4).max(4);
-    let rb_width = summaries.iter().map(|s| s.runbook.id.len()).max().unwrap_or(7).max(7);
+    let width = summaries
+        .iter()
+        .map(|s| s.name.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let rb_width = summaries
+        .iter()
+        .map(|s| s.runbook.id.len())
+        .max()
+        .unwrap_or(7)
+        .max(7);
     println!("{:width$}  {:rb_width$}  PROGRESS", "RUN", "RUNBOOK");
     for s in &summaries {
-        println!("{:width$}  {:rb_width$}  {}, {}", s.name, s.runbook.id, progress(s), ago(s.updated_at, now));
+        println!(
+            "{:width$}  {:rb_width$}  {}, {}",
+            s.name,
+            s.runbook.id,
+            progress(s),
+            ago(s.updated_at, now)
+        );
     }
     Ok(exit::OK)
 }
@@ -406,20 +486,39 @@ pub fn status(run: &str, json: bool) -> Result<i32> {
                 kind: found.map(|(p, i)| p.step(i).kind()),
                 depth: found.map_or(0, |(p, i)| p.steps[i].depth),
                 changed: found.is_some_and(|(p, i)| {
-                    s.status.is_done() && !s.definition_hash.is_empty() && s.definition_hash != p.steps[i].hash
+                    s.status.is_done()
+                        && !s.definition_hash.is_empty()
+                        && s.definition_hash != p.steps[i].hash
                 }),
                 state: s.clone(),
             }
         })
         .collect();
-    let report = RunStatus { summary: summary(&st), workdir: st.workdir.clone(), inputs: st.inputs.clone(), steps };
+    let report = RunStatus {
+        summary: summary(&st),
+        workdir: st.workdir.clone(),
+        inputs: st.inputs.clone(),
+        steps,
+    };
     if json {
-        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
         return Ok(exit::OK);
     }
     let now = Timestamp::now();
-    println!("run {} of {} ({})", st.name, st.runbook.path.display(), st.runbook.title);
-    println!("{}, updated {}", progress(&report.summary), ago(st.updated_at, now));
+    println!(
+        "run {} of {} ({})",
+        st.name,
+        st.runbook.path.display(),
+        st.runbook.title
+    );
+    println!(
+        "{}, updated {}",
+        progress(&report.summary),
+        ago(st.updated_at, now)
+    );
     for s in &report.steps {
         let indent = "  ".repeat(s.depth);
         let mut line = format!("{indent}{:<11} {}", s.state.status.as_str(), s.key);
@@ -435,7 +534,10 @@ pub fn status(run: &str, json: bool) -> Result<i32> {
         println!("{line}");
     }
     if plan.is_none() {
-        println!("note: the runbook {} cannot be read now; titles are not shown", st.runbook.path.display());
+        println!(
+            "note: the runbook {} cannot be read now; titles are not shown",
+            st.runbook.path.display()
+        );
     }
     Ok(exit::OK)
 }

@@ -37,7 +37,10 @@ pub enum Status {
 impl Status {
     /// Whether the step is finished and the run can move past it.
     pub fn is_done(self) -> bool {
-        matches!(self, Status::Succeeded | Status::Skipped | Status::Satisfied)
+        matches!(
+            self,
+            Status::Succeeded | Status::Skipped | Status::Satisfied
+        )
     }
 
     /// The word used in listings.
@@ -135,9 +138,13 @@ impl RunState {
 pub enum StoreError {
     #[error("run `{0}` not found\nhint: `stepwise runs` lists the runs on this machine")]
     NotFound(String),
-    #[error("run `{name}` is being driven by another stepwise process ({holder})\nhint: wait for it to finish, or stop that process; only one process drives a run at a time")]
+    #[error(
+        "run `{name}` is being driven by another stepwise process ({holder})\nhint: wait for it to finish, or stop that process; only one process drives a run at a time"
+    )]
     Locked { name: String, holder: String },
-    #[error("run `{0}` already exists\nhint: resume it with `stepwise resume {0}`, or name the new run with `--name`")]
+    #[error(
+        "run `{0}` already exists\nhint: resume it with `stepwise resume {0}`, or name the new run with `--name`"
+    )]
     Exists(String),
     #[error("invalid run name `{0}`\nhint: use letters, digits, `.`, `-` and `_`")]
     BadName(String),
@@ -282,7 +289,12 @@ impl RunStore {
         let (user, host) = who();
         let since = Timestamp::now().strftime("%Y-%m-%d %H:%M:%S UTC");
         lock.set_len(0).map_err(io(&path))?;
-        write!(lock, "pid {} by {user}@{host} since {since}", std::process::id()).map_err(io(&path))?;
+        write!(
+            lock,
+            "pid {} by {user}@{host} since {since}",
+            std::process::id()
+        )
+        .map_err(io(&path))?;
         let journal_path = dir.join("journal.jsonl");
         let journal = OpenOptions::new()
             .create(true)
@@ -322,7 +334,12 @@ impl RunStore {
     }
 
     /// Appends one entry to the journal: who, on which host, when, what, and the result.
-    pub fn journal(&mut self, what: &str, step: Option<&str>, result: Option<&str>) -> Result<(), StoreError> {
+    pub fn journal(
+        &mut self,
+        what: &str,
+        step: Option<&str>,
+        result: Option<&str>,
+    ) -> Result<(), StoreError> {
         let entry = JournalEntry {
             at: Timestamp::now(),
             user: &self.user,
@@ -342,12 +359,16 @@ impl RunStore {
 
     /// The log file of a step.
     pub fn log_path(&self, step: &str) -> PathBuf {
-        self.dir.join("logs").join(format!("{}.log", step.replace('/', "__")))
+        self.dir
+            .join("logs")
+            .join(format!("{}.log", step.replace('/', "__")))
     }
 
     /// Where a step's script writes `key=value` outputs.
     pub fn output_file(&self, step: &str) -> PathBuf {
-        self.dir.join("logs").join(format!("{}.out", step.replace('/', "__")))
+        self.dir
+            .join("logs")
+            .join(format!("{}.out", step.replace('/', "__")))
     }
 }
 

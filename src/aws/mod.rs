@@ -57,7 +57,11 @@ pub trait Action: Send + Sync {
     /// The request it would send, with templates already resolved in `params`.
     fn request(&self, params: &Value) -> Value;
     /// Applies the action.
-    fn apply<'a>(&'a self, aws: &'a Aws, params: &'a Value) -> BoxFuture<'a, Result<Outcome, AwsError>>;
+    fn apply<'a>(
+        &'a self,
+        aws: &'a Aws,
+        params: &'a Value,
+    ) -> BoxFuture<'a, Result<Outcome, AwsError>>;
 }
 
 /// All the actions, by name.
@@ -68,7 +72,10 @@ pub struct Registry {
 impl Registry {
     /// The action of that name.
     pub fn get(&self, name: &str) -> Option<&dyn Action> {
-        self.actions.iter().find(|a| a.name() == name).map(|a| a.as_ref())
+        self.actions
+            .iter()
+            .find(|a| a.name() == name)
+            .map(|a| a.as_ref())
     }
 
     /// The names of all actions.
@@ -100,7 +107,11 @@ pub fn check_typed<P: DeserializeOwned>(with: Option<&Node>) -> Vec<(Pos, String
 
 /// Reads resolved parameters into a typed struct.
 pub fn params<P: DeserializeOwned>(action: &str, params: &Value) -> Result<P, AwsError> {
-    let value = if params.is_null() { Value::Object(Default::default()) } else { params.clone() };
+    let value = if params.is_null() {
+        Value::Object(Default::default())
+    } else {
+        params.clone()
+    };
     serde_json::from_value(value).map_err(|e| AwsError {
         action: action.to_string(),
         code: "InvalidParameters".into(),

@@ -5,9 +5,9 @@
 use std::fmt::Display;
 
 use aws_config::BehaviorVersion;
+use aws_config::Region;
 use aws_config::meta::region::RegionProviderChain;
 use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_config::Region;
 
 use super::AwsError;
 
@@ -57,7 +57,9 @@ impl Aws {
             let provider = builder.build().await;
             config = config
                 .into_builder()
-                .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider))
+                .credentials_provider(
+                    aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+                )
                 .build();
         }
         Ok(Aws { config, settings })
@@ -104,7 +106,13 @@ impl Aws {
             .message()
             .map(str::to_string)
             .unwrap_or_else(|| DisplayErrorContext(&err).to_string());
-        classify(action, permission, code, message, self.settings.profile.as_deref())
+        classify(
+            action,
+            permission,
+            code,
+            message,
+            self.settings.profile.as_deref(),
+        )
     }
 }
 

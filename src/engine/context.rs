@@ -35,7 +35,11 @@ pub fn declared_outputs(step: &Step) -> Vec<String> {
     match step.kind() {
         StepKind::File => names.push("path".into()),
         StepKind::Aws => {
-            if let Some(action) = step.aws.as_ref().and_then(|a| aws::registry().get(&a.value)) {
+            if let Some(action) = step
+                .aws
+                .as_ref()
+                .and_then(|a| aws::registry().get(&a.value))
+            {
                 names.extend(action.outputs().iter().map(|s| s.to_string()));
             }
         }
@@ -54,7 +58,9 @@ impl Values {
                 secrets.add(value);
             }
         }
-        let env: Map<String, Value> = std::env::vars().map(|(k, v)| (k, Value::String(v))).collect();
+        let env: Map<String, Value> = std::env::vars()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect();
         Values {
             run_name: run_name.to_string(),
             inputs,
@@ -83,7 +89,13 @@ impl Values {
 
     /// The inputs a scope sees: the run's inputs for the root runbook; for an included one, the
     /// include step's `with` resolved in the including runbook, and its own defaults.
-    pub fn resolve_scope_inputs(&self, plan: &Plan, state: &RunState, scope: usize, dry: bool) -> Result<InputValues, String> {
+    pub fn resolve_scope_inputs(
+        &self,
+        plan: &Plan,
+        state: &RunState,
+        scope: usize,
+        dry: bool,
+    ) -> Result<InputValues, String> {
         let Some(parent) = plan.scopes[scope].parent else {
             return Ok(self.inputs.clone());
         };
@@ -109,20 +121,30 @@ impl Values {
                 None => match &spec.default {
                     Some(d) => {
                         let ctx = input_ctx(&out, &self.env, &self.run_name);
-                        Some(template::render(&d.value, &ctx).map_err(|e| format!("default of input `{name}`: {e}"))?)
+                        Some(
+                            template::render(&d.value, &ctx)
+                                .map_err(|e| format!("default of input `{name}`: {e}"))?,
+                        )
                     }
                     None => None,
                 },
             };
             let Some(value) = value else {
                 if spec.required.unwrap_or(true) {
-                    return Err(format!("input `{name}` of `{}` has no value", runbook.path().display()));
+                    return Err(format!(
+                        "input `{name}` of `{}` has no value",
+                        runbook.path().display()
+                    ));
                 }
                 continue;
             };
             if !dry || !value.contains('<') {
-                super::check_value(&value, spec.pattern.as_ref().map(|p| p.value.as_str()), &spec.choices)
-                    .map_err(|e| format!("input `{name}` of `{}`: {e}", runbook.path().display()))?;
+                super::check_value(
+                    &value,
+                    spec.pattern.as_ref().map(|p| p.value.as_str()),
+                    &spec.choices,
+                )
+                .map_err(|e| format!("input `{name}` of `{}`: {e}", runbook.path().display()))?;
             }
             let secret = spec.secret || parent_secret(&value);
             out.insert(name.clone(), (value, secret));
@@ -132,7 +154,9 @@ impl Values {
 
     /// The template context of a scope.
     pub fn context(&self, plan: &Plan, state: &RunState, scope: usize, dry: bool) -> Ctx {
-        let inputs = self.resolve_scope_inputs(plan, state, scope, dry).unwrap_or_default();
+        let inputs = self
+            .resolve_scope_inputs(plan, state, scope, dry)
+            .unwrap_or_default();
         let mut input_map = Map::new();
         for (k, (v, _)) in &inputs {
             input_map.insert(template::key(k), Value::String(v.clone()));
@@ -146,7 +170,14 @@ impl Values {
         }))
     }
 
-    fn steps_of(&self, plan: &Plan, state: &RunState, scope: usize, dry: bool, prefix: &str) -> Map<String, Value> {
+    fn steps_of(
+        &self,
+        plan: &Plan,
+        state: &RunState,
+        scope: usize,
+        dry: bool,
+        prefix: &str,
+    ) -> Map<String, Value> {
         let mut steps = Map::new();
         for (j, ps) in plan.steps.iter().enumerate() {
             if ps.scope != scope {
@@ -185,14 +216,22 @@ impl Values {
     }
 
     /// AWS settings for a step: the command line's, over the runbook's `aws` section.
-    pub fn aws_settings(&self, plan: &Plan, state: &RunState, scope: usize, cli: &AwsSettings) -> Result<AwsSettings, String> {
+    pub fn aws_settings(
+        &self,
+        plan: &Plan,
+        state: &RunState,
+        scope: usize,
+        cli: &AwsSettings,
+    ) -> Result<AwsSettings, String> {
         let mut settings = AwsSettings::default();
         let mut scopes = vec![0];
         if scope != 0 {
             scopes.push(scope);
         }
         for s in scopes {
-            let Some(aws) = &plan.scopes[s].runbook.doc.aws else { continue };
+            let Some(aws) = &plan.scopes[s].runbook.doc.aws else {
+                continue;
+            };
             let ctx = self.context(plan, state, s, false);
             let r = |v: &Option<crate::runbook::model::Spanned<String>>| -> Result<Option<String>, String> {
                 v.as_ref()
@@ -203,7 +242,10 @@ impl Values {
             settings.profile = r(&aws.profile)?.or(settings.profile);
             settings.assume_role = r(&aws.assume_role)?.or(settings.assume_role);
             settings.expected_account = r(&aws.account)?.or(settings.expected_account);
-            settings.session_duration = aws.session_duration.map(|d| d.0).or(settings.session_duration);
+            settings.session_duration = aws
+                .session_duration
+                .map(|d| d.0)
+                .or(settings.session_duration);
         }
         if cli.region.is_some() {
             settings.region = cli.region.clone();
@@ -229,14 +271,23 @@ pub fn input_ctx(inputs: &InputValues, env: &Value, run_name: &str) -> Ctx {
 
 /// The process environment as template values.
 pub fn env_value() -> Value {
-    Value::Object(std::env::vars().map(|(k, v)| (k, Value::String(v))).collect())
+    Value::Object(
+        std::env::vars()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect(),
+    )
 }
 
 /// Renders every string inside a JSON value.
 pub fn render_value(value: &Value, ctx: &Ctx) -> Result<Value, String> {
     Ok(match value {
         Value::String(s) => Value::String(template::render(s, ctx)?),
-        Value::Array(items) => Value::Array(items.iter().map(|v| render_value(v, ctx)).collect::<Result<_, _>>()?),
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|v| render_value(v, ctx))
+                .collect::<Result<_, _>>()?,
+        ),
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(k, v)| Ok((k.clone(), render_value(v, ctx)?)))

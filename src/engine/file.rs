@@ -14,7 +14,10 @@ use crate::runbook::{Runbook, template};
 /// A planned change to one file.
 #[derive(Debug)]
 pub struct Change {
+    /// Where the file is.
     pub path: PathBuf,
+    /// The path as the runbook gave it (resolved), for showing.
+    pub shown: String,
     pub old: Option<String>,
     pub new: String,
 }
@@ -28,8 +31,12 @@ impl Change {
     /// A unified diff of the change.
     pub fn diff(&self) -> String {
         let old = self.old.as_deref().unwrap_or("");
-        let name = self.path.display().to_string();
-        let from = if self.old.is_some() { format!("a/{name}") } else { "/dev/null".into() };
+        let name = &self.shown;
+        let from = if self.old.is_some() {
+            format!("a/{name}")
+        } else {
+            "/dev/null".into()
+        };
         similar::TextDiff::from_lines(old, &self.new)
             .unified_diff()
             .context_radius(3)
@@ -39,9 +46,15 @@ impl Change {
 }
 
 /// Works out the new content of the file, reading the current one.
-pub fn plan(spec: &FileSpec, runbook: &Runbook, workdir: &Path, ctx: &Ctx) -> Result<Change, String> {
-    let rendered_path = template::render(&spec.path, ctx).map_err(|e| format!("cannot resolve `path`: {e}"))?;
-    let path = workdir.join(rendered_path);
+pub fn plan(
+    spec: &FileSpec,
+    runbook: &Runbook,
+    workdir: &Path,
+    ctx: &Ctx,
+) -> Result<Change, String> {
+    let rendered_path =
+        template::render(&spec.path, ctx).map_err(|e| format!("cannot resolve `path`: {e}"))?;
+    let path = workdir.join(&rendered_path);
     let old = match std::fs::read_to_string(&path) {
         Ok(text) => Some(text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -51,20 +64,34 @@ pub fn plan(spec: &FileSpec, runbook: &Runbook, workdir: &Path, ctx: &Ctx) -> Re
         template::render(content, ctx).map_err(|e| format!("cannot resolve `content`: {e}"))?
     } else if let Some(t) = &spec.template {
         let tpath = runbook.dir().join(&t.value);
-        let text = std::fs::read_to_string(&tpath).map_err(|e| format!("cannot read the template {}: {e}", tpath.display()))?;
+        let text = std::fs::read_to_string(&tpath)
+            .map_err(|e| format!("cannot read the template {}: {e}", tpath.display()))?;
         template::render(&text, ctx).map_err(|e| format!("template {}: {e}", tpath.display()))?
     } else {
         let Some(text) = &old else {
-            return Err(format!("{} does not exist; `set` changes keys in an existing file", path.display()));
+            return Err(format!(
+                "{rendered_path} does not exist; `set` changes keys in an existing file"
+            ));
         };
-        let format = spec.format.unwrap_or_else(|| match path.extension().and_then(|e| e.to_str()) {
-            Some("json") => FileFormat::Json,
-            _ => FileFormat::Yaml,
-        });
+        let format =
+            spec.format
+                .unwrap_or_else(|| match path.extension().and_then(|e| e.to_str()) {
+                    Some("json") => FileFormat::Json,
+                    _ => FileFormat::Yaml,
+                });
         let mut doc: Value = match format {
-            FileFormat::Json => serde_json::from_str(text).map_err(|e| format!("{} is not valid JSON: {e}", path.display()))?,
+            FileFormat::Json => serde_json::from_str(text)
+                .map_err(|e| format!("{} is not valid JSON: {e}", path.display()))?,
             FileFormat::Yaml => Node::parse(text)
-                .map_err(|e| format!("{}:{}:{}: {}", path.display(), e.pos.line, e.pos.col, e.message))?
+                .map_err(|e| {
+                    format!(
+                        "{}:{}:{}: {}",
+                        path.display(),
+                        e.pos.line,
+                        e.pos.col,
+                        e.message
+                    )
+                })?
                 .to_json(),
         };
         for (key, value) in &spec.set {
@@ -84,7 +111,12 @@ pub fn plan(spec: &FileSpec, runbook: &Runbook, workdir: &Path, ctx: &Ctx) -> Re
             FileFormat::Yaml => serde_saphyr::to_string(&doc).map_err(|e| e.to_string())?,
         }
     };
-    Ok(Change { path, old, new })
+    Ok(Change {
+        path,
+        shown: rendered_path,
+        old,
+        new,
+    })
 }
 
 /// Writes the new content atomically (and with `mode`, for a new file).
@@ -92,14 +124,16 @@ pub fn apply(change: &Change, mode: Option<&str>) -> Result<(), String> {
     use std::io::Write;
     use std::os::unix::fs::PermissionsExt;
     if let Some(parent) = change.path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
     }
     let err = |e: std::io::Error| format!("cannot write {}: {e}", change.path.display());
     let mut file = atomic_write_file::AtomicWriteFile::open(&change.path).map_err(err)?;
     if let Some(mode) = mode
         && let Ok(bits) = u32::from_str_radix(mode.trim_start_matches("0o"), 8)
     {
-        file.set_permissions(std::fs::Permissions::from_mode(bits)).map_err(err)?;
+        file.set_permissions(std::fs::Permissions::from_mode(bits))
+            .map_err(err)?;
     }
     file.write_all(change.new.as_bytes()).map_err(err)?;
     file.commit().map_err(err)
@@ -119,7 +153,9 @@ enum Part {
 fn parse_path(path: &str) -> Result<Vec<Part>, String> {
     let mut parts = Vec::new();
     for segment in path.split('.') {
-        let (name, rest) = segment.split_once('[').map_or((segment, ""), |(n, r)| (n, r));
+        let (name, rest) = segment
+            .split_once('[')
+            .map_or((segment, ""), |(n, r)| (n, r));
         if !name.is_empty() {
             parts.push(Part::Key(name.to_string()));
         }
@@ -160,14 +196,19 @@ fn set(doc: &mut Value, path: &str, value: Value) -> Result<(), String> {
                     *cur = Value::Object(Default::default());
                 }
                 cur.as_object_mut()
-                    .ok_or_else(|| format!("cannot set key `{k}` inside a value that is not a mapping"))?
+                    .ok_or_else(|| {
+                        format!("cannot set key `{k}` inside a value that is not a mapping")
+                    })?
                     .entry(k)
                     .or_insert(Value::Null)
             }
             Part::Index(i) => {
-                let list = cur.as_array_mut().ok_or_else(|| format!("cannot index [{i}] into a value that is not a list"))?;
+                let list = cur
+                    .as_array_mut()
+                    .ok_or_else(|| format!("cannot index [{i}] into a value that is not a list"))?;
                 let len = list.len();
-                list.get_mut(i).ok_or_else(|| format!("index [{i}] is past the end of a list of {len}"))?
+                list.get_mut(i)
+                    .ok_or_else(|| format!("index [{i}] is past the end of a list of {len}"))?
             }
         };
     }

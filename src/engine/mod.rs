@@ -40,7 +40,11 @@ pub enum Event {
     /// A step began an attempt.
     StepStarted { index: usize, attempt: u32 },
     /// A line of a step's output (secrets already masked).
-    Output { index: usize, stream: Stream, line: String },
+    Output {
+        index: usize,
+        stream: Stream,
+        line: String,
+    },
     /// A step finished an attempt or was decided without running.
     StepFinished {
         index: usize,
@@ -243,7 +247,12 @@ impl Engine {
     }
 
     /// Writes the state and a journal entry; nothing moves on until both are on disk.
-    fn record(&mut self, what: &str, index: Option<usize>, result: Option<&str>) -> Result<(), StoreError> {
+    fn record(
+        &mut self,
+        what: &str,
+        index: Option<usize>,
+        result: Option<&str>,
+    ) -> Result<(), StoreError> {
         self.state.updated_at = Timestamp::now();
         let Some(store) = self.store.as_mut() else {
             return Ok(());
@@ -305,7 +314,11 @@ impl Engine {
             let st = self.step_state(i);
             st.status = Status::Interrupted;
             st.message = Some("the process running this step stopped before it finished; it may have half-happened".into());
-            self.record("step.interrupted", Some(i), Some("found running after the last process stopped"))?;
+            self.record(
+                "step.interrupted",
+                Some(i),
+                Some("found running after the last process stopped"),
+            )?;
         }
         Ok(())
     }
@@ -322,14 +335,21 @@ impl Engine {
         for key in mentioned {
             if self.plan.index_of(key).is_none() {
                 let known: Vec<&str> = self.plan.steps.iter().map(|s| s.key.as_str()).collect();
-                return Err(EngineError::Decision(crate::runbook::load::unknown("step", key, &known)));
+                return Err(EngineError::Decision(crate::runbook::load::unknown(
+                    "step", key, &known,
+                )));
             }
         }
         for i in 0..self.plan.steps.len() {
             let key = self.key(i);
             let hash = self.plan.steps[i].hash.clone();
             let kind = self.plan.step(i).kind();
-            let status = self.state.steps.get(&key).map(|s| s.status).unwrap_or_default();
+            let status = self
+                .state
+                .steps
+                .get(&key)
+                .map(|s| s.status)
+                .unwrap_or_default();
             if decisions.rerun.contains(&key) {
                 let st = self.step_state(i);
                 *st = StepState {
@@ -350,7 +370,11 @@ impl Engine {
                 let st = self.step_state(i);
                 st.definition_hash = hash;
                 if changed {
-                    self.record("step.reviewed", Some(i), Some("a person kept the result after the step changed"))?;
+                    self.record(
+                        "step.reviewed",
+                        Some(i),
+                        Some("a person kept the result after the step changed"),
+                    )?;
                 } else {
                     st.status = Status::Succeeded;
                     st.message = Some("marked done by a person".into());
@@ -364,7 +388,12 @@ impl Engine {
     }
 
     fn finished_event(&self, index: usize, elapsed: Duration) {
-        let st = self.state.steps.get(&self.plan.steps[index].key).cloned().unwrap_or_default();
+        let st = self
+            .state
+            .steps
+            .get(&self.plan.steps[index].key)
+            .cloned()
+            .unwrap_or_default();
         self.emit(Event::StepFinished {
             index,
             status: st.status,
@@ -404,7 +433,12 @@ impl Engine {
     /// Handles one step: decides whether it runs, runs it, and records the result.
     async fn step(&mut self, i: usize, decisions: &Decisions) -> Result<Flow, EngineError> {
         let key = self.key(i);
-        let status = self.state.steps.get(&key).map(|s| s.status).unwrap_or_default();
+        let status = self
+            .state
+            .steps
+            .get(&key)
+            .map(|s| s.status)
+            .unwrap_or_default();
         if status.is_done() {
             return Ok(Flow::Next);
         }
@@ -416,7 +450,9 @@ impl Engine {
 
         // An include whose `when` is false skips everything inside it.
         if let Some(when) = &step.when {
-            let ctx = self.values.context(&self.plan, &self.state, self.plan.steps[i].scope, false);
+            let ctx = self
+                .values
+                .context(&self.plan, &self.state, self.plan.steps[i].scope, false);
             match template::eval_condition(&when.value, &ctx) {
                 Ok(true) => {}
                 Ok(false) => {
@@ -425,7 +461,12 @@ impl Engine {
                     return Ok(Flow::Next);
                 }
                 Err(e) => {
-                    return self.finish(i, Attempt::failed(format!("cannot evaluate `when`: {e}")), &hash, Instant::now());
+                    return self.finish(
+                        i,
+                        Attempt::failed(format!("cannot evaluate `when`: {e}")),
+                        &hash,
+                        Instant::now(),
+                    );
                 }
             }
         }
@@ -438,7 +479,10 @@ impl Engine {
                 st.status = Status::Waiting;
                 st.message = Some("needs a terminal".into());
                 self.record("step.waiting", Some(i), Some("needs a terminal"))?;
-                self.emit(Event::Waiting { index: i, need: Need::Terminal });
+                self.emit(Event::Waiting {
+                    index: i,
+                    need: Need::Terminal,
+                });
                 return Ok(Flow::Stop(RunOutcome::Waiting { key }));
             }
             _ => {}
@@ -458,10 +502,19 @@ impl Engine {
         }
 
         if let Some(text) = &step.danger {
-            let ctx = self.values.context(&self.plan, &self.state, self.plan.steps[i].scope, false);
+            let ctx = self
+                .values
+                .context(&self.plan, &self.state, self.plan.steps[i].scope, false);
             let text = match template::render(text, &ctx) {
                 Ok(t) => t,
-                Err(e) => return self.finish(i, Attempt::failed(format!("cannot resolve `danger`: {e}")), &hash, Instant::now()),
+                Err(e) => {
+                    return self.finish(
+                        i,
+                        Attempt::failed(format!("cannot resolve `danger`: {e}")),
+                        &hash,
+                        Instant::now(),
+                    );
+                }
             };
             if decisions.confirm.get(&key).map(String::as_str) != Some(text.as_str()) {
                 let preview = self.describe(i).await.body;
@@ -475,14 +528,24 @@ impl Engine {
                 });
                 let msg = st.message.clone();
                 self.record("step.waiting", Some(i), msg.as_deref())?;
-                self.emit(Event::Waiting { index: i, need: Need::Danger { text, preview } });
+                self.emit(Event::Waiting {
+                    index: i,
+                    need: Need::Danger { text, preview },
+                });
                 return Ok(Flow::Stop(RunOutcome::Waiting { key }));
             }
-            self.record("step.confirmed", Some(i), Some("a person typed the confirmation"))?;
+            self.record(
+                "step.confirmed",
+                Some(i),
+                Some("a person typed the confirmation"),
+            )?;
         }
 
         let tries = step.retry.map_or(0, |r| r.times) + 1;
-        let delay = step.retry.and_then(|r| r.delay).map_or(Duration::ZERO, |d| d.0);
+        let delay = step
+            .retry
+            .and_then(|r| r.delay)
+            .map_or(Duration::ZERO, |d| d.0);
         let mut attempt_no = 0;
         loop {
             attempt_no += 1;
@@ -501,16 +564,29 @@ impl Engine {
             // Durable before the step starts: after a crash the step is found running, and is
             // never re-run without a person deciding.
             self.record("step.started", Some(i), None)?;
-            self.emit(Event::StepStarted { index: i, attempt: attempts });
+            self.emit(Event::StepStarted {
+                index: i,
+                attempt: attempts,
+            });
             let attempt = self.attempt(i).await;
-            let retry = attempt.status == Status::Failed && attempt_no < tries && !self.cancel.is_cancelled();
+            let retry = attempt.status == Status::Failed
+                && attempt_no < tries
+                && !self.cancel.is_cancelled();
             if retry {
                 let msg = format!(
                     "attempt {attempt_no} of {tries} failed{}; trying again{}",
-                    attempt.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default(),
-                    if delay.is_zero() { String::new() } else { format!(" in {}", humantime::format_duration(delay)) }
+                    attempt
+                        .message
+                        .as_deref()
+                        .map(|m| format!(": {m}"))
+                        .unwrap_or_default(),
+                    if delay.is_zero() {
+                        String::new()
+                    } else {
+                        format!(" in {}", humantime::format_duration(delay))
+                    }
                 );
-                self.emit(Event::Output { index: i, stream: Stream::Info, line: self.values.secrets().mask(&msg).into_owned() });
+                self.note(i, &msg);
                 let st = self.step_state(i);
                 st.status = Status::Failed;
                 st.exit_code = attempt.exit_code;
@@ -527,7 +603,13 @@ impl Engine {
     }
 
     /// Records how a step ended and decides whether the run goes on.
-    fn finish(&mut self, i: usize, attempt: Attempt, hash: &str, started: Instant) -> Result<Flow, EngineError> {
+    fn finish(
+        &mut self,
+        i: usize,
+        attempt: Attempt,
+        hash: &str,
+        started: Instant,
+    ) -> Result<Flow, EngineError> {
         let key = self.key(i);
         let continue_on_error = self.plan.step(i).continue_on_error;
         let mut shown = IndexMap::new();
@@ -543,7 +625,9 @@ impl Engine {
                 shown.insert(name.clone(), Value::String(value.clone()));
             }
         }
-        let message = attempt.message.map(|m| self.values.secrets().mask(&m).into_owned());
+        let message = attempt
+            .message
+            .map(|m| self.values.secrets().mask(&m).into_owned());
         {
             let st = self.step_state(i);
             st.status = attempt.status;
@@ -573,10 +657,19 @@ impl Engine {
         })
     }
 
-    fn skip_with_children(&mut self, i: usize, reason: &str, hash: &str) -> Result<(), EngineError> {
+    fn skip_with_children(
+        &mut self,
+        i: usize,
+        reason: &str,
+        hash: &str,
+    ) -> Result<(), EngineError> {
         let end = self.plan.steps[i].include.map_or(i + 1, |(_, end)| end);
         for j in i..end {
-            let hash = if j == i { hash.to_string() } else { self.plan.steps[j].hash.clone() };
+            let hash = if j == i {
+                hash.to_string()
+            } else {
+                self.plan.steps[j].hash.clone()
+            };
             let st = self.step_state(j);
             st.status = Status::Skipped;
             st.definition_hash = hash;
@@ -599,7 +692,11 @@ impl Engine {
         for (name, prompt) in &step.prompts {
             match answers.get(name) {
                 None => missing.push(name.clone()),
-                Some(value) => match check_value(value, prompt.pattern.as_ref().map(|p| p.value.as_str()), &prompt.choices) {
+                Some(value) => match check_value(
+                    value,
+                    prompt.pattern.as_ref().map(|p| p.value.as_str()),
+                    &prompt.choices,
+                ) {
                     Ok(()) => {
                         outputs.insert(name.clone(), (value.clone(), prompt.secret));
                     }
@@ -639,10 +736,19 @@ impl Engine {
         if first || decisions.done.contains(&key) {
             self.record("step.waiting", Some(i), Some(&message))?;
         }
-        let prompts = step.prompts.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let prompts = step
+            .prompts
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         self.emit(Event::Waiting {
             index: i,
-            need: Need::Manual { instructions, checklist: step.checklist.clone(), prompts, missing },
+            need: Need::Manual {
+                instructions,
+                checklist: step.checklist.clone(),
+                prompts,
+                missing,
+            },
         });
         Ok(Flow::Stop(RunOutcome::Waiting { key }))
     }
@@ -651,14 +757,26 @@ impl Engine {
     fn include(&mut self, i: usize, hash: &str) -> Result<Flow, EngineError> {
         let started = Instant::now();
         let Some((child, _)) = self.plan.steps[i].include else {
-            return self.finish(i, Attempt::failed("the included runbook was not loaded"), hash, started);
+            return self.finish(
+                i,
+                Attempt::failed("the included runbook was not loaded"),
+                hash,
+                started,
+            );
         };
-        match self.values.resolve_scope_inputs(&self.plan, &self.state, child, false) {
+        match self
+            .values
+            .resolve_scope_inputs(&self.plan, &self.state, child, false)
+        {
             Ok(inputs) => {
                 let recorded = inputs
                     .iter()
                     .map(|(k, (v, secret))| {
-                        let value = if *secret { InputValue::Secret { secret: true } } else { InputValue::Value { value: v.clone() } };
+                        let value = if *secret {
+                            InputValue::Secret { secret: true }
+                        } else {
+                            InputValue::Value { value: v.clone() }
+                        };
                         (k.clone(), value)
                     })
                     .collect();
@@ -672,12 +790,18 @@ impl Engine {
     async fn skip_check(&mut self, i: usize, script: &str) -> Result<bool, String> {
         let scope = self.plan.steps[i].scope;
         let ctx = self.values.context(&self.plan, &self.state, scope, false);
-        let script = template::render(script, &ctx).map_err(|e| format!("cannot resolve `skip_if`: {e}"))?;
+        let script =
+            template::render(script, &ctx).map_err(|e| format!("cannot resolve `skip_if`: {e}"))?;
         let step = self.plan.step(i).clone();
         let env = self.script_env(i, &step.env, None)?;
         let (tx, mut rx) = mpsc::unbounded_channel();
         let run = shell::run(
-            shell::Script { source: &script, env, cwd: self.cwd(i)?, timeout: step.timeout.map(|t| t.0) },
+            shell::Script {
+                source: &script,
+                env,
+                cwd: self.cwd(i)?,
+                timeout: step.timeout.map(|t| t.0),
+            },
             tx,
             &self.cancel,
         );
@@ -693,24 +817,37 @@ impl Engine {
         let Some(cwd) = &step.cwd else {
             return Ok(base);
         };
-        let ctx = self.values.context(&self.plan, &self.state, self.plan.steps[i].scope, false);
+        let ctx = self
+            .values
+            .context(&self.plan, &self.state, self.plan.steps[i].scope, false);
         let cwd = template::render(cwd, &ctx).map_err(|e| format!("cannot resolve `cwd`: {e}"))?;
         Ok(base.join(cwd))
     }
 
     /// The environment of a script: the step's `env`, and where to write outputs.
-    fn script_env(&self, i: usize, env: &IndexMap<String, String>, output_file: Option<&std::path::Path>) -> Result<Vec<(String, String)>, String> {
-        let ctx = self.values.context(&self.plan, &self.state, self.plan.steps[i].scope, false);
+    fn script_env(
+        &self,
+        i: usize,
+        env: &IndexMap<String, String>,
+        output_file: Option<&std::path::Path>,
+    ) -> Result<Vec<(String, String)>, String> {
+        let ctx = self
+            .values
+            .context(&self.plan, &self.state, self.plan.steps[i].scope, false);
         let mut out = vec![
             ("STEPWISE_RUN".to_string(), self.state.name.clone()),
             ("STEPWISE_STEP".to_string(), self.key(i)),
-            ("STEPWISE_RUNBOOK_DIR".to_string(), self.plan.runbook_of(i).dir().display().to_string()),
+            (
+                "STEPWISE_RUNBOOK_DIR".to_string(),
+                self.plan.runbook_of(i).dir().display().to_string(),
+            ),
         ];
         if let Some(f) = output_file {
             out.push(("STEPWISE_OUTPUT".to_string(), f.display().to_string()));
         }
         for (k, v) in env {
-            let v = template::render(v, &ctx).map_err(|e| format!("cannot resolve `env.{k}`: {e}"))?;
+            let v =
+                template::render(v, &ctx).map_err(|e| format!("cannot resolve `env.{k}`: {e}"))?;
             out.push((k.clone(), v));
         }
         Ok(out)
@@ -733,7 +870,11 @@ impl Engine {
         let key = self.key(i);
         let scope = self.plan.steps[i].scope;
         let ctx = self.values.context(&self.plan, &self.state, scope, false);
-        let source = step.run.as_deref().or(step.check.as_deref()).unwrap_or_default();
+        let source = step
+            .run
+            .as_deref()
+            .or(step.check.as_deref())
+            .unwrap_or_default();
         let source = match template::render(source, &ctx) {
             Ok(s) => s,
             Err(e) => return Attempt::failed(format!("cannot resolve the script: {e}")),
@@ -750,11 +891,20 @@ impl Engine {
         let timeout = step.timeout.map(|t| t.0);
 
         if step.interactive {
-            let exit = shell::run_interactive(shell::Script { source: &source, env, cwd, timeout }).await;
+            let exit = shell::run_interactive(shell::Script {
+                source: &source,
+                env,
+                cwd,
+                timeout,
+            })
+            .await;
             let _ = std::fs::remove_file(&output_file);
             return match exit {
                 Ok(shell::Exit::Code(0)) => Attempt::new(Status::Succeeded),
-                Ok(shell::Exit::Code(c)) => Attempt { exit_code: Some(c), ..Attempt::failed(format!("exited with status {c}")) },
+                Ok(shell::Exit::Code(c)) => Attempt {
+                    exit_code: Some(c),
+                    ..Attempt::failed(format!("exited with status {c}"))
+                },
                 Ok(other) => Attempt::failed(format!("ended: {other:?}")),
                 Err(e) => Attempt::failed(format!("cannot start bash: {e}")),
             };
@@ -762,7 +912,10 @@ impl Engine {
 
         // Output of a step with secret outputs is held back until the secrets are known, so
         // that they are masked even on the first line that shows them.
-        let hold = step.outputs.values().any(|o| o.as_ref().is_some_and(|o| o.secret));
+        let hold = step
+            .outputs
+            .values()
+            .any(|o| o.as_ref().is_some_and(|o| o.secret));
         let log_path = self.store.as_ref().map(|s| s.log_path(&key));
         let mut log = log_path.as_ref().and_then(|p| outputs::open_log(p).ok());
         let wait = step.wait.clone();
@@ -771,7 +924,16 @@ impl Engine {
         loop {
             tries += 1;
             let (tx, mut rx) = mpsc::unbounded_channel();
-            let run = shell::run(shell::Script { source: &source, env: env.clone(), cwd: cwd.clone(), timeout }, tx, &self.cancel);
+            let run = shell::run(
+                shell::Script {
+                    source: &source,
+                    env: env.clone(),
+                    cwd: cwd.clone(),
+                    timeout,
+                },
+                tx,
+                &self.cancel,
+            );
             let mut held = Vec::new();
             let pump = async {
                 while let Some((stream, line)) = rx.recv().await {
@@ -780,7 +942,11 @@ impl Engine {
                     } else {
                         let line = self.values.secrets().mask(&line).into_owned();
                         outputs::log_line(&mut log, stream, &line);
-                        let _ = self.events.send(Event::Output { index: i, stream, line });
+                        let _ = self.events.send(Event::Output {
+                            index: i,
+                            stream,
+                            line,
+                        });
                     }
                 }
             };
@@ -795,11 +961,20 @@ impl Engine {
             let mut attempt = match exit {
                 shell::Exit::Code(0) => {
                     match outputs::extract(&step.outputs, &stdout, &output_file) {
-                        Ok(outputs) => Attempt { outputs, ..Attempt::new(Status::Succeeded) },
-                        Err(e) => Attempt { exit_code: Some(0), ..Attempt::failed(e) },
+                        Ok(outputs) => Attempt {
+                            outputs,
+                            ..Attempt::new(Status::Succeeded)
+                        },
+                        Err(e) => Attempt {
+                            exit_code: Some(0),
+                            ..Attempt::failed(e)
+                        },
                     }
                 }
-                shell::Exit::Code(c) => Attempt { exit_code: Some(c), ..Attempt::failed(format!("exited with status {c}")) },
+                shell::Exit::Code(c) => Attempt {
+                    exit_code: Some(c),
+                    ..Attempt::failed(format!("exited with status {c}"))
+                },
                 shell::Exit::Signal(s) => Attempt::failed(format!("killed by signal {s}")),
                 shell::Exit::TimedOut => Attempt::failed(format!(
                     "timed out after {}; its process group was stopped",
@@ -822,7 +997,11 @@ impl Engine {
             for (stream, line) in held {
                 let line = self.values.secrets().mask(&line).into_owned();
                 outputs::log_line(&mut log, stream, &line);
-                self.emit(Event::Output { index: i, stream, line });
+                self.emit(Event::Output {
+                    index: i,
+                    stream,
+                    line,
+                });
             }
             // A check with `wait` is polled until it passes or its time is up.
             if let (Some(w), Status::Failed) = (&wait, attempt.status)
@@ -836,7 +1015,11 @@ impl Engine {
                         w.every
                     );
                     outputs::log_line(&mut log, Stream::Info, &line);
-                    self.emit(Event::Output { index: i, stream: Stream::Info, line });
+                    self.emit(Event::Output {
+                        index: i,
+                        stream: Stream::Info,
+                        line,
+                    });
                     tokio::select! {
                         _ = tokio::time::sleep(w.every.0) => continue,
                         _ = self.cancel.cancelled() => {
@@ -851,13 +1034,38 @@ impl Engine {
         }
     }
 
+    /// Shows lines from stepwise itself about a step, and appends them to the step's log.
+    fn note(&self, i: usize, text: &str) {
+        let text = self.values.secrets().mask(text);
+        let mut log = self
+            .store
+            .as_ref()
+            .and_then(|s| outputs::open_log(&s.log_path(&self.plan.steps[i].key)).ok());
+        for line in text.lines() {
+            outputs::log_line(&mut log, Stream::Info, line);
+            self.emit(Event::Output {
+                index: i,
+                stream: Stream::Info,
+                line: line.to_string(),
+            });
+        }
+        outputs::flush_log(&mut log);
+    }
+
     /// Connects to AWS once, and reads and checks the identity before the first AWS step.
     async fn connect_aws(&mut self, i: usize) -> Result<Arc<Aws>, String> {
         if let Some(aws) = &self.aws {
             return Ok(aws.clone());
         }
-        let settings = self.values.aws_settings(&self.plan, &self.state, self.plan.steps[i].scope, &self.aws_settings)?;
-        let aws = Aws::connect(settings.clone()).await.map_err(|e| e.to_string())?;
+        let settings = self.values.aws_settings(
+            &self.plan,
+            &self.state,
+            self.plan.steps[i].scope,
+            &self.aws_settings,
+        )?;
+        let aws = Aws::connect(settings.clone())
+            .await
+            .map_err(|e| e.to_string())?;
         let identity = aws.identity().await.map_err(|e| e.to_string())?;
         self.emit(Event::Identity(identity.clone()));
         if let Some(expected) = &settings.expected_account
@@ -876,7 +1084,11 @@ impl Engine {
     async fn aws_step(&mut self, i: usize) -> Attempt {
         let step = self.plan.step(i).clone();
         let scope = self.plan.steps[i].scope;
-        let Some(action) = step.aws.as_ref().and_then(|a| aws::registry().get(&a.value)) else {
+        let Some(action) = step
+            .aws
+            .as_ref()
+            .and_then(|a| aws::registry().get(&a.value))
+        else {
             return Attempt::failed("unknown AWS action");
         };
         let ctx = self.values.context(&self.plan, &self.state, scope, false);
@@ -896,17 +1108,24 @@ impl Engine {
         };
         match result {
             Ok(outcome) => {
-                let line = self.values.secrets().mask(&outcome.summary).into_owned();
-                self.emit(Event::Output { index: i, stream: Stream::Info, line });
+                self.note(i, &outcome.summary);
                 match outputs::from_result(&step.outputs, action.outputs(), &outcome.result) {
                     Ok(outputs) => {
-                        let status = if action.read_only() || outcome.changed { Status::Succeeded } else { Status::Satisfied };
+                        let status = if action.read_only() || outcome.changed {
+                            Status::Succeeded
+                        } else {
+                            Status::Satisfied
+                        };
                         for (_, (v, secret)) in &outputs {
                             if *secret {
                                 self.values.add_secret(v);
                             }
                         }
-                        Attempt { outputs, message: Some(outcome.summary), ..Attempt::new(status) }
+                        Attempt {
+                            outputs,
+                            message: Some(outcome.summary),
+                            ..Attempt::new(status)
+                        }
                     }
                     Err(e) => Attempt::failed(e),
                 }
@@ -927,16 +1146,22 @@ impl Engine {
             Err(e) => return Attempt::failed(e),
         };
         let mut outputs = IndexMap::new();
-        outputs.insert("path".to_string(), (change.path.display().to_string(), false));
+        outputs.insert("path".to_string(), (change.shown.clone(), false));
         if !change.changed() {
-            self.emit(Event::Output { index: i, stream: Stream::Info, line: format!("{} is already as wanted", change.path.display()) });
-            return Attempt { outputs, message: Some("already as wanted".into()), ..Attempt::new(Status::Satisfied) };
+            self.note(i, &format!("{} is already as wanted", change.shown));
+            return Attempt {
+                outputs,
+                message: Some("already as wanted".into()),
+                ..Attempt::new(Status::Satisfied)
+            };
         }
-        for line in self.values.secrets().mask(&change.diff()).lines() {
-            self.emit(Event::Output { index: i, stream: Stream::Info, line: line.to_string() });
-        }
+        let diff = self.values.secrets().mask(&change.diff()).into_owned();
+        self.note(i, &diff);
         match file::apply(&change, spec.mode.as_deref()) {
-            Ok(()) => Attempt { outputs, ..Attempt::new(Status::Succeeded) },
+            Ok(()) => Attempt {
+                outputs,
+                ..Attempt::new(Status::Succeeded)
+            },
             Err(e) => Attempt::failed(e),
         }
     }
@@ -947,7 +1172,12 @@ impl Engine {
         let scope = self.plan.steps[i].scope;
         let dry = matches!(self.mode, Mode::DryRun { .. });
         let ctx = self.values.context(&self.plan, &self.state, scope, dry);
-        let mut preview = Preview { skip: None, body: String::new(), danger: None, problem: None };
+        let mut preview = Preview {
+            skip: None,
+            body: String::new(),
+            danger: None,
+            problem: None,
+        };
         let render = |s: &str| template::render(s, &ctx);
         if let Some(d) = &step.danger {
             match render(d) {
@@ -962,26 +1192,40 @@ impl Engine {
                     body.push_str(&format!("\n[ ] {item}"));
                 }
                 for (name, p) in &step.prompts {
-                    body.push_str(&format!("\n? {} -> steps.{}.{name}", p.prompt, step.id.value));
+                    body.push_str(&format!(
+                        "\n? {} -> steps.{}.{name}",
+                        p.prompt, step.id.value
+                    ));
                 }
                 body
             }),
-            StepKind::Run | StepKind::Check => render(step.run.as_deref().or(step.check.as_deref()).unwrap_or_default())
-                .map(|s| {
-                    let mut body = s.trim_end().to_string();
-                    for (k, v) in &step.env {
-                        if let Ok(v) = render(v) {
-                            body = format!("{k}={v}\n{body}");
-                        }
+            StepKind::Run | StepKind::Check => render(
+                step.run
+                    .as_deref()
+                    .or(step.check.as_deref())
+                    .unwrap_or_default(),
+            )
+            .map(|s| {
+                let mut body = s.trim_end().to_string();
+                for (k, v) in &step.env {
+                    if let Ok(v) = render(v) {
+                        body = format!("{k}={v}\n{body}");
                     }
-                    if step.interactive {
-                        body.push_str("\n(interactive: runs with the terminal)");
-                    }
-                    body
-                }),
+                }
+                if step.interactive {
+                    body.push_str("\n(interactive: runs with the terminal)");
+                }
+                body
+            }),
             StepKind::Aws => {
-                let action = step.aws.as_ref().and_then(|a| aws::registry().get(&a.value));
-                match (action, context::render_value(step.with.as_ref().unwrap_or(&Value::Null), &ctx)) {
+                let action = step
+                    .aws
+                    .as_ref()
+                    .and_then(|a| aws::registry().get(&a.value));
+                match (
+                    action,
+                    context::render_value(step.with.as_ref().unwrap_or(&Value::Null), &ctx),
+                ) {
                     (Some(a), Ok(params)) => {
                         let req = a.request(&params);
                         Ok(serde_json::to_string_pretty(&req).unwrap_or_default())
@@ -991,20 +1235,42 @@ impl Engine {
                 }
             }
             StepKind::File => match &step.file {
-                Some(spec) => file::plan(spec, self.plan.runbook_of(i), &self.state.workdir, &ctx).map(|c| {
-                    if c.changed() { c.diff() } else { format!("{} is already as wanted", c.path.display()) }
-                }),
+                Some(spec) => {
+                    match file::plan(spec, self.plan.runbook_of(i), &self.state.workdir, &ctx) {
+                        Ok(c) if c.changed() => Ok(c.diff()),
+                        Ok(c) => Ok(format!("{} is already as wanted", c.shown)),
+                        // In a dry run the file may be one that an earlier step would create.
+                        Err(_) if dry && !spec.set.is_empty() => {
+                            let path = render(&spec.path).unwrap_or_else(|_| spec.path.clone());
+                            let mut body = format!("in {path} (not there yet), set:");
+                            for (k, v) in &spec.set {
+                                let v =
+                                    context::render_value(v, &ctx).unwrap_or_else(|_| v.clone());
+                                body.push_str(&format!("\n  {k}: {v}"));
+                            }
+                            Ok(body)
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
                 None => Err("not a file step".into()),
             },
             StepKind::Include => match self.plan.steps[i].include {
-                Some((child, _)) => self.values.resolve_scope_inputs(&self.plan, &self.state, child, dry).map(|inputs| {
-                    let rb = &self.plan.scopes[child].runbook;
-                    let mut body = format!("include {} ({})", rb.path().display(), rb.doc.title);
-                    for (k, (v, secret)) in inputs {
-                        body.push_str(&format!("\n  {k} = {}", if secret { MASK } else { v.as_str() }));
-                    }
-                    body
-                }),
+                Some((child, _)) => self
+                    .values
+                    .resolve_scope_inputs(&self.plan, &self.state, child, dry)
+                    .map(|inputs| {
+                        let rb = &self.plan.scopes[child].runbook;
+                        let mut body =
+                            format!("include {} ({})", rb.path().display(), rb.doc.title);
+                        for (k, (v, secret)) in inputs {
+                            body.push_str(&format!(
+                                "\n  {k} = {}",
+                                if secret { MASK } else { v.as_str() }
+                            ));
+                        }
+                        body
+                    }),
                 None => Err("the included runbook was not loaded".into()),
             },
         };
@@ -1028,9 +1294,15 @@ impl Engine {
             if let Some(when) = &step.when {
                 let ctx = self.values.context(&self.plan, &self.state, scope, true);
                 match template::eval_condition(&when.value, &ctx) {
-                    Ok(false) => preview.skip = Some(format!("would be skipped: `when: {}` is false", when.value)),
+                    Ok(false) => {
+                        preview.skip =
+                            Some(format!("would be skipped: `when: {}` is false", when.value))
+                    }
                     Ok(true) => {}
-                    Err(e) => preview.skip = Some(format!("`when: {}` cannot be decided yet: {e}", when.value)),
+                    Err(e) => {
+                        preview.skip =
+                            Some(format!("`when: {}` cannot be decided yet: {e}", when.value))
+                    }
                 }
             }
             if let Some(script) = &step.skip_if {
@@ -1041,7 +1313,11 @@ impl Engine {
                         Err(e) => Some(format!("`skip_if` could not be checked: {e}")),
                     };
                 } else if preview.skip.is_none() {
-                    preview.body = format!("{}\n(skipped if this passes: {})", preview.body, script.trim());
+                    preview.body = format!(
+                        "{}\n(skipped if this passes: {})",
+                        preview.body,
+                        script.trim()
+                    );
                 }
             }
             if with_checks && preview.skip.is_none() {
@@ -1063,7 +1339,11 @@ impl Engine {
                 preview.body = format!("{}\n=> {verdict}", preview.body);
             }
             StepKind::Aws => {
-                let read_only = step.aws.as_ref().and_then(|a| aws::registry().get(&a.value)).is_some_and(|a| a.read_only());
+                let read_only = step
+                    .aws
+                    .as_ref()
+                    .and_then(|a| aws::registry().get(&a.value))
+                    .is_some_and(|a| a.read_only());
                 if read_only {
                     let a = self.aws_step(i).await;
                     let verdict = match a.status {

@@ -21,15 +21,28 @@ pub type OutputValues = IndexMap<String, (String, bool)>;
 pub fn output_file() -> PathBuf {
     static N: AtomicU64 = AtomicU64::new(0);
     let shm = Path::new("/dev/shm");
-    let dir = if shm.is_dir() { shm.to_path_buf() } else { std::env::temp_dir() };
+    let dir = if shm.is_dir() {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    };
     let n = N.fetch_add(1, Ordering::Relaxed);
     let path = dir.join(format!("stepwise-{}-{n}.out", std::process::id()));
-    let _ = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&path);
+    let _ = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path);
     path
 }
 
 /// Takes the declared outputs of a script from its stdout and its output file.
-pub fn extract(specs: &IndexMap<String, Option<OutputSpec>>, stdout: &str, file: &Path) -> Result<OutputValues, String> {
+pub fn extract(
+    specs: &IndexMap<String, Option<OutputSpec>>,
+    stdout: &str,
+    file: &Path,
+) -> Result<OutputValues, String> {
     let mut out = OutputValues::new();
     if specs.is_empty() {
         return Ok(out);
@@ -46,16 +59,29 @@ pub fn extract(specs: &IndexMap<String, Option<OutputSpec>>, stdout: &str, file:
         let spec = spec.clone().unwrap_or_default();
         let value = if let Some(re) = &spec.regex {
             let re = regex::Regex::new(&re.value).map_err(|e| e.to_string())?;
-            let caps = re
-                .captures(stdout)
-                .ok_or_else(|| format!("output `{name}`: the step's output does not match `{}`", re.as_str()))?;
-            caps.get(1).or_else(|| caps.get(0)).map(|m| m.as_str().to_string()).unwrap_or_default()
+            let caps = re.captures(stdout).ok_or_else(|| {
+                format!(
+                    "output `{name}`: the step's output does not match `{}`",
+                    re.as_str()
+                )
+            })?;
+            caps.get(1)
+                .or_else(|| caps.get(0))
+                .map(|m| m.as_str().to_string())
+                .unwrap_or_default()
         } else if let Some(path) = &spec.json {
             if json.is_none() {
-                json = Some(serde_json::from_str(stdout).map_err(|e| format!("output `{name}`: the step's output is not JSON: {e}"))?);
+                json =
+                    Some(serde_json::from_str(stdout).map_err(|e| {
+                        format!("output `{name}`: the step's output is not JSON: {e}")
+                    })?);
             }
-            json_path(json.as_ref().unwrap_or(&Value::Null), &path.value)
-                .ok_or_else(|| format!("output `{name}`: nothing at `{}` in the step's JSON output", path.value))?
+            json_path(json.as_ref().unwrap_or(&Value::Null), &path.value).ok_or_else(|| {
+                format!(
+                    "output `{name}`: nothing at `{}` in the step's JSON output",
+                    path.value
+                )
+            })?
         } else {
             pairs
                 .get(name.as_str())
@@ -69,7 +95,11 @@ pub fn extract(specs: &IndexMap<String, Option<OutputSpec>>, stdout: &str, file:
 
 /// Takes an AWS action's outputs from its result: every output the action declares, and those
 /// the step declares (by JSON path, or by field name).
-pub fn from_result(specs: &IndexMap<String, Option<OutputSpec>>, known: &[&str], result: &Value) -> Result<OutputValues, String> {
+pub fn from_result(
+    specs: &IndexMap<String, Option<OutputSpec>>,
+    known: &[&str],
+    result: &Value,
+) -> Result<OutputValues, String> {
     let mut out = OutputValues::new();
     for name in known {
         if let Some(v) = result.get(*name) {

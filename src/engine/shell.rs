@@ -51,7 +51,15 @@ const MAX_CAPTURE: usize = 16 * 1024 * 1024;
 
 fn bash(source: &str) -> Command {
     let mut cmd = Command::new("bash");
-    cmd.args(["--noprofile", "--norc", "-e", "-o", "pipefail", "-c", source]);
+    cmd.args([
+        "--noprofile",
+        "--norc",
+        "-e",
+        "-o",
+        "pipefail",
+        "-c",
+        source,
+    ]);
     cmd
 }
 

@@ -207,7 +207,14 @@ fn flatten(
             && let Some(child) = loader.includes.get(&(runbook.path().to_path_buf(), index))
         {
             let child_scope = plan.scopes.len();
-            flatten(plan, loader, child.clone(), Some(at), format!("{key}/"), depth + 1);
+            flatten(
+                plan,
+                loader,
+                child.clone(),
+                Some(at),
+                format!("{key}/"),
+                depth + 1,
+            );
             let end = plan.steps.len();
             plan.steps[at].include = Some((child_scope, end));
         }
@@ -251,15 +258,19 @@ impl Loader {
                     let text = String::from_utf8_lossy(&bytes).into_owned();
                     let src = SourceFile::new(path, text);
                     let pos = src.pos(valid);
-                    self.diags
-                        .push(src.diag(pos, "the file is not valid UTF-8 text").with_width(1));
+                    self.diags.push(
+                        src.diag(pos, "the file is not valid UTF-8 text")
+                            .with_width(1),
+                    );
                     return None;
                 }
             },
             Err(e) => {
                 let src = SourceFile::new(path, String::new());
-                self.diags
-                    .push(src.diag(Pos { line: 1, col: 1 }, format!("cannot read the runbook: {e}")));
+                self.diags.push(src.diag(
+                    Pos { line: 1, col: 1 },
+                    format!("cannot read the runbook: {e}"),
+                ));
                 return None;
             }
         };
@@ -288,7 +299,8 @@ impl Loader {
         match result {
             Ok(v) => Some(v),
             Err(e) => {
-                self.diags.push(src.diag(e.pos.unwrap_or(fallback), e.message));
+                self.diags
+                    .push(src.diag(e.pos.unwrap_or(fallback), e.message));
                 None
             }
         }
@@ -310,7 +322,8 @@ impl Loader {
         for (key, _) in entries {
             let name = key.as_str().unwrap_or_default();
             if !TOP_KEYS.contains(&name) {
-                self.diags.push(src.diag(key.pos, unknown("field", name, TOP_KEYS)));
+                self.diags
+                    .push(src.diag(key.pos, unknown("field", name, TOP_KEYS)));
             }
         }
         let missing = |field: &str| format!("missing field `{field}`");
@@ -318,7 +331,10 @@ impl Loader {
         match root.get("stepwise") {
             None => self.diags.push(src.diag(
                 root.pos,
-                format!("{}\nhint: start the file with `stepwise: 1`", missing("stepwise")),
+                format!(
+                    "{}\nhint: start the file with `stepwise: 1`",
+                    missing("stepwise")
+                ),
             )),
             Some(node) => {
                 if let Some(v) = self.de::<u32>(src, from_node(node), node.pos) {
@@ -383,7 +399,10 @@ impl Loader {
                 }
                 None => self.diags.push(src.diag(
                     node.pos,
-                    format!("`inputs` must be a mapping of input names, found {}", node.type_name()),
+                    format!(
+                        "`inputs` must be a mapping of input names, found {}",
+                        node.type_name()
+                    ),
                 )),
             }
         }
@@ -402,7 +421,10 @@ impl Loader {
                 }
                 _ => self.diags.push(src.diag(
                     node.pos,
-                    format!("`steps` must be a list of steps, found {}", node.type_name()),
+                    format!(
+                        "`steps` must be a list of steps, found {}",
+                        node.type_name()
+                    ),
                 )),
             },
         }
@@ -427,7 +449,10 @@ impl Loader {
         let Some(entries) = node.as_map() else {
             self.diags.push(src.diag(
                 node.pos,
-                format!("a step must be a mapping with `id`, `title` and one kind, found {}", node.type_name()),
+                format!(
+                    "a step must be a mapping with `id`, `title` and one kind, found {}",
+                    node.type_name()
+                ),
             ));
             return None;
         };
@@ -436,7 +461,8 @@ impl Loader {
         for (key, _) in entries {
             let name = key.as_str().unwrap_or_default();
             if !STEP_KEYS.contains(&name) {
-                self.diags.push(src.diag(key.pos, unknown("field", name, STEP_KEYS)));
+                self.diags
+                    .push(src.diag(key.pos, unknown("field", name, STEP_KEYS)));
                 ok = false;
             }
             if super::model::KINDS.contains(&name) {
@@ -498,7 +524,10 @@ impl Loader {
                     if !input.choices.is_empty() && !input.choices.contains(&default.value) {
                         self.diags.push(src.diag(
                             default.pos,
-                            format!("default `{}` of input `{name}` is not one of its choices", default.value),
+                            format!(
+                                "default `{}` of input `{name}` is not one of its choices",
+                                default.value
+                            ),
                         ));
                     }
                     if let Some(p) = &input.pattern
@@ -507,7 +536,10 @@ impl Loader {
                     {
                         self.diags.push(src.diag(
                             default.pos,
-                            format!("default `{}` of input `{name}` does not match its pattern `{}`", default.value, p.value),
+                            format!(
+                                "default `{}` of input `{name}` does not match its pattern `{}`",
+                                default.value, p.value
+                            ),
                         ));
                     }
                 }
@@ -524,9 +556,15 @@ impl Loader {
             self.template(&src, run_name.pos, &run_name.value, &scope, None);
         }
         if let Some(aws) = &doc.aws {
-            for value in [&aws.region, &aws.profile, &aws.assume_role, &aws.account, &aws.mfa_serial]
-                .into_iter()
-                .flatten()
+            for value in [
+                &aws.region,
+                &aws.profile,
+                &aws.assume_role,
+                &aws.account,
+                &aws.mfa_serial,
+            ]
+            .into_iter()
+            .flatten()
             {
                 self.template(&src, value.pos, &value.value, &scope, None);
             }
@@ -559,10 +597,9 @@ impl Loader {
             if let Some(when) = &step.when {
                 match template::expression_references(&when.value) {
                     Ok(refs) => self.references(&src, when.pos, &when.value, &refs, &scope, None),
-                    Err(e) => self.diags.push(src.diag(
-                        when.pos,
-                        format!("invalid `when` expression: {e}"),
-                    )),
+                    Err(e) => self
+                        .diags
+                        .push(src.diag(when.pos, format!("invalid `when` expression: {e}"))),
                 }
             }
             scope.steps.entry(normal).or_insert(outputs);
@@ -618,10 +655,14 @@ impl Loader {
         }
         if let Some(file) = &step.file {
             let n = node.get("file").map_or(node.pos, |n| n.pos);
-            let sources = [file.content.is_some(), file.template.is_some(), !file.set.is_empty()]
-                .iter()
-                .filter(|b| **b)
-                .count();
+            let sources = [
+                file.content.is_some(),
+                file.template.is_some(),
+                !file.set.is_empty(),
+            ]
+            .iter()
+            .filter(|b| **b)
+            .count();
             if sources != 1 {
                 self.diags.push(src.diag(
                     n,
@@ -655,7 +696,8 @@ impl Loader {
         for (name, spec) in &step.outputs {
             names.insert(template::key(name));
             let Some(spec) = spec else { continue };
-            if spec.regex.is_some() && spec.json.is_some()
+            if spec.regex.is_some()
+                && spec.json.is_some()
                 && let Some(r) = &spec.regex
             {
                 self.diags.push(src.diag(
@@ -687,14 +729,17 @@ impl Loader {
                     match aws::registry().get(&name.value) {
                         None => {
                             let known: Vec<&str> = aws::registry().names().collect();
-                            self.diags.push(src.diag(name.pos, unknown("AWS action", &name.value, &known)));
+                            self.diags.push(
+                                src.diag(name.pos, unknown("AWS action", &name.value, &known)),
+                            );
                         }
                         Some(action) => {
                             names.extend(action.outputs().iter().map(|s| s.to_string()));
                             let with = node.get("with");
                             for (pos, msg) in action.check_params(with) {
                                 let pos = if pos.line == 0 { name.pos } else { pos };
-                                self.diags.push(src.diag(pos, format!("{}: {msg}", name.value)));
+                                self.diags
+                                    .push(src.diag(pos, format!("{}: {msg}", name.value)));
                             }
                         }
                     }
@@ -735,7 +780,12 @@ impl Loader {
             let chain: Vec<String> = stack[at..]
                 .iter()
                 .chain(std::iter::once(&canonical))
-                .map(|p| p.file_name().unwrap_or_default().to_string_lossy().into_owned())
+                .map(|p| {
+                    p.file_name()
+                        .unwrap_or_default()
+                        .to_string_lossy()
+                        .into_owned()
+                })
                 .collect();
             self.diags.push(src.diag(
                 rel.pos,
@@ -744,7 +794,10 @@ impl Loader {
             return Outputs::Names(BTreeSet::new());
         }
         if stack.len() >= MAX_INCLUDE_DEPTH {
-            self.diags.push(src.diag(rel.pos, format!("includes nested more than {MAX_INCLUDE_DEPTH} deep")));
+            self.diags.push(src.diag(
+                rel.pos,
+                format!("includes nested more than {MAX_INCLUDE_DEPTH} deep"),
+            ));
             return Outputs::Names(BTreeSet::new());
         }
         let Some(child) = self.file(&path, stack) else {
@@ -763,7 +816,13 @@ impl Loader {
             && w.as_map().is_none()
             && !w.is_null()
         {
-            self.diags.push(src.diag(w.pos, format!("`with` must be a mapping of input names, found {}", w.type_name())));
+            self.diags.push(src.diag(
+                w.pos,
+                format!(
+                    "`with` must be a mapping of input names, found {}",
+                    w.type_name()
+                ),
+            ));
         }
         let names: Vec<&str> = child.doc.inputs.keys().map(String::as_str).collect();
         for (key, _) in &given {
@@ -780,7 +839,10 @@ impl Loader {
             if required && !given.iter().any(|(k, _)| k.as_str() == Some(name)) {
                 self.diags.push(src.diag(
                     rel.pos,
-                    format!("`{}` needs input `{name}`\nhint: pass it with `with: {{ {name}: ... }}`", rel.value),
+                    format!(
+                        "`{}` needs input `{name}`\nhint: pass it with `with: {{ {name}: ... }}`",
+                        rel.value
+                    ),
                 ));
             }
         }
@@ -797,7 +859,11 @@ impl Loader {
             let last = detail.lines().last().unwrap_or_default().trim().to_string();
             self.diags.push(src.diag(
                 pattern.pos,
-                format!("invalid regular expression `{}`: {}", pattern.value, last.trim_start_matches("error: ")),
+                format!(
+                    "invalid regular expression `{}`: {}",
+                    pattern.value,
+                    last.trim_start_matches("error: ")
+                ),
             ));
         }
     }
@@ -847,7 +913,9 @@ impl Loader {
     ) {
         match template::references(text) {
             Ok(refs) => self.references(src, pos, text, &refs, scope, extra),
-            Err(e) => self.diags.push(src.diag(pos, format!("invalid template: {e}"))),
+            Err(e) => self
+                .diags
+                .push(src.diag(pos, format!("invalid template: {e}"))),
         }
     }
 
@@ -887,14 +955,17 @@ impl Loader {
                         None => None,
                         Some(name) if scope.inputs.contains(*name) => None,
                         Some(name) => {
-                            let known: Vec<&str> = scope.inputs.iter().map(String::as_str).collect();
+                            let known: Vec<&str> =
+                                scope.inputs.iter().map(String::as_str).collect();
                             Some(unknown("input", name, &known))
                         }
                     },
                 },
                 "steps" => self.step_reference(&parts, scope),
                 name if extra.is_some_and(|(n, _)| n == name) => None,
-                "current" => Some("`current` is only available in the values of a `file` step's `set`".into()),
+                "current" => Some(
+                    "`current` is only available in the values of a `file` step's `set`".into(),
+                ),
                 name => Some(format!(
                     "unknown variable `{name}`\nhint: templates can use `inputs.NAME`, `steps.ID.OUTPUT`, `env.NAME` and `run.name`"
                 )),
@@ -930,7 +1001,9 @@ impl Loader {
                     let known: Vec<&str> = names.iter().map(String::as_str).collect();
                     let mut msg = unknown(&format!("output of `{path}`"), part, &known);
                     if known.is_empty() {
-                        msg = format!("`{path}` has no output `{part}`\nhint: declare it under the step's `outputs`");
+                        msg = format!(
+                            "`{path}` has no output `{part}`\nhint: declare it under the step's `outputs`"
+                        );
                     }
                     return Some(msg);
                 }
@@ -971,7 +1044,11 @@ fn outputs_of(rb: &Runbook, index: usize, step: &Step, loader: &Loader) -> Outpu
             names.insert("path".into());
         }
         StepKind::Aws => {
-            if let Some(action) = step.aws.as_ref().and_then(|a| aws::registry().get(&a.value)) {
+            if let Some(action) = step
+                .aws
+                .as_ref()
+                .and_then(|a| aws::registry().get(&a.value))
+            {
                 names.extend(action.outputs().iter().map(|s| s.to_string()));
             }
         }

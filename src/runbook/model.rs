@@ -17,7 +17,10 @@ use super::yaml::{Pos, SPANNED, SPANNED_FIELDS};
 /// A runbook file: a procedure as a list of steps, with the inputs it needs.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(title = "stepwise runbook", description = "A stepwise runbook, format version 1.")]
+#[schemars(
+    title = "stepwise runbook",
+    description = "A stepwise runbook, format version 1."
+)]
 pub struct RunbookDoc {
     /// Format version; always 1.
     pub stepwise: u32,
@@ -328,7 +331,8 @@ impl<'de> Deserialize<'de> for Retry {
                 Ok(Retry { times, delay: None })
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Retry, E> {
-                let v = u64::try_from(v).map_err(|_| E::custom("retry count must not be negative"))?;
+                let v =
+                    u64::try_from(v).map_err(|_| E::custom("retry count must not be negative"))?;
                 self.visit_u64(v)
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Retry, A::Error> {

@@ -33,13 +33,21 @@ impl SourceFile {
         let Some(&start) = line.checked_sub(1).and_then(|i| self.line_starts.get(i)) else {
             return "";
         };
-        let end = self.line_starts.get(line).copied().unwrap_or(self.text.len());
+        let end = self
+            .line_starts
+            .get(line)
+            .copied()
+            .unwrap_or(self.text.len());
         self.text[start..end].trim_end_matches(['\n', '\r'])
     }
 
     /// The byte offset of a position.
     pub fn offset(&self, pos: Pos) -> usize {
-        let Some(&start) = pos.line.checked_sub(1).and_then(|i| self.line_starts.get(i)) else {
+        let Some(&start) = pos
+            .line
+            .checked_sub(1)
+            .and_then(|i| self.line_starts.get(i))
+        else {
             return self.text.len();
         };
         let line = self.line(pos.line);
@@ -55,13 +63,20 @@ impl SourceFile {
     pub fn pos(&self, offset: usize) -> Pos {
         let line = self.line_starts.partition_point(|&s| s <= offset);
         let start = self.line_starts[line.saturating_sub(1)];
-        let col = self.text.get(start..offset).map_or(1, |s| s.chars().count() + 1);
+        let col = self
+            .text
+            .get(start..offset)
+            .map_or(1, |s| s.chars().count() + 1);
         Pos { line, col }
     }
 
     /// A diagnostic at `pos` in this file.
     pub fn diag(&self, pos: Pos, message: impl Into<String>) -> Diagnostic {
-        let pos = if pos.line == 0 { Pos { line: 1, col: 1 } } else { pos };
+        let pos = if pos.line == 0 {
+            Pos { line: 1, col: 1 }
+        } else {
+            pos
+        };
         let text = self.line(pos.line).to_string();
         Diagnostic {
             path: self.path.clone(),
@@ -97,7 +112,11 @@ impl Diagnostic {
         if let Some(w) = self.width {
             return w;
         }
-        let rest: String = self.line.chars().skip(self.pos.col.saturating_sub(1)).collect();
+        let rest: String = self
+            .line
+            .chars()
+            .skip(self.pos.col.saturating_sub(1))
+            .collect();
         let word = if let Some(quoted) = rest.strip_prefix(['"', '\'']) {
             let quote = rest.chars().next().unwrap_or('"');
             quoted.find(quote).map_or(rest.len(), |end| end + 2)
@@ -147,7 +166,10 @@ mod tests {
     #[test]
     fn renders_line_and_caret() {
         let src = SourceFile::new(Path::new("x.yaml"), "a: 1\n  comand: make\n".into());
-        let d = src.diag(Pos { line: 2, col: 3 }, "unknown field `comand`\nhint: did you mean `command`?");
+        let d = src.diag(
+            Pos { line: 2, col: 3 },
+            "unknown field `comand`\nhint: did you mean `command`?",
+        );
         assert_eq!(
             d.to_string(),
             "x.yaml:2:3: unknown field `comand`\n  |\n2 |   comand: make\n  |   ^^^^^^\n  = hint: did you mean `command`?"

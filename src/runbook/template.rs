@@ -138,8 +138,9 @@ mod tests {
 
     #[test]
     fn references_are_dotted_paths() {
-        let refs = references("{{ inputs.a }} {{ steps.b.c }} {% if env.X %}{{ run.name }}{% endif %}")
-            .unwrap();
+        let refs =
+            references("{{ inputs.a }} {{ steps.b.c }} {% if env.X %}{{ run.name }}{% endif %}")
+                .unwrap();
         let refs: Vec<_> = refs.into_iter().collect();
         assert_eq!(refs, ["env.X", "inputs.a", "run.name", "steps.b.c"]);
     }
@@ -154,7 +155,10 @@ mod tests {
     #[test]
     fn runaway_templates_are_stopped() {
         let ctx = Value::from_serialize(serde_json::json!({}));
-        let err = render("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}", &ctx);
+        let err = render(
+            "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+            &ctx,
+        );
         assert!(err.is_err());
     }
 }

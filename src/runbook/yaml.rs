@@ -181,7 +181,8 @@ impl<'a> Builder<'a> {
                 _ => {
                     return Err(SyntaxError {
                         pos,
-                        message: "a runbook file holds one YAML document; found a second one".into(),
+                        message: "a runbook file holds one YAML document; found a second one"
+                            .into(),
                     });
                 }
             }
@@ -348,7 +349,9 @@ fn plain_scalar(s: &str) -> Plain<'_> {
             if let Ok(i) = s.parse::<i64>() {
                 Plain::Int(i)
             } else if s.chars().any(|c| c.is_ascii_digit())
-                && !s.chars().any(|c| c.is_ascii_alphabetic() && c != 'e' && c != 'E')
+                && !s
+                    .chars()
+                    .any(|c| c.is_ascii_alphabetic() && c != 'e' && c != 'E')
                 && let Ok(f) = s.parse::<f64>()
             {
                 Plain::Float(f)
@@ -390,10 +393,7 @@ impl de::Error for DeError {
             let list: Vec<String> = expected.iter().map(|e| format!("`{e}`")).collect();
             message.push_str(&format!("\nhint: expected one of {}", list.join(", ")));
         }
-        DeError {
-            pos: None,
-            message,
-        }
+        DeError { pos: None, message }
     }
 
     fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Self {
@@ -404,10 +404,7 @@ impl de::Error for DeError {
         } else {
             message.push_str(&format!("\nhint: expected one of {}", list.join(", ")));
         }
-        DeError {
-            pos: None,
-            message,
-        }
+        DeError { pos: None, message }
     }
 }
 
@@ -458,9 +455,7 @@ impl<'de> de::Deserializer<'de> for &'de Node {
                 Plain::Str(s) => visitor.visit_borrowed_str(s),
             },
             NodeKind::Scalar(s, _) => visitor.visit_borrowed_str(s),
-            NodeKind::Seq(items) => visitor.visit_seq(Items {
-                iter: items.iter(),
-            }),
+            NodeKind::Seq(items) => visitor.visit_seq(Items { iter: items.iter() }),
             NodeKind::Map(entries) => visitor.visit_map(Entries {
                 iter: entries.iter(),
                 value: None,
@@ -488,7 +483,9 @@ impl<'de> de::Deserializer<'de> for &'de Node {
         if self.is_null() {
             visitor.visit_none().map_err(|e: DeError| e.at(self.pos))
         } else {
-            visitor.visit_some(self).map_err(|e: DeError| e.at(self.pos))
+            visitor
+                .visit_some(self)
+                .map_err(|e: DeError| e.at(self.pos))
         }
     }
 
@@ -561,7 +558,11 @@ impl<'de> de::Deserializer<'de> for &'de Node {
         self.deserialize_any(visitor)
     }
 
-    fn deserialize_tuple<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, DeError> {
+    fn deserialize_tuple<V: Visitor<'de>>(
+        self,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
         self.deserialize_any(visitor)
     }
 
@@ -587,7 +588,10 @@ impl<'de> SeqAccess<'de> for Items<'de> {
         seed: T,
     ) -> Result<Option<T::Value>, DeError> {
         match self.iter.next() {
-            Some(node) => seed.deserialize(node).map(Some).map_err(|e: DeError| e.at(node.pos)),
+            Some(node) => seed
+                .deserialize(node)
+                .map(Some)
+                .map_err(|e: DeError| e.at(node.pos)),
             None => Ok(None),
         }
     }
@@ -608,7 +612,9 @@ impl<'de> MapAccess<'de> for Entries<'de> {
         match self.iter.next() {
             Some((key, value)) => {
                 self.value = Some(value);
-                seed.deserialize(key).map(Some).map_err(|e: DeError| e.at(key.pos))
+                seed.deserialize(key)
+                    .map(Some)
+                    .map_err(|e: DeError| e.at(key.pos))
             }
             None => Ok(None),
         }
@@ -619,7 +625,8 @@ impl<'de> MapAccess<'de> for Entries<'de> {
             .value
             .take()
             .ok_or_else(|| <DeError as de::Error>::custom("value read before its key"))?;
-        seed.deserialize(value).map_err(|e: DeError| e.at(value.pos))
+        seed.deserialize(value)
+            .map_err(|e: DeError| e.at(value.pos))
     }
 }
 
@@ -667,7 +674,9 @@ impl<'de> de::EnumAccess<'de> for EnumAccess<'de> {
         self,
         seed: V,
     ) -> Result<(V::Value, Self::Variant), DeError> {
-        let v = seed.deserialize(self.key).map_err(|e: DeError| e.at(self.key.pos))?;
+        let v = seed
+            .deserialize(self.key)
+            .map_err(|e: DeError| e.at(self.key.pos))?;
         Ok((v, VariantAccess { value: self.value }))
     }
 }
