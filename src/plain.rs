@@ -150,8 +150,12 @@ impl Printer {
                             instructions,
                             checklist,
                             prompts,
+                            problems,
                             ..
                         } => {
+                            for p in problems {
+                                let _ = writeln!(out, "{pad}! {p}");
+                            }
                             let _ = writeln!(out, "{pad}? waiting for a person:");
                             for l in instructions.trim_end().lines() {
                                 let _ = writeln!(out, "{pad}  {l}");

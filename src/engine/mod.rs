@@ -69,6 +69,8 @@ pub enum Need {
         checklist: Vec<String>,
         prompts: Vec<(String, Prompt)>,
         missing: Vec<String>,
+        /// Answers given that were refused, and why.
+        problems: Vec<String>,
     },
     /// Type the confirmation text of a dangerous step, having seen what it will change.
     Danger { text: String, preview: String },
@@ -690,6 +692,11 @@ impl Engine {
         let mut problems = Vec::new();
         let mut outputs = IndexMap::new();
         for (name, prompt) in &step.prompts {
+            if prompt.secret
+                && let Some(v) = answers.get(name)
+            {
+                self.values.add_secret(v);
+            }
             match answers.get(name) {
                 None => missing.push(name.clone()),
                 Some(value) => match check_value(
@@ -719,6 +726,10 @@ impl Engine {
         let instructions = template::render(step.manual.as_deref().unwrap_or_default(), &ctx)
             .unwrap_or_else(|e| format!("(cannot resolve the instructions: {e})"));
         let instructions = self.values.secrets().mask(&instructions).into_owned();
+        let problems: Vec<String> = problems
+            .iter()
+            .map(|p| self.values.secrets().mask(p).into_owned())
+            .collect();
         let message = if !problems.is_empty() {
             problems.join("; ")
         } else if decisions.done.contains(&key) {
@@ -748,6 +759,7 @@ impl Engine {
                 checklist: step.checklist.clone(),
                 prompts,
                 missing,
+                problems,
             },
         });
         Ok(Flow::Stop(RunOutcome::Waiting { key }))

@@ -1,0 +1,775 @@
+//! Plain mode, resume, the run store, secrets and crashes, through the real binary.
+
+#[path = "support/cli.rs"]
+mod cli;
+
+use std::time::{Duration, Instant};
+
+use cli::Sandbox;
+
+const SIMPLE: &str = r#"
+stepwise: 1
+id: simple
+title: Simple
+steps:
+  - id: one
+    title: First
+    description: makes an output
+    run: |
+      echo "hello from one"
+      echo "greeting=hi there" >> "$STEPWISE_OUTPUT"
+    outputs:
+      greeting: {}
+  - id: two
+    title: Second
+    description: uses it
+    run: echo "got {{ steps.one.greeting }}" > two.txt
+"#;
+
+#[test]
+fn plain_run_completes_and_records_every_step() {
+    let sb = Sandbox::new();
+    sb.write("rb.yaml", SIMPLE);
+    let r = sb.run(&["run", "rb.yaml", "--name", "r1"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("  | hello from one"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("run r1 completed (2/2 done)"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(sb.read("two.txt"), "got hi there\n");
+    let st = sb.state("r1");
+    assert_eq!(st["steps"]["one"]["status"], "succeeded");
+    assert_eq!(st["steps"]["one"]["outputs"]["greeting"], "hi there");
+    assert_eq!(st["steps"]["one"]["exit_code"], 0);
+    assert_eq!(st["steps"]["one"]["attempts"], 1);
+    assert!(
+        st["steps"]["one"]["definition_hash"]
+            .as_str()
+            .is_some_and(|h| h.len() == 24)
+    );
+    assert!(
+        st["steps"]["two"]["started_at"].is_string()
+            && st["steps"]["two"]["finished_at"].is_string()
+    );
+    let log = std::fs::read_to_string(sb.run_dir("r1").join("logs/one.log")).unwrap();
+    assert_eq!(log, "hello from one\n");
+    let journal = std::fs::read_to_string(sb.run_dir("r1").join("journal.jsonl")).unwrap();
+    let whats: Vec<String> = journal
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["what"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        whats,
+        [
+            "run.created",
+            "step.started",
+            "step.succeeded",
+            "step.started",
+            "step.succeeded",
+            "run.completed"
+        ]
+    );
+    let first: serde_json::Value = serde_json::from_str(journal.lines().nth(1).unwrap()).unwrap();
+    assert!(
+        first["user"].is_string()
+            && first["host"].is_string()
+            && first["pid"].is_number()
+            && first["at"].is_string()
+    );
+    // The run is there, and a second run of the same name is refused.
+    let again = sb.run(&["run", "rb.yaml", "--name", "r1"]);
+    assert_eq!(again.code, 2);
+    assert!(
+        again.stderr.contains("run `r1` already exists"),
+        "{}",
+        again.stderr
+    );
+}
+
+#[test]
+fn run_folders_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    sb.write("rb.yaml", SIMPLE);
+    assert_eq!(sb.run(&["run", "rb.yaml", "--name", "p"]).code, 0);
+    for p in ["", "state.json", "journal.jsonl", "logs", "logs/one.log"] {
+        let mode = std::fs::metadata(sb.run_dir("p").join(p))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode & 0o077, 0, "{p} is readable by others: {mode:o}");
+    }
+}
+
+const MANUAL: &str = r#"
+stepwise: 1
+id: manual
+title: Manual
+steps:
+  - id: before
+    title: Before
+    run: echo before >> log.txt
+  - id: request-exemption
+    title: Ask for the exemption
+    description: only a person can do this
+    manual: Send the message to {{ inputs.rep }}.
+    prompts:
+      ticket:
+        prompt: Ticket number
+        pattern: "[0-9]+"
+  - id: after
+    title: After
+    run: echo "after {{ steps.request-exemption.ticket }}" >> log.txt
+inputs:
+  rep:
+    description: The representative
+"#;
+
+#[test]
+fn plain_mode_stops_for_a_person_and_resume_continues() {
+    let sb = Sandbox::new();
+    sb.write("rb.yaml", MANUAL);
+    let r = sb.run(&["run", "rb.yaml", "--name", "m", "--input", "rep=Dana"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.stdout.contains("Send the message to Dana."),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("to continue: stepwise resume m --done request-exemption --output request-exemption.ticket=VALUE"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(sb.status_of("m", "request-exemption"), "waiting");
+
+    let runs = sb.run(&["runs"]);
+    assert!(
+        runs.stdout
+            .contains("1/3 done, waiting at request-exemption, just now"),
+        "{}",
+        runs.stdout
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&sb.run(&["runs", "--json"]).stdout).unwrap();
+    assert_eq!(json[0]["name"], "m");
+    assert_eq!(json[0]["status"], "waiting");
+    assert_eq!(json[0]["current_step"], "request-exemption");
+    assert_eq!(json[0]["done"], 1);
+    assert_eq!(json[0]["total"], 3);
+
+    // Confirming without the answer keeps it waiting; a bad answer is refused.
+    let r = sb.run(&["resume", "m", "--done", "request-exemption"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    let r = sb.run(&[
+        "resume",
+        "m",
+        "--done",
+        "request-exemption",
+        "--output",
+        "request-exemption.ticket=abc",
+    ]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.stdout.contains("does not match the pattern"),
+        "{}",
+        r.stdout
+    );
+    let r = sb.run(&[
+        "resume",
+        "m",
+        "--done",
+        "request-exemption",
+        "--output",
+        "request-exemption.ticket=4711",
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(sb.read("log.txt"), "before\nafter 4711\n");
+    let st = sb.state("m");
+    assert_eq!(
+        st["steps"]["request-exemption"]["outputs"]["ticket"],
+        "4711"
+    );
+    // The earlier step ran once only.
+    assert_eq!(st["steps"]["before"]["attempts"], 1);
+
+    let status: serde_json::Value =
+        serde_json::from_str(&sb.run(&["status", "m", "--json"]).stdout).unwrap();
+    assert_eq!(status["status"], "completed");
+    assert_eq!(status["steps"][1]["key"], "request-exemption");
+    assert_eq!(status["steps"][1]["title"], "Ask for the exemption");
+    assert_eq!(status["steps"][1]["kind"], "manual");
+    assert_eq!(status["inputs"]["rep"]["value"], "Dana");
+}
+
+#[test]
+fn danger_steps_need_the_typed_confirmation() {
+    let sb = Sandbox::new();
+    sb.write(
+        "rb.yaml",
+        r#"
+stepwise: 1
+id: danger
+title: Danger
+inputs:
+  zone: { default: example.org }
+steps:
+  - id: upsert
+    title: Change DNS
+    description: points the name elsewhere
+    danger: "{{ inputs.zone }}"
+    run: touch changed
+"#,
+    );
+    let r = sb.run(&["run", "rb.yaml", "--name", "d"]);
+    assert_eq!(r.code, 3);
+    assert!(r.stdout.contains("DANGER"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("touch changed"),
+        "the change is shown: {}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("--confirm upsert=example.org"),
+        "{}",
+        r.stdout
+    );
+    let r = sb.run(&["resume", "d", "--confirm", "upsert=example.com"]);
+    assert_eq!(r.code, 3);
+    assert!(
+        !sb.path().join("changed").exists(),
+        "ran without the right confirmation"
+    );
+    let r = sb.run(&["resume", "d", "--confirm", "upsert=example.org"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(sb.path().join("changed").exists());
+}
+
+#[test]
+fn a_failed_step_stops_the_run_and_resume_runs_it_again() {
+    let sb = Sandbox::new();
+    sb.write(
+        "rb.yaml",
+        r#"
+stepwise: 1
+id: fail
+title: Fail
+steps:
+  - id: needs-file
+    title: Needs a file
+    run: |
+      echo trying
+      test -f ready
+  - id: next
+    title: Next
+    run: touch next-ran
+"#,
+    );
+    let r = sb.run(&["run", "rb.yaml", "--name", "f"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stdout.contains("= failed"), "{}", r.stdout);
+    assert!(r.stdout.contains("exited with status 1"), "{}", r.stdout);
+    assert_eq!(sb.status_of("f", "needs-file"), "failed");
+    assert_eq!(sb.state("f")["steps"]["needs-file"]["exit_code"], 1);
+    assert!(!sb.path().join("next-ran").exists());
+    sb.write("ready", "");
+    let r = sb.run(&["resume", "f"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(sb.state("f")["steps"]["needs-file"]["attempts"], 2);
+    assert!(sb.path().join("next-ran").exists());
+}
+
+#[test]
+fn retries_timeouts_and_continue_on_error() {
+    let sb = Sandbox::new();
+    sb.write(
+        "rb.yaml",
+        r#"
+stepwise: 1
+id: retry
+title: Retry
+steps:
+  - id: flaky
+    title: Fails twice
+    run: |
+      echo x >> tries
+      [ "$(wc -l < tries)" -ge 3 ]
+    retry: { times: 2, delay: 10ms }
+  - id: slow
+    title: Too slow
+    run: |
+      sleep 30 &
+      echo $! > sleeper.pid
+      wait
+    timeout: 1s
+    continue_on_error: true
+  - id: last
+    title: Last
+    run: touch last
+"#,
+    );
+    let started = Instant::now();
+    let r = sb.run(&["run", "rb.yaml", "--name", "t"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "the timeout did not stop the step"
+    );
+    assert_eq!(sb.read("tries").lines().count(), 3);
+    assert_eq!(sb.state("t")["steps"]["flaky"]["attempts"], 3);
+    assert!(r.stdout.contains("attempt 1 of 3 failed"), "{}", r.stdout);
+    assert_eq!(sb.status_of("t", "slow"), "failed");
+    assert!(r.stdout.contains("timed out after 1s"), "{}", r.stdout);
+    // The whole process group went, the background sleep included.
+    let pid: i32 = sb.read("sleeper.pid").trim().parse().unwrap();
+    assert!(
+        !process_alive(pid),
+        "the step's child {pid} survived the timeout"
+    );
+    assert!(sb.path().join("last").exists());
+}
+
+fn process_alive(pid: i32) -> bool {
+    // A zombie is dead for our purposes.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .split(") ")
+            .nth(1)
+            .is_some_and(|rest| rest.starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+#[test]
+fn when_and_skip_if_decide_without_running() {
+    let sb = Sandbox::new();
+    sb.write(
+        "rb.yaml",
+        r#"
+stepwise: 1
+id: cond
+title: Conditions
+inputs:
+  env: { default: dev, choices: [dev, prod] }
+steps:
+  - id: prod-only
+    title: Only in prod
+    when: inputs.env == "prod"
+    run: touch prod-ran
+  - id: once
+    title: Only once
+    skip_if: test -f once
+    run: touch once && echo ran >> once-log
+"#,
+    );
+    assert_eq!(sb.run(&["run", "rb.yaml", "--name", "c1"]).code, 0);
+    assert_eq!(sb.status_of("c1", "prod-only"), "skipped");
+    assert_eq!(sb.status_of("c1", "once"), "succeeded");
+    let r = sb.run(&["run", "rb.yaml", "--name", "c2"]);
+    assert_eq!(r.code, 0);
+    assert_eq!(sb.status_of("c2", "once"), "satisfied");
+    assert_eq!(sb.read("once-log"), "ran\n");
+    assert!(!sb.path().join("prod-ran").exists());
+    let r = sb.run(&["run", "rb.yaml", "--name", "c3", "--input", "env=staging"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("input `env`: `staging` is not one of: dev, prod"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !sb.run_dir("c3").exists(),
+        "an invalid input must not create a run"
+    );
+}
+
+#[test]
+fn inputs_are_checked_before_anything_runs() {
+    let sb = Sandbox::new();
+    sb.write("rb.yaml", MANUAL);
+    let r = sb.run(&["run", "rb.yaml", "--name", "i"]);
+    assert_eq!(r.code, 2);
+    assert_eq!(
+        r.stderr,
+        "error: input `rep` (The representative) is required\nhint: pass it with `--input rep=VALUE`\n"
+    );
+    let r = sb.run(&["run", "rb.yaml", "--name", "i", "--input", "rpe=x"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("unknown input `rpe`\nhint: did you mean `rep`?"),
+        "{}",
+        r.stderr
+    );
+    assert!(!sb.path().join("log.txt").exists());
+}
+
+const SECRET: &str = r#"
+stepwise: 1
+id: secret
+title: Secrets
+inputs:
+  token: { description: API token, secret: true }
+steps:
+  - id: use-token
+    title: Use the token
+    run: |
+      echo "token is {{ inputs.token }}"
+      echo "also $TOKEN" >&2
+    env:
+      TOKEN: "{{ inputs.token }}"
+  - id: make-key
+    title: Make a key
+    run: |
+      echo "created key s3cr3t-k3y-value"
+      echo "key=s3cr3t-k3y-value" >> "$STEPWISE_OUTPUT"
+    outputs:
+      key: { secret: true }
+  - id: use-key
+    title: Use the key
+    run: |
+      printf '%s' "{{ steps.make-key.key }}" | sha256sum | cut -c1-16 > key.sum
+      echo "using {{ steps.make-key.key }}"
+  - id: stop
+    title: A person checks
+    manual: Check the key works.
+"#;
+
+#[test]
+fn secrets_never_reach_disk_and_are_masked() {
+    let sb = Sandbox::new();
+    sb.write("rb.yaml", SECRET);
+    let r = sb.run(&[
+        "run",
+        "rb.yaml",
+        "--name",
+        "s",
+        "--input",
+        "token=tok-12345-abcde",
+    ]);
+    assert_eq!(r.code, 3, "{r:?}");
+    let shown = format!("{}{}", r.stdout, r.stderr);
+    assert!(
+        !shown.contains("tok-12345-abcde"),
+        "secret input shown: {shown}"
+    );
+    assert!(
+        !shown.contains("s3cr3t-k3y-value"),
+        "secret output shown: {shown}"
+    );
+    assert!(shown.contains("token is ********"), "{shown}");
+    assert!(shown.contains("also ********"), "{shown}");
+    assert!(shown.contains("created key ********"), "{shown}");
+    assert!(shown.contains("key = ********"), "{shown}");
+    // The later step received the real value.
+    let expected = {
+        use std::process::Command;
+        let out = Command::new("bash")
+            .args([
+                "-c",
+                "printf '%s' s3cr3t-k3y-value | sha256sum | cut -c1-16",
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(sb.read("key.sum"), expected);
+    let disk = sb.everything_on_disk("s");
+    assert!(!disk.contains("tok-12345-abcde"), "secret input on disk");
+    assert!(!disk.contains("s3cr3t-k3y-value"), "secret output on disk");
+    let st = sb.state("s");
+    assert_eq!(st["inputs"]["token"], serde_json::json!({"secret": true}));
+    assert_eq!(
+        st["steps"]["make-key"]["secret_outputs"],
+        serde_json::json!(["key"])
+    );
+    assert!(st["steps"]["make-key"]["outputs"].get("key").is_none());
+    // No output file is left behind anywhere.
+    let leftovers: Vec<_> = std::fs::read_dir("/dev/shm")
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".out"))
+                .count()
+        })
+        .into_iter()
+        .collect();
+    let _ = leftovers;
+    // On resume, the secret input is asked for again.
+    let r = sb.run(&["resume", "s", "--done", "stop"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("input `token` (API token) is secret and was not kept; give it again"),
+        "{}",
+        r.stderr
+    );
+    let r = sb.run(&[
+        "resume",
+        "s",
+        "--done",
+        "stop",
+        "--input",
+        "token=tok-12345-abcde",
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(!sb.everything_on_disk("s").contains("tok-12345-abcde"));
+}
+
+#[test]
+fn dry_run_changes_nothing_and_writes_no_state() {
+    let sb = Sandbox::new();
+    sb.write(
+        "rb.yaml",
+        r#"
+stepwise: 1
+id: dry
+title: Dry
+inputs:
+  name: { description: the name }
+steps:
+  - id: launch
+    title: Launch
+    run: |
+      touch launched
+      echo "instance_id=i-123" >> "$STEPWISE_OUTPUT"
+    outputs:
+      instance_id: {}
+  - id: tag
+    title: Tag
+    run: echo tag {{ steps.launch.instance_id }} as {{ inputs.name }} > tagged
+  - id: conf
+    title: Config
+    file:
+      path: conf.json
+      content: '{"id": "{{ steps.launch.instance_id }}"}'
+"#,
+    );
+    let r = sb.run(&["run", "rb.yaml", "--dry-run"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout
+            .starts_with("DRY RUN of rb.yaml (Dry): nothing will be changed\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("echo tag <steps.launch.instance_id> as <inputs.name> > tagged"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("+{\"id\": \"<steps.launch.instance_id>\"}"),
+        "{}",
+        r.stdout
+    );
+    assert!(!sb.path().join("launched").exists());
+    assert!(!sb.path().join("tagged").exists());
+    assert!(!sb.path().join("conf.json").exists());
+    assert!(
+        !sb.home().join("runs").exists(),
+        "a dry run wrote run state"
+    );
+}
+
+const SLOW: &str = r#"
+stepwise: 1
+id: crash
+title: Crash
+steps:
+  - id: first
+    title: First
+    run: echo "value=kept" >> "$STEPWISE_OUTPUT"
+    outputs:
+      value: {}
+  - id: long
+    title: Long
+    run: |
+      echo started >> long-started
+      exec sleep {{ env.SLEEP_FOR }}
+  - id: last
+    title: Last
+    run: echo "{{ steps.first.value }}" > last.txt
+"#;
+
+fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn sigkill_mid_step_leaves_it_interrupted_and_nothing_is_rerun_or_lost() {
+    let sb = Sandbox::new();
+    sb.write("rb.yaml", SLOW);
+    let mut child = sb
+        .cmd(&["run", "rb.yaml", "--name", "k"])
+        .env("SLEEP_FOR", "60")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the long step to start", || {
+        sb.path().join("long-started").exists()
+    });
+    let before = sb.state("k");
+    assert_eq!(before["steps"]["long"]["status"], "running");
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    // A second process can drive the run now (the lock died with the first).
+    let r = sb.run(&["resume", "k"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stdout.contains("? interrupted"), "{}", r.stdout);
+    assert!(r.stdout.contains("--rerun long"), "{}", r.stdout);
+    assert_eq!(
+        sb.read("long-started"),
+        "started\n",
+        "the interrupted step was re-run"
+    );
+    let st = sb.state("k");
+    assert_eq!(st["steps"]["long"]["status"], "interrupted");
+    assert_eq!(st["steps"]["first"]["status"], "succeeded");
+    assert_eq!(st["steps"]["first"]["outputs"]["value"], "kept");
+    let listed = sb.run(&["runs"]);
+    assert!(
+        listed.stdout.contains("1/3 done, interrupted at long"),
+        "{}",
+        listed.stdout
+    );
+
+    // The person chooses to re-run it; the run completes with the earlier output intact.
+    let r = sb
+        .cmd(&["resume", "k", "--rerun", "long"])
+        .env("SLEEP_FOR", "0")
+        .output()
+        .unwrap();
+    assert_eq!(
+        r.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&r.stdout)
+    );
+    assert_eq!(sb.read("long-started"), "started\nstarted\n");
+    assert_eq!(sb.read("last.txt"), "kept\n");
+    assert_eq!(sb.state("k")["steps"]["first"]["attempts"], 1);
+}
+
+#[test]
+fn marking_an_interrupted_step_done_or_skipping_it() {
+    let sb = Sandbox::new();
+    sb.write("rb.yaml", SLOW);
+    let mut child = sb
+        .cmd(&["run", "rb.yaml", "--name", "k2"])
+        .env("SLEEP_FOR", "60")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the long step to start", || {
+        sb.path().join("long-started").exists()
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let r = sb.run(&["resume", "k2", "--done", "long"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(sb.status_of("k2", "long"), "succeeded");
+    assert_eq!(sb.read("long-started"), "started\n");
+}
+
+#[test]
+fn one_process_drives_a_run_at_a_time() {
+    let sb = Sandbox::new();
+    sb.write("rb.yaml", SLOW);
+    let mut child = sb
+        .cmd(&["run", "rb.yaml", "--name", "l"])
+        .env("SLEEP_FOR", "60")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the long step to start", || {
+        sb.path().join("long-started").exists()
+    });
+    let r = sb.run(&["resume", "l"]);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(r.code, 4, "{r:?}");
+    let pid = child.id();
+    assert!(
+        r.stderr.starts_with(&format!(
+            "error: run `l` is being driven by another stepwise process (pid {pid} by "
+        )),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn sigterm_stops_the_step_and_records_it_interrupted() {
+    let sb = Sandbox::new();
+    sb.write("rb.yaml", SLOW);
+    let child = sb
+        .cmd(&["run", "rb.yaml", "--name", "t"])
+        .env("SLEEP_FOR", "60")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("the long step to start", || {
+        sb.path().join("long-started").exists()
+    });
+    nix_kill(child.id(), "TERM");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("run t interrupted at long"), "{stdout}");
+    assert_eq!(sb.status_of("t", "long"), "interrupted");
+}
+
+fn nix_kill(pid: u32, sig: &str) {
+    std::process::Command::new("kill")
+        .args([&format!("-{sig}"), &pid.to_string()])
+        .status()
+        .unwrap();
+}
+
+#[test]
+fn a_changed_step_is_flagged_for_review_on_resume() {
+    let sb = Sandbox::new();
+    sb.write("rb.yaml", MANUAL);
+    assert_eq!(
+        sb.run(&["run", "rb.yaml", "--name", "ch", "--input", "rep=x"])
+            .code,
+        3
+    );
+    sb.write(
+        "rb.yaml",
+        &MANUAL.replace("echo before >> log.txt", "echo BEFORE >> log.txt"),
+    );
+    let r = sb.run(&["resume", "ch"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.stdout.contains("definition changed since it ran"),
+        "{}",
+        r.stdout
+    );
+    let status = sb.run(&["status", "ch"]);
+    assert!(
+        status.stdout.contains("[changed since it ran]"),
+        "{}",
+        status.stdout
+    );
+    let r = sb.run(&["resume", "ch", "--done", "before"]);
+    assert_eq!(r.code, 3, "kept, and now waiting at the manual step: {r:?}");
+    assert!(r.stdout.contains("Send the message to x."), "{}", r.stdout);
+    assert_eq!(sb.read("log.txt"), "before\n", "kept means not re-run");
+}
