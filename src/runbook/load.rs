@@ -278,7 +278,14 @@ impl Loader {
         let root = match Node::parse(&source.text) {
             Ok(root) => root,
             Err(e) => {
-                self.diags.push(source.diag(e.pos, e.message).with_width(1));
+                let diag = source.diag(e.pos, e.message);
+                // A duplicate key is reported at the key: underline all of it.
+                let diag = if diag.message.starts_with("duplicate key") {
+                    diag
+                } else {
+                    diag.with_width(1)
+                };
+                self.diags.push(diag);
                 return None;
             }
         };
@@ -327,6 +334,8 @@ impl Loader {
             }
         }
         let missing = |field: &str| format!("missing field `{field}`");
+        let missing_hint =
+            |field: &str, hint: &str| format!("missing field `{field}`\nhint: {hint}");
         let mut version = None;
         match root.get("stepwise") {
             None => self.diags.push(src.diag(
@@ -351,14 +360,20 @@ impl Loader {
         }
         let id: Option<Spanned<String>> = match root.get("id") {
             None => {
-                self.diags.push(src.diag(root.pos, missing("id")));
+                self.diags.push(src.diag(
+                    root.pos,
+                    missing_hint("id", "name the runbook, e.g. `id: rotate-keys`"),
+                ));
                 None
             }
             Some(node) => self.de(src, from_node(node), node.pos),
         };
         let title: Option<String> = match root.get("title") {
             None => {
-                self.diags.push(src.diag(root.pos, missing("title")));
+                self.diags.push(src.diag(
+                    root.pos,
+                    missing_hint("title", "give the runbook a one-line `title`"),
+                ));
                 None
             }
             Some(node) => self.de(src, from_node(node), node.pos),
@@ -409,7 +424,13 @@ impl Loader {
         let mut steps = Vec::new();
         let mut step_nodes = Vec::new();
         match root.get("steps") {
-            None => self.diags.push(src.diag(root.pos, missing("steps"))),
+            None => self.diags.push(src.diag(
+                root.pos,
+                missing_hint(
+                    "steps",
+                    "list the steps under `steps:`, each with `id`, `title` and one kind",
+                ),
+            )),
             Some(node) => match &node.kind {
                 NodeKind::Seq(items) => {
                     for item in items {
@@ -496,10 +517,29 @@ impl Loader {
             ));
             ok = false;
         }
+        let mut missing = false;
+        for (field, hint) in [
+            ("id", "give every step a unique `id`, e.g. `id: build`"),
+            ("title", "give every step a one-line `title`"),
+        ] {
+            if node.get(field).is_none() {
+                self.diags
+                    .push(src.diag(node.pos, format!("{label} has no `{field}`\nhint: {hint}")));
+                missing = true;
+            }
+        }
         if !ok {
             return None;
         }
-        self.de(src, from_node(node), node.pos)
+        match from_node::<Step>(node) {
+            Ok(step) if !missing => Some(step),
+            // Already reported above, by the step's id.
+            Err(e) if missing && e.message.starts_with("missing field") => None,
+            result => {
+                self.de(src, result, node.pos);
+                None
+            }
+        }
     }
 
     /// Checks what needs the whole runbook: ids, references, patterns, includes, actions.

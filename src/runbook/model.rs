@@ -23,6 +23,7 @@ use super::yaml::{Pos, SPANNED, SPANNED_FIELDS};
 )]
 pub struct RunbookDoc {
     /// Format version; always 1.
+    #[schemars(range(min = 1, max = 1))]
     pub stepwise: u32,
     /// Short identifier of the runbook, e.g. `route53-cname`.
     pub id: Spanned<String>,
@@ -309,7 +310,7 @@ pub struct OutputSpec {
 }
 
 /// How often a failed step is tried again, and how long to wait in between.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Retry {
     /// Tries after the first one.
     pub times: u32,
@@ -356,6 +357,27 @@ impl<'de> Deserialize<'de> for Retry {
     }
 }
 
+impl JsonSchema for Retry {
+    fn schema_name() -> Cow<'static, str> {
+        "Retry".into()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let duration = generator.subschema_for::<Duration>();
+        json_schema!({
+            "description": "Tries after the first failure: a count, or `{times, delay}`.",
+            "oneOf": [
+                { "type": "integer", "minimum": 0 },
+                {
+                    "type": "object",
+                    "properties": { "times": { "type": "integer", "minimum": 0 }, "delay": duration },
+                    "required": ["times"],
+                    "additionalProperties": false
+                }
+            ]
+        })
+    }
+}
+
 /// A length of time written as `30s`, `10m`, `1h 30m` or `3d`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Duration(pub StdDuration);
@@ -363,11 +385,25 @@ pub struct Duration(pub StdDuration);
 impl Duration {
     /// Parses the written form.
     pub fn parse(text: &str) -> Result<Duration, String> {
-        humantime::parse_duration(text.trim())
-            .map(Duration)
-            .map_err(|e| {
-                format!("invalid duration `{text}`: {e}\nhint: write a number with a unit, e.g. `30s`, `10m`, `1h 30m` or `3d`")
-            })
+        use humantime::DurationError as E;
+        let trimmed = text.trim();
+        if !trimmed.is_empty() && trimmed.chars().all(|c| c.is_ascii_digit()) {
+            return Err(format!(
+                "invalid duration `{text}`: a number needs a unit\nhint: write e.g. `{trimmed}s` or `{trimmed}m`"
+            ));
+        }
+        humantime::parse_duration(trimmed).map(Duration).map_err(|e| {
+            // humantime's own messages give byte offsets ("expected number at 0").
+            let why = match e {
+                E::InvalidCharacter(_) | E::NumberExpected(_) => {
+                    "expected a number followed by a unit".to_string()
+                }
+                E::UnknownUnit { unit, .. } if !unit.is_empty() => format!("unknown unit `{unit}`"),
+                E::Empty => "it is empty".to_string(),
+                e => e.to_string(),
+            };
+            format!("invalid duration `{text}`: {why}\nhint: write a number with a unit, e.g. `30s`, `10m`, `1h 30m` or `3d`")
+        })
     }
 }
 
