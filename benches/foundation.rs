@@ -1,1 +1,139 @@
-fn main() {}
+//! Benchmarks of the foundation, run with `cargo bench --bench foundation`.
+//!
+//! 1. `stepwise validate` on a generated runbook of 10,000 steps: wall time and peak memory
+//!    (the child's maximum resident set size).
+//! 2. `stepwise run --plain` of 1,000 trivial `run: "true"` steps, with durable state: time a
+//!    step, all included (bash start, two atomic durable state writes, journal, printing).
+//!
+//! Each figure is the median of several runs of the release binary; the machine is noisy.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::resource::{UsageWho, getrusage};
+
+const RUNS: usize = 7;
+
+fn big_runbook(steps: usize) -> String {
+    let mut s = String::from(
+        "stepwise: 1\nid: big\ntitle: Generated\ninputs:\n  name:\n    default: big\n    pattern: \"[a-z]+\"\n  zone:\n    default: \"{{ inputs.name }}.example.org\"\nsteps:\n",
+    );
+    for i in 0..steps {
+        match i % 5 {
+            0 => s.push_str(&format!(
+                "  - id: step-{i}\n    title: Step {i}\n    description: Makes an output.\n    run: |\n      echo \"value=v{i}\" >> \"$STEPWISE_OUTPUT\"\n    outputs:\n      value: {{}}\n      line:\n        regex: 'line (\\d+)'\n    timeout: 5m\n    retry: {{ times: 2, delay: 1s }}\n"
+            )),
+            1 => s.push_str(&format!(
+                "  - id: step-{i}\n    title: Step {i}\n    description: Uses the one before.\n    run: echo {{{{ steps.step-{}.value }}}} {{{{ inputs.zone }}}}\n    when: inputs.name == \"big\"\n",
+                i - 1
+            )),
+            2 => s.push_str(&format!(
+                "  - id: step-{i}\n    title: Step {i}\n    description: Waits.\n    check: test -f ready-{i}\n    wait: {{ every: 5s, timeout: 10m }}\n"
+            )),
+            3 => s.push_str(&format!(
+                "  - id: step-{i}\n    title: Step {i}\n    description: Writes a file.\n    file:\n      path: \"out/{{{{ inputs.name }}}}-{i}.yaml\"\n      content: \"value: {{{{ steps.step-{}.value }}}}\\n\"\n",
+                i - 3
+            )),
+            _ => s.push_str(&format!(
+                "  - id: step-{i}\n    title: Step {i}\n    description: Asks a person.\n    manual: Check {{{{ inputs.zone }}}}.\n    prompts:\n      answer:\n        prompt: The answer\n        pattern: \"[0-9]+\"\n"
+            )),
+        }
+    }
+    s
+}
+
+fn trivial_runbook(steps: usize) -> String {
+    let mut s = String::from("stepwise: 1\nid: trivial\ntitle: Trivial\nsteps:\n");
+    for i in 0..steps {
+        s.push_str(&format!(
+            "  - id: s{i}\n    title: Step {i}\n    run: \"true\"\n"
+        ));
+    }
+    s
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn peak_rss_kib() -> i64 {
+    getrusage(UsageWho::RUSAGE_CHILDREN)
+        .map(|u| u.max_rss())
+        .unwrap_or(0)
+}
+
+fn stepwise(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_stepwise"));
+    c.current_dir(dir)
+        .env("STEPWISE_HOME", dir.join("home"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    c
+}
+
+fn main() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let dir = dir.path();
+
+    // 1. Validation of 10,000 steps.
+    let big = dir.join("big.yaml");
+    std::fs::write(&big, big_runbook(10_000)).expect("write runbook");
+    let size = std::fs::metadata(&big).map(|m| m.len()).unwrap_or(0);
+    let mut times = Vec::new();
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        let out = stepwise(dir)
+            .args(["validate", "big.yaml"])
+            .output()
+            .expect("run");
+        times.push(t.elapsed());
+        assert!(
+            out.status.success(),
+            "validation failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let rss = peak_rss_kib();
+    println!(
+        "validate 10,000 steps ({:.1} MiB of YAML): median {:.1} ms over {RUNS} runs (min {:.1}, max {:.1}); peak memory {:.1} MiB",
+        size as f64 / 1048576.0,
+        median(times.clone()).as_secs_f64() * 1e3,
+        times.iter().min().unwrap().as_secs_f64() * 1e3,
+        times.iter().max().unwrap().as_secs_f64() * 1e3,
+        rss as f64 / 1024.0
+    );
+
+    // 2. 1,000 trivial steps in plain mode with durable state.
+    let trivial = dir.join("trivial.yaml");
+    std::fs::write(&trivial, trivial_runbook(1000)).expect("write runbook");
+    let mut per_step = Vec::new();
+    for run in 0..5 {
+        let t = Instant::now();
+        let out = stepwise(dir)
+            .args([
+                "run",
+                "trivial.yaml",
+                "--plain",
+                "--name",
+                &format!("bench-{run}"),
+            ])
+            .output()
+            .expect("run");
+        let elapsed = t.elapsed();
+        assert!(
+            out.status.success(),
+            "run failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        per_step.push(elapsed / 1000);
+    }
+    println!(
+        "run 1,000 trivial steps, plain, durable: median {:.2} ms a step over 5 runs (min {:.2}, max {:.2})",
+        median(per_step.clone()).as_secs_f64() * 1e3,
+        per_step.iter().min().unwrap().as_secs_f64() * 1e3,
+        per_step.iter().max().unwrap().as_secs_f64() * 1e3,
+    );
+}

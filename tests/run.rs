@@ -773,3 +773,258 @@ fn a_changed_step_is_flagged_for_review_on_resume() {
     assert!(r.stdout.contains("Send the message to x."), "{}", r.stdout);
     assert_eq!(sb.read("log.txt"), "before\n", "kept means not re-run");
 }
+
+#[test]
+fn state_is_always_whole_while_a_run_writes_it() {
+    let sb = Sandbox::new();
+    let mut rb = String::from("stepwise: 1\nid: many\ntitle: Many\nsteps:\n");
+    for i in 0..150 {
+        rb.push_str(&format!(
+            "  - id: s{i}\n    title: Step {i}\n    run: \"true\"\n"
+        ));
+    }
+    sb.write("rb.yaml", &rb);
+    let mut child = sb
+        .cmd(&["run", "rb.yaml", "--name", "a"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let state = sb.run_dir("a").join("state.json");
+    let mut reads = 0;
+    let mut seen_done = std::collections::BTreeSet::new();
+    loop {
+        let finished = child.try_wait().unwrap().is_some();
+        if let Ok(text) = std::fs::read_to_string(&state) {
+            let v: serde_json::Value = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("a reader saw a torn state.json ({e}):\n{text}"));
+            let done = v["steps"]
+                .as_object()
+                .unwrap()
+                .values()
+                .filter(|s| s["status"] == "succeeded")
+                .count();
+            seen_done.insert(done);
+            reads += 1;
+        }
+        if finished {
+            break;
+        }
+    }
+    assert!(reads > 10, "too few reads to mean anything: {reads}");
+    assert!(
+        seen_done.len() > 2,
+        "the reader never saw the run progress: {seen_done:?}"
+    );
+    // No temporary files are left beside the state.
+    let names: Vec<String> = std::fs::read_dir(sb.run_dir("a"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(sorted, ["journal.jsonl", "lock", "logs", "state.json"]);
+}
+
+#[test]
+fn file_steps_write_and_change_keys_and_are_idempotent() {
+    let sb = Sandbox::new();
+    sb.write(
+        "conf.json",
+        "{\n  \"a\": {\"b\": [1, 2]},\n  \"keep\": true\n}\n",
+    );
+    sb.write(
+        "sops.yaml",
+        "creation_rules:\n  - kms: arn:aws:kms:us-east-1:1:key/abc\n    path_regex: .*\n",
+    );
+    sb.write(
+        "rb.yaml",
+        r#"
+stepwise: 1
+id: files
+title: Files
+inputs:
+  role: { default: "arn:aws:iam::1:role/admin" }
+steps:
+  - id: json
+    title: Change JSON keys
+    file:
+      path: conf.json
+      set:
+        a.b[1]: 20
+        a.c: "{{ inputs.role }}"
+  - id: yaml
+    title: Append the role to the KMS key
+    file:
+      path: sops.yaml
+      set:
+        creation_rules[0].kms: "{% if inputs.role in current %}{{ current }}{% else %}{{ current }}+{{ inputs.role }}{% endif %}"
+  - id: new
+    title: Write a new file
+    file:
+      path: out/new.txt
+      content: "role {{ inputs.role }}\n"
+      mode: "0640"
+"#,
+    );
+    let r = sb.run(&["run", "rb.yaml", "--name", "f1"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout.contains("  - -  \"a\": {\"b\": [1, 2]},\n"),
+        "a diff is shown: {}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("  - +      20\n"),
+        "a diff is shown: {}",
+        r.stdout
+    );
+    let json: serde_json::Value = serde_json::from_str(&sb.read("conf.json")).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({"a": {"b": [1, 20], "c": "arn:aws:iam::1:role/admin"}, "keep": true})
+    );
+    assert!(
+        sb.read("sops.yaml")
+            .contains("kms: arn:aws:kms:us-east-1:1:key/abc+arn:aws:iam::1:role/admin"),
+        "{}",
+        sb.read("sops.yaml")
+    );
+    assert_eq!(sb.read("out/new.txt"), "role arn:aws:iam::1:role/admin\n");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(sb.path().join("out/new.txt"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o640);
+    // A second run finds everything already as wanted and changes nothing.
+    let r = sb.run(&["run", "rb.yaml", "--name", "f2"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    for step in ["json", "yaml", "new"] {
+        assert_eq!(
+            sb.status_of("f2", step),
+            "satisfied",
+            "{step}: {}",
+            r.stdout
+        );
+    }
+}
+
+#[test]
+fn outputs_come_from_regex_json_and_the_output_file() {
+    let sb = Sandbox::new();
+    sb.write(
+        "rb.yaml",
+        r#"
+stepwise: 1
+id: outs
+title: Outputs
+steps:
+  - id: svc
+    title: Describe the service
+    run: |
+      echo '{"status": {"loadBalancer": {"ingress": [{"hostname": "a1b2.elb.amazonaws.com"}]}}}'
+    outputs:
+      hostname:
+        json: "$.status.loadBalancer.ingress[0].hostname"
+  - id: launch
+    title: Launch
+    run: |
+      echo "Launched instance i-0abc123 in subnet-9"
+      echo "zone=us-east-1a" >> "$STEPWISE_OUTPUT"
+    outputs:
+      instance_id:
+        regex: 'instance (i-[0-9a-f]+)'
+      zone: {}
+  - id: missing
+    title: Forgets its output
+    run: echo nothing
+    outputs:
+      value: {}
+"#,
+    );
+    let r = sb.run(&["run", "rb.yaml", "--name", "o"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    let st = sb.state("o");
+    assert_eq!(
+        st["steps"]["svc"]["outputs"]["hostname"],
+        "a1b2.elb.amazonaws.com"
+    );
+    assert_eq!(st["steps"]["launch"]["outputs"]["instance_id"], "i-0abc123");
+    assert_eq!(st["steps"]["launch"]["outputs"]["zone"], "us-east-1a");
+    assert!(
+        r.stdout.contains("output `value` was not written: the script should write `value=VALUE` to $STEPWISE_OUTPUT"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn a_waiting_check_polls_until_its_time_is_up() {
+    let sb = Sandbox::new();
+    sb.write(
+        "rb.yaml",
+        r#"
+stepwise: 1
+id: wait
+title: Wait
+steps:
+  - id: exempt
+    title: Wait for the exemption
+    check: test -f exempted
+    wait: { every: 200ms, timeout: 1s }
+"#,
+    );
+    let r = sb.run(&["run", "rb.yaml", "--name", "w"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stdout.contains("check not passing yet (try 1"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("still failing after waiting 1s"),
+        "{}",
+        r.stdout
+    );
+    sb.write("exempted", "");
+    let r = sb.run(&["resume", "w"]);
+    assert_eq!(r.code, 0, "{r:?}");
+}
+
+#[test]
+fn the_shipped_example_runs_end_to_end() {
+    let sb = Sandbox::new();
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/runbooks/example.yaml");
+    let r = sb.run(&["run", example]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.stdout
+            .contains("run example-demo is waiting at review (5/10 done)"),
+        "{}",
+        r.stdout
+    );
+    let r = sb.run(&[
+        "resume",
+        "example-demo",
+        "--done",
+        "review",
+        "--output",
+        "review.reviewer=Ada Lovelace",
+    ]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stdout.contains("--confirm publish=demo"), "{}", r.stdout);
+    let r = sb.run(&["resume", "example-demo", "--confirm", "publish=demo"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        sb.read("work/published/demo.yaml"),
+        "deployment: demo\nowner: platform-team\nreplicas: 2\n"
+    );
+    assert_eq!(sb.read("work/demo/greeting.txt"), "Hello, Ada Lovelace!\n");
+    assert!(
+        r.stdout.contains("run example-demo completed (10/10 done)"),
+        "{}",
+        r.stdout
+    );
+}

@@ -59,6 +59,9 @@ pub const STEP_KEYS: &[&str] = &[
 /// Keys whose string values are not templates (regular expressions, JSON paths, ids).
 const NOT_TEMPLATES: &[&str] = &["pattern", "regex", "json", "id", "when"];
 
+/// Longest JSON path accepted in an output.
+const MAX_JSON_PATH: usize = 500;
+
 /// Deepest include nesting; deeper is almost certainly a mistake.
 const MAX_INCLUDE_DEPTH: usize = 16;
 
@@ -159,6 +162,16 @@ pub fn load(path: &Path) -> Result<Plan, Vec<Diagnostic>> {
     let mut loader = Loader::default();
     let root = loader.file(path, &mut Vec::new());
     if !loader.diags.is_empty() {
+        // File by file (in the order they were first reported), and top to bottom in each.
+        let mut files: Vec<PathBuf> = Vec::new();
+        for d in &loader.diags {
+            if !files.contains(&d.path) {
+                files.push(d.path.clone());
+            }
+        }
+        loader
+            .diags
+            .sort_by_key(|d| (files.iter().position(|p| p == &d.path), d.pos));
         return Err(loader.diags);
     }
     let Some(root) = root else {
@@ -233,6 +246,9 @@ struct Loader {
     files: HashMap<PathBuf, Arc<Runbook>>,
     /// The runbook each include step brings in: (including file, step index).
     includes: HashMap<(PathBuf, usize), Arc<Runbook>>,
+    /// Step ids and output names as written (`get-ip`), by their template spelling (`get_ip`),
+    /// so that messages name them as the runbook does.
+    spellings: HashMap<String, String>,
 }
 
 /// What a step makes available to later steps, for checking references.
@@ -546,6 +562,16 @@ impl Loader {
     fn check(&mut self, rb: &Arc<Runbook>, stack: &mut Vec<PathBuf>) {
         let src = rb.source.clone();
         let doc = &rb.doc;
+        for step in &doc.steps {
+            let names = std::iter::once(&step.id.value)
+                .chain(step.outputs.keys())
+                .chain(step.prompts.keys());
+            for name in names {
+                self.spellings
+                    .entry(template::key(name))
+                    .or_insert_with(|| name.clone());
+            }
+        }
         let mut scope = Checker {
             inputs: BTreeSet::new(),
             steps: HashMap::new(),
@@ -749,6 +775,14 @@ impl Loader {
                 self.regex(src, r);
             }
             if let Some(j) = &spec.json
+                && j.value.chars().count() > MAX_JSON_PATH
+            {
+                // The JSON path parser recurses on nesting; a huge path would overflow the stack.
+                self.diags.push(src.diag(
+                    j.pos,
+                    format!("JSON path longer than {MAX_JSON_PATH} characters\nhint: take a smaller part of the output, or extract it in the script"),
+                ));
+            } else if let Some(j) = &spec.json
                 && let Err(e) = serde_json_path::JsonPath::parse(&j.value)
             {
                 self.diags.push(src.diag(
@@ -778,6 +812,17 @@ impl Loader {
                             let with = node.get("with");
                             for (pos, msg) in action.check_params(with) {
                                 let pos = if pos.line == 0 { name.pos } else { pos };
+                                // `with` holds the action's parameters, not fields.
+                                let msg = match msg.strip_prefix("unknown field ") {
+                                    Some(rest) if rest.contains('\n') => {
+                                        format!("unknown parameter {rest}")
+                                    }
+                                    Some(rest) => format!(
+                                        "unknown parameter {rest}\nhint: `{}` takes no parameters",
+                                        name.value
+                                    ),
+                                    None => msg,
+                                };
                                 self.diags
                                     .push(src.diag(pos, format!("{}: {msg}", name.value)));
                             }
@@ -870,7 +915,11 @@ impl Loader {
             if !child.doc.inputs.contains_key(name) {
                 self.diags.push(src.diag(
                     key.pos,
-                    unknown(&format!("input of `{}`", rel.value), name, &names),
+                    with_hint(
+                        format!("unknown input `{name}` of `{}`", rel.value),
+                        name,
+                        &names,
+                    ),
                 ));
             }
         }
@@ -953,9 +1002,30 @@ impl Loader {
     ) {
         match template::references(text) {
             Ok(refs) => self.references(src, pos, text, &refs, scope, extra),
-            Err(e) => self
-                .diags
-                .push(src.diag(pos, format!("invalid template: {e}"))),
+            Err(e) => {
+                // A tag left open is the usual cause, whatever the parser makes of the rest.
+                let open = [("{{", "}}"), ("{%", "%}"), ("{#", "#}")]
+                    .into_iter()
+                    .find_map(|(open, close)| {
+                        let at = text.rfind(open)?;
+                        (!text[at..].contains(close)).then_some((at, open, close))
+                    });
+                let (at, width, message) = match open {
+                    Some((at, open, close)) => (
+                        at,
+                        2,
+                        format!(
+                            "invalid template: `{open}` is not closed\nhint: end it with `{close}`"
+                        ),
+                    ),
+                    None => {
+                        let range = template::error_range(text).unwrap_or(0..0);
+                        (range.start, range.len(), format!("invalid template: {e}"))
+                    }
+                };
+                let at = locate_offset(src, pos, text, at);
+                self.diags.push(src.diag(at, message).with_width(width));
+            }
         }
     }
 
@@ -970,91 +1040,134 @@ impl Loader {
     ) {
         for r in refs {
             let parts: Vec<&str> = r.split('.').collect();
-            let problem = match parts[0] {
-                "env" => None,
-                "run" => match parts.get(1) {
-                    Some(&"name") | Some(&"id") | None => None,
-                    Some(other) => Some(format!(
-                        "unknown run value `run.{other}`\nhint: templates can use `run.name`"
-                    )),
-                },
-                "inputs" => match extra {
-                    // Input defaults may refer only to earlier inputs; `extra` holds them all.
-                    Some(("inputs", all)) => match parts.get(1) {
-                        Some(name) if scope.inputs.contains(*name) => None,
-                        Some(name) if all.contains(*name) => Some(format!(
-                            "the default refers to `inputs.{name}`, which is not declared above it\nhint: a default can use the inputs declared before it"
-                        )),
-                        Some(name) => {
-                            let known: Vec<&str> = all.iter().map(String::as_str).collect();
-                            Some(unknown("input", name, &known))
-                        }
-                        None => None,
-                    },
-                    _ => match parts.get(1) {
-                        None => None,
-                        Some(name) if scope.inputs.contains(*name) => None,
-                        Some(name) => {
-                            let known: Vec<&str> =
-                                scope.inputs.iter().map(String::as_str).collect();
-                            Some(unknown("input", name, &known))
-                        }
-                    },
-                },
-                "steps" => self.step_reference(&parts, scope),
-                name if extra.is_some_and(|(n, _)| n == name) => None,
-                "current" => Some(
-                    "`current` is only available in the values of a `file` step's `set`".into(),
-                ),
-                name => Some(format!(
-                    "unknown variable `{name}`\nhint: templates can use `inputs.NAME`, `steps.ID.OUTPUT`, `env.NAME` and `run.name`"
-                )),
+            if self
+                .reference_problem(&parts, &parts, scope, extra)
+                .is_none()
+            {
+                continue;
+            }
+            // Name the reference as written in the file (`steps.get-ip.x`, not `get_ip`).
+            let (at, width) = locate(src, pos, text, r);
+            let written: String = src
+                .text
+                .get(src.offset(at)..)
+                .unwrap_or_default()
+                .chars()
+                .take(width)
+                .filter(|c| !c.is_whitespace())
+                .collect();
+            let shown: Vec<&str> = match written.split('.').collect::<Vec<_>>() {
+                w if w.len() == parts.len() && template::key(&written) == *r => w,
+                _ => parts.clone(),
             };
-            if let Some(message) = problem {
-                let (at, width) = locate(src, pos, text, r);
+            if let Some(message) = self.reference_problem(&parts, &shown, scope, extra) {
                 self.diags.push(src.diag(at, message).with_width(width));
             }
         }
     }
 
-    fn step_reference(&self, parts: &[&str], scope: &Checker) -> Option<String> {
-        let Some(id) = parts.get(1) else {
-            return None;
-        };
+    /// What is wrong with a reference, if anything: `parts` in template spelling for looking
+    /// up, `shown` as written for messages.
+    fn reference_problem(
+        &self,
+        parts: &[&str],
+        shown: &[&str],
+        scope: &Checker,
+        extra: Option<(&str, &BTreeSet<String>)>,
+    ) -> Option<String> {
+        match parts[0] {
+            "env" => None,
+            "run" => match parts.get(1) {
+                Some(&"name") | Some(&"id") | None => None,
+                Some(other) => Some(format!(
+                    "unknown run value `run.{other}`\nhint: templates can use `run.name`"
+                )),
+            },
+            "inputs" => match extra {
+                // Input defaults may refer only to earlier inputs; `extra` holds them all.
+                Some(("inputs", all)) => match parts.get(1) {
+                    Some(name) if scope.inputs.contains(*name) => None,
+                    Some(name) if all.contains(*name) => Some(format!(
+                        "the default refers to `inputs.{name}`, which is not declared above it\nhint: a default can use the inputs declared before it"
+                    )),
+                    Some(_) => {
+                        let known: Vec<&str> = all.iter().map(String::as_str).collect();
+                        Some(unknown("input", shown[1], &known))
+                    }
+                    None => None,
+                },
+                _ => match parts.get(1) {
+                    None => None,
+                    Some(name) if scope.inputs.contains(*name) => None,
+                    Some(_) => {
+                        let known: Vec<&str> = scope.inputs.iter().map(String::as_str).collect();
+                        Some(unknown("input", shown[1], &known))
+                    }
+                },
+            },
+            "steps" => self.step_reference(parts, shown, scope),
+            name if extra.is_some_and(|(n, _)| n == name) => None,
+            "current" => {
+                Some("`current` is only available in the values of a `file` step's `set`".into())
+            }
+            name => Some(format!(
+                "unknown variable `{name}`\nhint: templates can use `inputs.NAME`, `steps.ID.OUTPUT`, `env.NAME` and `run.name`"
+            )),
+        }
+    }
+
+    /// Names in template spelling as the runbook writes them, sorted.
+    fn spelled<'a>(&'a self, keys: impl Iterator<Item = &'a String>) -> Vec<&'a str> {
+        let mut names: Vec<&str> = keys
+            .map(|k| self.spellings.get(k).unwrap_or(k).as_str())
+            .collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// Checks `steps.ID.OUTPUT` (or `steps.INCLUDE.ID.OUTPUT`): `parts` in template spelling
+    /// for looking up, `shown` as written for messages.
+    fn step_reference(&self, parts: &[&str], shown: &[&str], scope: &Checker) -> Option<String> {
+        let id = parts.get(1)?;
         let Some(outputs) = scope.steps.get(*id) else {
             if scope.later.contains_key(*id) {
                 return Some(format!(
-                    "`steps.{id}` refers to a later step\nhint: a step can only use outputs of the steps before it"
+                    "`steps.{}` refers to a later step\nhint: a step can only use outputs of the steps before it",
+                    shown[1]
                 ));
             }
-            let known: Vec<&str> = scope.steps.keys().map(String::as_str).collect();
-            return Some(unknown("step", id, &known));
+            return Some(unknown("step", shown[1], &self.spelled(scope.steps.keys())));
         };
         let mut outputs = outputs;
-        let mut path = format!("steps.{id}");
-        for part in &parts[2..] {
+        let mut path = format!("steps.{}", shown[1]);
+        for (part, written) in parts[2..].iter().zip(&shown[2..]) {
             match outputs {
                 Outputs::Names(names) => {
                     if names.contains(*part) {
                         return None;
                     }
-                    let known: Vec<&str> = names.iter().map(String::as_str).collect();
-                    let mut msg = unknown(&format!("output of `{path}`"), part, &known);
-                    if known.is_empty() {
-                        msg = format!(
-                            "`{path}` has no output `{part}`\nhint: declare it under the step's `outputs`"
-                        );
+                    if names.is_empty() {
+                        return Some(format!(
+                            "`{path}` has no output `{written}`\nhint: declare it under the step's `outputs`"
+                        ));
                     }
-                    return Some(msg);
+                    return Some(with_hint(
+                        format!("unknown output `{written}` of `{path}`"),
+                        written,
+                        &self.spelled(names.iter()),
+                    ));
                 }
                 Outputs::Nested(children) => match children.get(*part) {
                     Some(next) => {
                         outputs = next;
-                        path = format!("{path}.{part}");
+                        path = format!("{path}.{written}");
                     }
                     None => {
-                        let known: Vec<&str> = children.keys().map(String::as_str).collect();
-                        return Some(unknown(&format!("step of included `{path}`"), part, &known));
+                        return Some(with_hint(
+                            format!("unknown step `{written}` of included `{path}`"),
+                            written,
+                            &self.spelled(children.keys()),
+                        ));
                     }
                 },
             }
@@ -1106,6 +1219,27 @@ struct Checker {
     later: HashMap<String, usize>,
 }
 
+/// Finds where byte `offset` of a node's value is in the file, by finding the text around it;
+/// the node's own position when it cannot be found (escapes, folded lines).
+fn locate_offset(src: &SourceFile, pos: Pos, text: &str, offset: usize) -> Pos {
+    let offset = offset.min(text.len());
+    if !text.is_char_boundary(offset) {
+        return pos;
+    }
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
+    let line = &text[line_start..line_end];
+    let start = src.offset(pos);
+    let end = (start + text.len() * 2 + 64).min(src.text.len());
+    let end = (end..=src.text.len())
+        .find(|&i| src.text.is_char_boundary(i))
+        .unwrap_or(src.text.len());
+    match src.text.get(start..end).and_then(|hay| hay.find(line)) {
+        Some(found) if !line.trim().is_empty() => src.pos(start + found + offset - line_start),
+        _ => pos,
+    }
+}
+
 /// Finds where a reference is written inside a template node, for the caret.
 fn locate(src: &SourceFile, pos: Pos, text: &str, reference: &str) -> (Pos, usize) {
     let pattern: String = reference
@@ -1134,7 +1268,11 @@ fn locate(src: &SourceFile, pos: Pos, text: &str, reference: &str) -> (Pos, usiz
 
 /// A message for a name that is not one of the known ones, with the closest as a hint.
 pub fn unknown(what: &str, name: &str, known: &[&str]) -> String {
-    let mut msg = format!("unknown {what} `{name}`");
+    with_hint(format!("unknown {what} `{name}`"), name, known)
+}
+
+/// Adds to a message about an unknown `name` the closest known one, or the list of them.
+fn with_hint(mut msg: String, name: &str, known: &[&str]) -> String {
     if let Some(best) = super::closest(name, known.iter().copied()) {
         msg.push_str(&format!("\nhint: did you mean `{best}`?"));
     } else if !known.is_empty() && known.len() <= 12 {

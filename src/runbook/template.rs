@@ -2,9 +2,9 @@
 //! `{{ env.NAME }}` and `{{ run.name }}`, through minijinja.
 //!
 //! Step ids and output names may contain `-` (`request-exemption`), which Jinja would read as a
-//! minus sign; inside template tags, a `-` between two name characters of a dotted path that
-//! starts with `inputs.` or `steps.` is read as `_`, and the values are looked up under the
-//! same spelling. Undefined values are errors, never empty strings: a command must not run
+//! minus sign; inside template tags, a `-` inside a dotted path that starts with `steps.` is
+//! read as `_`, and the values are looked up under the same spelling. (Input names cannot
+//! contain `-`, so `inputs.count-1` stays a subtraction.) Undefined values are errors, never empty strings: a command must not run
 //! with a hole in it.
 
 use std::borrow::Cow;
@@ -16,6 +16,41 @@ use regex::Regex;
 
 /// How much work one template may do before it is stopped, so a runaway loop cannot hang a run.
 const FUEL: u64 = 1_000_000;
+
+/// The longest template tag (`{{ ... }}` or `{% ... %}`) accepted. minijinja builds and walks
+/// expression trees recursively, so one tag of thousands of operators (`x | f | f | ...`)
+/// would overflow the stack; real tags are far shorter.
+const MAX_TAG: usize = 1000;
+
+/// The byte offset of the first tag longer than `MAX_TAG`, if any; an unclosed tag runs to the
+/// end of the text.
+fn overlong_tag(src: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = src[from..].find('{') {
+        let at = from + i;
+        let close = match src.as_bytes().get(at + 1) {
+            Some(b'{') => "}}",
+            Some(b'%') => "%}",
+            _ => {
+                from = at + 1;
+                continue;
+            }
+        };
+        let body = &src[at + 2..];
+        let len = body.find(close).unwrap_or(body.len());
+        if len > MAX_TAG {
+            return Some(at);
+        }
+        from = at + 2 + len;
+    }
+    None
+}
+
+fn overlong_message() -> String {
+    format!(
+        "a template tag is longer than {MAX_TAG} characters\nhint: compute long values in a `run` step and use its output"
+    )
+}
 
 /// The shared template environment.
 pub fn environment() -> &'static Environment<'static> {
@@ -54,8 +89,7 @@ fn tag_regex() -> &'static Regex {
 fn path_regex() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        Regex::new(r"\b(?:inputs|steps)(?:\.[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z][A-Za-z0-9_]*)*)+")
-            .expect("valid regex")
+        Regex::new(r"\bsteps(?:\.[A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*)+").expect("valid regex")
     })
 }
 
@@ -76,6 +110,9 @@ pub fn render(src: &str, ctx: &Value) -> Result<String, String> {
     if !is_template(src) {
         return Ok(src.to_string());
     }
+    if overlong_tag(src).is_some() {
+        return Err(overlong_message());
+    }
     environment()
         .render_str(&prepare(src), ctx)
         .map_err(|e| describe(&e))
@@ -84,6 +121,9 @@ pub fn render(src: &str, ctx: &Value) -> Result<String, String> {
 /// Evaluates a `when` expression.
 pub fn eval_condition(expr: &str, ctx: &Value) -> Result<bool, String> {
     let prepared = prepare(&format!("{{{{ {expr} }}}}")).into_owned();
+    if overlong_tag(&prepared).is_some() {
+        return Err(overlong_message());
+    }
     let inner = prepared
         .strip_prefix("{{ ")
         .and_then(|s| s.strip_suffix(" }}"))
@@ -101,11 +141,26 @@ pub fn eval_condition(expr: &str, ctx: &Value) -> Result<bool, String> {
 /// The variables a template refers to, as dotted paths (`steps.launch.instance_id`), or the
 /// syntax error that stops it from compiling.
 pub fn references(src: &str) -> Result<BTreeSet<String>, String> {
+    if overlong_tag(src).is_some() {
+        return Err(overlong_message());
+    }
     let prepared = prepare(src);
     let tmpl = environment()
         .template_from_str(&prepared)
         .map_err(|e| describe(&e))?;
     Ok(tmpl.undeclared_variables(true).into_iter().collect())
+}
+
+/// Where in `src` the syntax error that stops it from compiling is, as a byte range.
+pub fn error_range(src: &str) -> Option<std::ops::Range<usize>> {
+    if let Some(at) = overlong_tag(src) {
+        return Some(at..at + 2);
+    }
+    // `prepare` keeps lengths, so a range in the prepared text is one in `src`.
+    environment()
+        .template_from_str(&prepare(src))
+        .err()?
+        .range()
 }
 
 /// The variables an expression refers to.
@@ -134,6 +189,10 @@ mod tests {
             "see request-exemption {{ steps.request_exemption.ticket_id }} x-y"
         );
         assert_eq!(prepare("{{ inputs.count-1 }}"), "{{ inputs.count-1 }}");
+        assert_eq!(
+            prepare("{{ steps.step-0.value }}"),
+            "{{ steps.step_0.value }}"
+        );
     }
 
     #[test]

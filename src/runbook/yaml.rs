@@ -144,7 +144,7 @@ impl<'a> Builder<'a> {
             Some(Ok((event, span))) => Ok((event, pos_of(&span.start))),
             Some(Err(e)) => Err(SyntaxError {
                 pos: pos_of(e.marker()),
-                message: format!("YAML syntax error: {}", e.info()),
+                message: format!("YAML syntax error: {}{}", e.info(), syntax_hint(e.info())),
             }),
             None => Err(SyntaxError {
                 pos: Pos { line: 1, col: 1 },
@@ -258,7 +258,7 @@ impl<'a> Builder<'a> {
                         return Err(SyntaxError {
                             pos: key.pos,
                             message: format!(
-                                "duplicate key `{name}` (first defined at line {})",
+                                "duplicate key `{name}` (first defined at line {})\nhint: a key may appear only once in a mapping; keep one of them",
                                 first.pos.line
                             ),
                         });
@@ -291,6 +291,22 @@ impl<'a> Builder<'a> {
             });
         }
         Ok(())
+    }
+}
+
+/// A hint for the parser's messages that do not say what to change.
+fn syntax_hint(info: &str) -> &'static str {
+    if info.contains("mapping values are not allowed") {
+        "\nhint: check the indentation of this line against the lines above; \
+         a value that contains `: ` must be quoted"
+    } else if info.contains("quoted scalar")
+        && (info.contains("end of stream") || info.contains("indentation"))
+    {
+        "\nhint: check that the quote that starts here is closed"
+    } else if info.contains("tabs disallowed") {
+        "\nhint: indent with spaces; YAML does not allow tabs for indentation"
+    } else {
+        ""
     }
 }
 
