@@ -112,7 +112,7 @@ fn decisions(args: &RunArgs) -> Result<Decisions> {
             .ok_or_else(|| Error::Usage(format!("`{k}`: expected STEP.NAME=VALUE")))?;
         d.outputs
             .entry(step.to_string())
-            .or_insert_with(HashMap::new)
+            .or_default()
             .insert(name.to_string(), v);
     }
     Ok(d)

@@ -77,6 +77,18 @@ impl Printer {
         )
     }
 
+    /// The step's description: why it is there.
+    fn why(&self, out: &mut impl std::io::Write, index: usize) {
+        let Some(description) = &self.plan.step(index).description else {
+            return;
+        };
+        let pad = self.indent(index);
+        for (n, line) in description.trim_end().lines().enumerate() {
+            let lead = if n == 0 { "why: " } else { "     " };
+            let _ = writeln!(out, "{pad}{lead}{line}");
+        }
+    }
+
     fn indent(&self, index: usize) -> String {
         "  ".repeat(self.plan.steps[index].depth + 1)
     }
@@ -145,6 +157,7 @@ impl Printer {
                 Event::Waiting { index, need } => {
                     let _ = writeln!(out, "{}", self.label(index));
                     let pad = self.indent(index);
+                    self.why(&mut out, index);
                     let _ = match &need {
                         Need::Manual {
                             instructions,
@@ -203,6 +216,7 @@ impl Printer {
                     let step = self.plan.step(index);
                     let pad = self.indent(index);
                     let _ = writeln!(out, "{} ({})", self.label(index), step.kind().name());
+                    self.why(&mut out, index);
                     if let Some(skip) = &preview.skip {
                         let _ = writeln!(out, "{pad}- {skip}");
                     }

@@ -89,6 +89,9 @@ pub struct StepState {
     /// Why it failed, was skipped, or is waiting.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// The step failed, and the run went on past it (`continue_on_error`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub continued: bool,
     /// For an include step: the inputs its runbook received (secrets left out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inputs: Option<IndexMap<String, InputValue>>,
@@ -118,17 +121,25 @@ pub struct RunState {
     pub steps: IndexMap<String, StepState>,
 }
 
+impl StepState {
+    /// Whether the run has moved past this step: it is done, or it failed and the run was
+    /// told to go on.
+    pub fn is_settled(&self) -> bool {
+        self.status.is_done() || (self.status == Status::Failed && self.continued)
+    }
+}
+
 impl RunState {
-    /// Counts steps that are done.
+    /// Counts steps the run has moved past.
     pub fn done(&self) -> usize {
-        self.steps.values().filter(|s| s.status.is_done()).count()
+        self.steps.values().filter(|s| s.is_settled()).count()
     }
 
-    /// The first step that is not done, with its state.
+    /// The first step the run has not moved past, with its state.
     pub fn current(&self) -> Option<(&str, &StepState)> {
         self.steps
             .iter()
-            .find(|(_, s)| !s.status.is_done())
+            .find(|(_, s)| !s.is_settled())
             .map(|(k, s)| (k.as_str(), s))
     }
 }

@@ -335,6 +335,12 @@ steps:
         "the step's child {pid} survived the timeout"
     );
     assert!(sb.path().join("last").exists());
+    // The run went past the failure, so it is complete, with the failure on record.
+    assert_eq!(sb.state("t")["steps"]["slow"]["continued"], true);
+    let runs: serde_json::Value =
+        serde_json::from_str(&sb.run(&["runs", "--json"]).stdout).unwrap();
+    assert_eq!(runs[0]["status"], "completed");
+    assert_eq!(runs[0]["done"], 3);
 }
 
 fn process_alive(pid: i32) -> bool {
@@ -595,6 +601,7 @@ steps:
   - id: long
     title: Long
     run: |
+      echo "long step is running"
       echo started >> long-started
       exec sleep {{ env.SLEEP_FOR }}
   - id: last
@@ -681,10 +688,71 @@ fn marking_an_interrupted_step_done_or_skipping_it() {
     });
     child.kill().unwrap();
     child.wait().unwrap();
+    // The interrupted step's log shows how far it got.
+    let log = std::fs::read_to_string(sb.run_dir("k2").join("logs/long.log")).unwrap_or_default();
+    assert_eq!(log, "long step is running\n");
     let r = sb.run(&["resume", "k2", "--done", "long"]);
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(sb.status_of("k2", "long"), "succeeded");
     assert_eq!(sb.read("long-started"), "started\n");
+}
+
+#[test]
+fn skipping_an_include_skips_its_steps() {
+    let sb = Sandbox::new();
+    sb.write("child.yaml", "stepwise: 1\nid: child\ntitle: Child\nsteps:\n  - id: inner\n    title: Inner\n    run: touch inner-ran\n");
+    sb.write(
+        "rb.yaml",
+        "stepwise: 1\nid: parent\ntitle: Parent\nsteps:\n  - id: ask\n    title: Ask\n    manual: Decide.\n  - id: inc\n    title: Included\n    include: child.yaml\n",
+    );
+    assert_eq!(sb.run(&["run", "rb.yaml", "--name", "sk"]).code, 3);
+    let r = sb.run(&[
+        "resume",
+        "sk",
+        "--done",
+        "ask",
+        "--skip",
+        "inc=not needed here",
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(sb.status_of("sk", "inc/inner"), "skipped");
+    assert!(!sb.path().join("inner-ran").exists());
+}
+
+#[test]
+fn a_secret_output_lost_to_a_resume_says_what_to_do() {
+    let sb = Sandbox::new();
+    sb.write(
+        "rb.yaml",
+        &SECRET.replace(
+            "  - id: use-key",
+            "  - id: pause\n    title: Pause\n    manual: wait\n  - id: use-key",
+        ),
+    );
+    let r = sb.run(&[
+        "run",
+        "rb.yaml",
+        "--name",
+        "lost",
+        "--input",
+        "token=tok-12345-abcde",
+    ]);
+    assert_eq!(r.code, 3, "{r:?}");
+    let r = sb.run(&[
+        "resume",
+        "lost",
+        "--done",
+        "pause",
+        "--input",
+        "token=tok-12345-abcde",
+    ]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stdout.contains("the secret output `make-key.key` was made by an earlier process, and secrets are never kept on disk"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("`--rerun make-key`"), "{}", r.stdout);
 }
 
 #[test]

@@ -21,6 +21,10 @@ use crate::runbook::yaml::{Node, Pos, from_node};
 /// A boxed future, so that actions can be stored as trait objects.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// The error code of a checking action whose condition does not hold (yet); with `wait`, the
+/// engine tries again.
+pub const CHECK_FAILED: &str = "CheckFailed";
+
 /// What applying an action did.
 #[derive(Debug, Clone)]
 pub struct Outcome {

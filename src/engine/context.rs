@@ -166,7 +166,7 @@ impl Values {
             "inputs": input_map,
             "steps": steps,
             "env": self.env,
-            "run": { "name": self.run_name, "id": plan.root().doc.id.value },
+            "run": { "name": self.run_name },
         }))
     }
 
@@ -196,9 +196,12 @@ impl Values {
                     outputs.insert(template::key(k), v.clone());
                 }
                 for name in &st.secret_outputs {
-                    if let Some(v) = self.secret_outputs.get(&(ps.key.clone(), name.clone())) {
-                        outputs.insert(template::key(name), Value::String(v.clone()));
-                    }
+                    let value = match self.secret_outputs.get(&(ps.key.clone(), name.clone())) {
+                        Some(v) => v.clone(),
+                        // Rendering this fails with a message that says what to do.
+                        None => template::lost_secret(&ps.key, name),
+                    };
+                    outputs.insert(template::key(name), Value::String(value));
                 }
             }
             if dry {

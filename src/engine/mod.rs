@@ -360,13 +360,8 @@ impl Engine {
                 };
                 self.record("step.rerun", Some(i), Some("a person chose to re-run it"))?;
             } else if let Some(reason) = decisions.skip.get(&key) {
-                let st = self.step_state(i);
-                st.status = Status::Skipped;
-                st.definition_hash = hash;
-                st.message = Some(format!("skipped by a person: {reason}"));
-                let msg = st.message.clone();
-                self.record("step.skipped", Some(i), msg.as_deref())?;
-                self.finished_event(i, Duration::ZERO);
+                // Skipping an include skips the steps inside it too.
+                self.skip_with_children(i, &format!("skipped by a person: {reason}"), &hash)?;
             } else if decisions.done.contains(&key) && kind != StepKind::Manual {
                 let changed = status.is_done();
                 let st = self.step_state(i);
@@ -519,7 +514,13 @@ impl Engine {
                 }
             };
             if decisions.confirm.get(&key).map(String::as_str) != Some(text.as_str()) {
-                let preview = self.describe(i).await.body;
+                let described = self.describe(i).await;
+                let preview = match described.problem {
+                    Some(p) if described.body.is_empty() => {
+                        format!("(cannot show the change: {p})")
+                    }
+                    _ => described.body,
+                };
                 let given = decisions.confirm.contains_key(&key);
                 let st = self.step_state(i);
                 st.status = Status::Waiting;
@@ -639,6 +640,7 @@ impl Engine {
             st.secret_outputs = secret_names;
             st.definition_hash = hash.to_string();
             st.message = message.clone();
+            st.continued = attempt.status == Status::Failed && continue_on_error;
         }
         let what = format!("step.{}", attempt.status.as_str());
         self.record(&what, Some(i), message.as_deref())?;
@@ -1041,7 +1043,6 @@ impl Engine {
                 }
                 attempt.message = Some(format!("still failing after waiting {}", w.timeout));
             }
-            outputs::flush_log(&mut log);
             return attempt;
         }
     }
@@ -1061,7 +1062,6 @@ impl Engine {
                 line: line.to_string(),
             });
         }
-        outputs::flush_log(&mut log);
     }
 
     /// Connects to AWS once, and reads and checks the identity before the first AWS step.
@@ -1112,10 +1112,48 @@ impl Engine {
             Ok(a) => a,
             Err(e) => return Attempt::failed(e),
         };
-        let result = tokio::select! {
-            r = action.apply(&aws, &params) => r,
-            _ = self.cancel.cancelled() => {
-                return Attempt { message: Some("interrupted while waiting for AWS".into()), ..Attempt::new(Status::Interrupted) };
+        // A checking action with `wait` is polled until it passes or its time is up; `timeout`
+        // bounds each try.
+        let started = Instant::now();
+        let limit = step.timeout.map_or(Duration::MAX, |t| t.0);
+        let mut tries = 0u32;
+        let result = loop {
+            tries += 1;
+            let result = tokio::select! {
+                r = tokio::time::timeout(limit, action.apply(&aws, &params)) => match r {
+                    Ok(r) => r,
+                    Err(_) => return Attempt::failed(format!("{}: no answer within {}", action.name(), humantime::format_duration(limit))),
+                },
+                _ = self.cancel.cancelled() => {
+                    return Attempt { message: Some("interrupted while waiting for AWS".into()), ..Attempt::new(Status::Interrupted) };
+                }
+            };
+            match (&result, &step.wait) {
+                (Err(e), Some(w)) if e.code == aws::CHECK_FAILED => {
+                    let elapsed = started.elapsed();
+                    if elapsed + w.every.0 > w.timeout.0 {
+                        return Attempt::failed(format!(
+                            "{e}\nstill not passing after waiting {}",
+                            w.timeout
+                        ));
+                    }
+                    self.note(
+                        i,
+                        &format!(
+                            "{} (try {tries}, {} elapsed); next try in {}",
+                            e.message,
+                            humantime::format_duration(Duration::from_secs(elapsed.as_secs())),
+                            w.every
+                        ),
+                    );
+                    tokio::select! {
+                        _ = tokio::time::sleep(w.every.0) => continue,
+                        _ = self.cancel.cancelled() => {
+                            return Attempt { message: Some("interrupted while waiting".into()), ..Attempt::new(Status::Interrupted) };
+                        }
+                    }
+                }
+                _ => break result,
             }
         };
         match result {
@@ -1318,7 +1356,15 @@ impl Engine {
                 }
             }
             if let Some(script) = &step.skip_if {
-                if with_checks {
+                let ctx = self.values.context(&self.plan, &self.state, scope, true);
+                let placeholders =
+                    template::render(script, &ctx).map_or(true, |s| needs_earlier(&s));
+                if with_checks && placeholders {
+                    preview.skip = Some(
+                        "`skip_if` not checked: it needs values that earlier steps would produce"
+                            .into(),
+                    );
+                } else if with_checks {
                     preview.skip = match self.skip_check(i, script).await {
                         Ok(true) => Some("already satisfied: `skip_if` passes".into()),
                         Ok(false) => None,
@@ -1341,6 +1387,12 @@ impl Engine {
 
     /// In a dry run with `--with-checks`, runs read-only checks and read-only AWS actions.
     async fn dry_check(&mut self, i: usize, step: &crate::runbook::Step, preview: &mut Preview) {
+        if needs_earlier(&preview.body) {
+            preview
+                .body
+                .push_str("\n=> not checked: it needs values that earlier steps would produce");
+            return;
+        }
         match step.kind() {
             StepKind::Check => {
                 let a = self.script(i).await;
@@ -1368,6 +1420,11 @@ impl Engine {
             _ => {}
         }
     }
+}
+
+/// Whether a dry-run rendering still holds placeholders for values only a real run would have.
+fn needs_earlier(text: &str) -> bool {
+    text.contains("<steps.") || text.contains("<inputs.")
 }
 
 /// Checks a value against a pattern (whole match) and a list of choices.

@@ -1,7 +1,7 @@
 //! Taking a step's outputs from what it produced, and writing its log.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -130,31 +130,23 @@ fn scalar(v: &Value) -> String {
     }
 }
 
-/// Opens a step's log for appending, readable by its owner only.
-pub fn open_log(path: &Path) -> std::io::Result<BufWriter<File>> {
+/// Opens a step's log for appending, readable by its owner only. Lines are written as they
+/// come, unbuffered, so that the log of a step that was killed shows how far it got.
+pub fn open_log(path: &Path) -> std::io::Result<File> {
     OpenOptions::new()
         .create(true)
         .append(true)
         .mode(0o600)
         .open(path)
-        .map(BufWriter::new)
 }
 
 /// Appends a line (already masked) to a step's log.
-pub fn log_line(log: &mut Option<BufWriter<File>>, stream: Stream, line: &str) {
+pub fn log_line(log: &mut Option<File>, stream: Stream, line: &str) {
     if let Some(w) = log {
         let prefix = match stream {
-            Stream::Stdout => "",
-            Stream::Stderr => "",
+            Stream::Stdout | Stream::Stderr => "",
             Stream::Info => "stepwise: ",
         };
-        let _ = writeln!(w, "{prefix}{line}");
-    }
-}
-
-/// Writes out what is buffered in a step's log.
-pub fn flush_log(log: &mut Option<BufWriter<File>>) {
-    if let Some(w) = log {
-        let _ = w.flush();
+        let _ = w.write_all(format!("{prefix}{line}\n").as_bytes());
     }
 }

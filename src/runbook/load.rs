@@ -685,6 +685,16 @@ impl Loader {
             ("checklist", &[StepKind::Manual]),
             ("outputs", &[StepKind::Run, StepKind::Aws]),
             ("retry", &[StepKind::Run, StepKind::Check, StepKind::Aws]),
+            (
+                "skip_if",
+                &[
+                    StepKind::Run,
+                    StepKind::Check,
+                    StepKind::Aws,
+                    StepKind::File,
+                ],
+            ),
+            ("danger", &[StepKind::Run, StepKind::Aws, StepKind::File]),
             ("timeout", &[StepKind::Run, StepKind::Check, StepKind::Aws]),
         ];
         for (field, kinds) in allowed {
@@ -1078,7 +1088,7 @@ impl Loader {
         match parts[0] {
             "env" => None,
             "run" => match parts.get(1) {
-                Some(&"name") | Some(&"id") | None => None,
+                Some(&"name") | None => None,
                 Some(other) => Some(format!(
                     "unknown run value `run.{other}`\nhint: templates can use `run.name`"
                 )),

@@ -105,6 +105,14 @@ pub fn prepare(src: &str) -> Cow<'_, str> {
     })
 }
 
+/// Marks a secret output that is not in memory any more (it was made by an earlier process).
+const LOST: &str = "\u{0}stepwise-lost-secret:";
+
+/// The stand-in for a secret output that was not kept across a resume.
+pub fn lost_secret(step: &str, name: &str) -> String {
+    format!("{LOST}{step}.{name}\u{0}")
+}
+
 /// Renders a template string against a context; plain strings come back unchanged.
 pub fn render(src: &str, ctx: &Value) -> Result<String, String> {
     if !is_template(src) {
@@ -113,9 +121,20 @@ pub fn render(src: &str, ctx: &Value) -> Result<String, String> {
     if overlong_tag(src).is_some() {
         return Err(overlong_message());
     }
-    environment()
+    let out = environment()
         .render_str(&prepare(src), ctx)
-        .map_err(|e| describe(&e))
+        .map_err(|e| describe(&e))?;
+    if let Some(at) = out.find(LOST) {
+        let what = out[at + LOST.len()..]
+            .split('\u{0}')
+            .next()
+            .unwrap_or_default();
+        let step = what.rsplit_once('.').map_or(what, |(s, _)| s);
+        return Err(format!(
+            "the secret output `{what}` was made by an earlier process, and secrets are never kept on disk\nhint: run step `{step}` again (`--rerun {step}`) so that this process has it"
+        ));
+    }
+    Ok(out)
 }
 
 /// Evaluates a `when` expression.
