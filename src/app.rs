@@ -1,7 +1,6 @@
 //! The commands: each turns its arguments into a plan, a run and an engine, and returns the
 //! exit status.
 
-use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Arc;
