@@ -15,6 +15,7 @@ use indexmap::IndexMap;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// Version of the `state.json` layout.
 pub const STATE_VERSION: u32 = 1;
@@ -231,6 +232,22 @@ pub struct RunStore {
     journal: File,
     user: String,
     host: String,
+    /// Each step's state as last written, with its JSON, so that a save serializes only the
+    /// steps that changed: a run of many steps stays linear, not quadratic.
+    written: std::collections::HashMap<String, (StepState, Box<RawValue>)>,
+}
+
+/// `RunState` as written: the same fields, with each step's JSON taken from the cache.
+#[derive(Serialize)]
+struct StateOnDisk<'a> {
+    version: u32,
+    name: &'a str,
+    runbook: &'a RunbookRef,
+    workdir: &'a Path,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+    inputs: &'a IndexMap<String, InputValue>,
+    steps: IndexMap<&'a str, &'a RawValue>,
 }
 
 impl RunStore {
@@ -250,7 +267,7 @@ impl RunStore {
             Err(e) => return Err(io(&dir)(e)),
         }
         make_private_dir(&dir.join("logs"))?;
-        let store = RunStore::lock(&state.name, dir)?;
+        let mut store = RunStore::lock(&state.name, dir)?;
         store.save(state)?;
         Ok(store)
     }
@@ -319,6 +336,7 @@ impl RunStore {
             journal,
             user,
             host,
+            written: std::collections::HashMap::new(),
         })
     }
 
@@ -329,12 +347,38 @@ impl RunStore {
 
     /// Writes the state atomically and durably: the old or the new state is on disk, whole,
     /// whatever happens, and the new one is there before this returns.
-    pub fn save(&self, state: &RunState) -> Result<(), StoreError> {
+    pub fn save(&mut self, state: &RunState) -> Result<(), StoreError> {
         let path = self.dir.join("state.json");
-        let mut bytes = serde_json::to_vec_pretty(state).map_err(|e| StoreError::Corrupt {
+        let corrupt = |e: serde_json::Error| StoreError::Corrupt {
             path: path.clone(),
             message: e.to_string(),
-        })?;
+        };
+        for (key, step) in &state.steps {
+            if self.written.get(key).is_none_or(|(old, _)| old != step) {
+                let json = serde_json::value::to_raw_value(step).map_err(corrupt)?;
+                self.written.insert(key.clone(), (step.clone(), json));
+            }
+        }
+        let steps = state
+            .steps
+            .keys()
+            .filter_map(|k| {
+                self.written
+                    .get(k)
+                    .map(|(_, json)| (k.as_str(), json.as_ref()))
+            })
+            .collect();
+        let on_disk = StateOnDisk {
+            version: state.version,
+            name: &state.name,
+            runbook: &state.runbook,
+            workdir: &state.workdir,
+            created_at: state.created_at,
+            updated_at: state.updated_at,
+            inputs: &state.inputs,
+            steps,
+        };
+        let mut bytes = serde_json::to_vec_pretty(&on_disk).map_err(corrupt)?;
         bytes.push(b'\n');
         let mut file = atomic_write_file::AtomicWriteFile::open(&path).map_err(io(&path))?;
         use std::os::unix::fs::PermissionsExt;
@@ -442,4 +486,87 @@ pub fn list() -> Vec<Result<RunState, StoreError>> {
 /// Whether a run of this name exists.
 pub fn exists(name: &str) -> bool {
     valid_name(name) && runs_dir().join(name).exists()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(steps: usize) -> RunState {
+        let now = Timestamp::now();
+        RunState {
+            version: STATE_VERSION,
+            name: "t".into(),
+            runbook: RunbookRef {
+                path: "/r.yaml".into(),
+                id: "r".into(),
+                title: "R".into(),
+                hash: "h".into(),
+            },
+            workdir: "/w".into(),
+            created_at: now,
+            updated_at: now,
+            inputs: IndexMap::from([("a".to_string(), InputValue::Value { value: "1".into() })]),
+            steps: (0..steps)
+                .map(|i| (format!("s{i}"), StepState::default()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn saved_state_reads_back_equal_after_each_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = RunStore::lock("t", dir.path().to_path_buf()).unwrap();
+        let mut st = state(3);
+        store.save(&st).unwrap();
+        assert_eq!(read_state(&dir.path().join("state.json")).unwrap(), st);
+        let s1 = st.steps.get_mut("s1").unwrap();
+        s1.status = Status::Succeeded;
+        s1.outputs.insert("x".into(), Value::String("y".into()));
+        store.save(&st).unwrap();
+        assert_eq!(read_state(&dir.path().join("state.json")).unwrap(), st);
+        st.steps.shift_remove("s0");
+        store.save(&st).unwrap();
+        assert_eq!(read_state(&dir.path().join("state.json")).unwrap(), st);
+    }
+
+    #[test]
+    fn a_second_holder_is_refused_with_the_first_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = RunStore::lock("t", dir.path().to_path_buf()).unwrap();
+        let Err(StoreError::Locked { holder, .. }) = RunStore::lock("t", dir.path().to_path_buf())
+        else {
+            panic!("the second lock was granted");
+        };
+        assert!(
+            holder.starts_with(&format!("pid {} by ", std::process::id())),
+            "{holder}"
+        );
+    }
+
+    #[test]
+    fn journal_lines_are_whole_json_objects() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = RunStore::lock("t", dir.path().to_path_buf()).unwrap();
+        store.journal("step.started", Some("a"), None).unwrap();
+        store
+            .journal("step.failed", Some("a"), Some("exit 1"))
+            .unwrap();
+        let text = std::fs::read_to_string(dir.path().join("journal.jsonl")).unwrap();
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[1]["what"], "step.failed");
+        assert_eq!(lines[1]["result"], "exit 1");
+        assert_eq!(lines[1]["step"], "a");
+    }
+
+    #[test]
+    fn slugs_make_valid_run_names() {
+        assert_eq!(slug("My Hub! (prod)"), "my-hub-prod");
+        assert!(valid_name(&slug("../../etc")));
+        assert!(!valid_name("../x"));
+    }
 }

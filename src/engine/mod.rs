@@ -149,6 +149,10 @@ pub struct Engine {
     aws_settings: AwsSettings,
     aws: Option<Arc<Aws>>,
     terminal: Terminal,
+    /// The state in memory has changes not yet on disk (see `record_soon`).
+    unsaved: bool,
+    /// Events held back until the changes they report are on disk.
+    held: Vec<Event>,
 }
 
 /// The result of one attempt at a step.
@@ -205,6 +209,8 @@ impl Engine {
             aws_settings: AwsSettings::default(),
             aws: None,
             terminal: Terminal::Absent,
+            unsaved: false,
+            held: Vec::new(),
         }
     }
 
@@ -262,7 +268,52 @@ impl Engine {
         let key = index.map(|i| self.plan.steps[i].key.clone());
         let masked = result.map(|r| self.values.secrets().mask(r).into_owned());
         store.journal(what, key.as_deref(), masked.as_deref())?;
-        store.save(&self.state)
+        store.save(&self.state)?;
+        self.unsaved = false;
+        for event in std::mem::take(&mut self.held) {
+            self.emit(event);
+        }
+        Ok(())
+    }
+
+    /// Records that a step finished, to be written with the next write, which comes before
+    /// anything else happens: the next step's start, a wait for a person, or the end of the
+    /// run. A finished step and the start of the next one thus share one durable write,
+    /// without the run moving on before its progress is on disk.
+    fn record_soon(
+        &mut self,
+        what: &str,
+        index: usize,
+        result: Option<&str>,
+        event: Event,
+    ) -> Result<(), StoreError> {
+        self.state.updated_at = Timestamp::now();
+        let Some(store) = self.store.as_mut() else {
+            self.emit(event);
+            return Ok(());
+        };
+        let key = &self.plan.steps[index].key;
+        let masked = result.map(|r| self.values.secrets().mask(r).into_owned());
+        store.journal(what, Some(key), masked.as_deref())?;
+        self.unsaved = true;
+        self.held.push(event);
+        Ok(())
+    }
+
+    /// Writes what `record_soon` left in memory.
+    fn flush(&mut self) -> Result<(), StoreError> {
+        if !self.unsaved {
+            return Ok(());
+        }
+        self.state.updated_at = Timestamp::now();
+        if let Some(store) = self.store.as_mut() {
+            store.save(&self.state)?;
+        }
+        self.unsaved = false;
+        for event in std::mem::take(&mut self.held) {
+            self.emit(event);
+        }
+        Ok(())
     }
 
     /// Steps that a person must decide about before the run can go on: steps interrupted by a
@@ -416,6 +467,7 @@ impl Engine {
         let mut i = 0;
         while i < self.plan.steps.len() {
             if self.cancel.is_cancelled() {
+                self.flush()?;
                 return Ok(RunOutcome::Interrupted { key: None });
             }
             match self.step(i, decisions).await? {
@@ -643,15 +695,22 @@ impl Engine {
             st.continued = attempt.status == Status::Failed && continue_on_error;
         }
         let what = format!("step.{}", attempt.status.as_str());
-        self.record(&what, Some(i), message.as_deref())?;
-        self.emit(Event::StepFinished {
+        let event = Event::StepFinished {
             index: i,
             status: attempt.status,
             outputs: shown,
             elapsed: started.elapsed(),
             exit_code: attempt.exit_code,
-            message,
-        });
+            message: message.clone(),
+        };
+        let goes_on =
+            attempt.status.is_done() || (attempt.status == Status::Failed && continue_on_error);
+        if goes_on {
+            self.record_soon(&what, i, message.as_deref(), event)?;
+        } else {
+            self.record(&what, Some(i), message.as_deref())?;
+            self.emit(event);
+        }
         Ok(match attempt.status {
             Status::Failed if continue_on_error => Flow::Next,
             Status::Failed => Flow::Stop(RunOutcome::Failed { key }),
@@ -801,11 +860,23 @@ impl Engine {
         }
     }
 
+    /// Resolves a template in a step's scope; plain strings cost nothing.
+    fn render_in(&self, i: usize, text: &str) -> Result<String, String> {
+        if !template::is_template(text) {
+            return Ok(text.to_string());
+        }
+        let ctx = self
+            .values
+            .context(&self.plan, &self.state, self.plan.steps[i].scope, false);
+        template::render(text, &ctx)
+    }
+
     async fn skip_check(&mut self, i: usize, script: &str) -> Result<bool, String> {
-        let scope = self.plan.steps[i].scope;
-        let ctx = self.values.context(&self.plan, &self.state, scope, false);
-        let script =
-            template::render(script, &ctx).map_err(|e| format!("cannot resolve `skip_if`: {e}"))?;
+        // The check may take a while: what is recorded so far goes to disk first.
+        self.flush().map_err(|e| e.to_string())?;
+        let script = self
+            .render_in(i, script)
+            .map_err(|e| format!("cannot resolve `skip_if`: {e}"))?;
         let step = self.plan.step(i).clone();
         let env = self.script_env(i, &step.env, None)?;
         let (tx, mut rx) = mpsc::unbounded_channel();
@@ -831,10 +902,9 @@ impl Engine {
         let Some(cwd) = &step.cwd else {
             return Ok(base);
         };
-        let ctx = self
-            .values
-            .context(&self.plan, &self.state, self.plan.steps[i].scope, false);
-        let cwd = template::render(cwd, &ctx).map_err(|e| format!("cannot resolve `cwd`: {e}"))?;
+        let cwd = self
+            .render_in(i, cwd)
+            .map_err(|e| format!("cannot resolve `cwd`: {e}"))?;
         Ok(base.join(cwd))
     }
 
@@ -845,9 +915,6 @@ impl Engine {
         env: &IndexMap<String, String>,
         output_file: Option<&std::path::Path>,
     ) -> Result<Vec<(String, String)>, String> {
-        let ctx = self
-            .values
-            .context(&self.plan, &self.state, self.plan.steps[i].scope, false);
         let mut out = vec![
             ("STEPWISE_RUN".to_string(), self.state.name.clone()),
             ("STEPWISE_STEP".to_string(), self.key(i)),
@@ -856,12 +923,13 @@ impl Engine {
                 self.plan.runbook_of(i).dir().display().to_string(),
             ),
         ];
-        if let Some(f) = output_file {
-            out.push(("STEPWISE_OUTPUT".to_string(), f.display().to_string()));
-        }
+        let output =
+            output_file.map_or_else(|| "/dev/null".to_string(), |f| f.display().to_string());
+        out.push(("STEPWISE_OUTPUT".to_string(), output));
         for (k, v) in env {
-            let v =
-                template::render(v, &ctx).map_err(|e| format!("cannot resolve `env.{k}`: {e}"))?;
+            let v = self
+                .render_in(i, v)
+                .map_err(|e| format!("cannot resolve `env.{k}`: {e}"))?;
             out.push((k.clone(), v));
         }
         Ok(out)
@@ -882,19 +950,23 @@ impl Engine {
     async fn script(&mut self, i: usize) -> Attempt {
         let step = self.plan.step(i).clone();
         let key = self.key(i);
-        let scope = self.plan.steps[i].scope;
-        let ctx = self.values.context(&self.plan, &self.state, scope, false);
         let source = step
             .run
             .as_deref()
             .or(step.check.as_deref())
             .unwrap_or_default();
-        let source = match template::render(source, &ctx) {
+        let source = match self.render_in(i, source) {
             Ok(s) => s,
             Err(e) => return Attempt::failed(format!("cannot resolve the script: {e}")),
         };
-        let output_file = outputs::output_file();
-        let env = match self.script_env(i, &step.env, Some(&output_file)) {
+        // Only a step that declares outputs gets a file to write them to.
+        let output_file = (!step.outputs.is_empty()).then(outputs::output_file);
+        let remove_output_file = || {
+            if let Some(f) = &output_file {
+                let _ = std::fs::remove_file(f);
+            }
+        };
+        let env = match self.script_env(i, &step.env, output_file.as_deref()) {
             Ok(env) => env,
             Err(e) => return Attempt::failed(e),
         };
@@ -912,7 +984,7 @@ impl Engine {
                 timeout,
             })
             .await;
-            let _ = std::fs::remove_file(&output_file);
+            remove_output_file();
             return match exit {
                 Ok(shell::Exit::Code(0)) => Attempt::new(Status::Succeeded),
                 Ok(shell::Exit::Code(c)) => Attempt {
@@ -930,8 +1002,7 @@ impl Engine {
             .outputs
             .values()
             .any(|o| o.as_ref().is_some_and(|o| o.secret));
-        let log_path = self.store.as_ref().map(|s| s.log_path(&key));
-        let mut log = log_path.as_ref().and_then(|p| outputs::open_log(p).ok());
+        let mut log = outputs::StepLog::new(self.store.as_ref().map(|s| s.log_path(&key)));
         let wait = step.wait.clone();
         let started = Instant::now();
         let mut tries = 0u32;
@@ -955,7 +1026,7 @@ impl Engine {
                         held.push((stream, line));
                     } else {
                         let line = self.values.secrets().mask(&line).into_owned();
-                        outputs::log_line(&mut log, stream, &line);
+                        log.line(stream, &line);
                         let _ = self.events.send(Event::Output {
                             index: i,
                             stream,
@@ -968,13 +1039,13 @@ impl Engine {
             let (exit, stdout) = match result {
                 Ok(r) => r,
                 Err(e) => {
-                    let _ = std::fs::remove_file(&output_file);
+                    remove_output_file();
                     return Attempt::failed(format!("cannot start bash: {e}"));
                 }
             };
             let mut attempt = match exit {
                 shell::Exit::Code(0) => {
-                    match outputs::extract(&step.outputs, &stdout, &output_file) {
+                    match outputs::extract(&step.outputs, &stdout, output_file.as_deref()) {
                         Ok(outputs) => Attempt {
                             outputs,
                             ..Attempt::new(Status::Succeeded)
@@ -1002,7 +1073,7 @@ impl Engine {
             if attempt.status == Status::Succeeded {
                 attempt.exit_code = Some(0);
             }
-            let _ = std::fs::remove_file(&output_file);
+            remove_output_file();
             for (_, (value, secret)) in &attempt.outputs {
                 if *secret {
                     self.values.add_secret(value);
@@ -1010,7 +1081,7 @@ impl Engine {
             }
             for (stream, line) in held {
                 let line = self.values.secrets().mask(&line).into_owned();
-                outputs::log_line(&mut log, stream, &line);
+                log.line(stream, &line);
                 self.emit(Event::Output {
                     index: i,
                     stream,
@@ -1028,7 +1099,7 @@ impl Engine {
                         humantime::format_duration(Duration::from_secs(elapsed.as_secs())),
                         w.every
                     );
-                    outputs::log_line(&mut log, Stream::Info, &line);
+                    log.line(Stream::Info, &line);
                     self.emit(Event::Output {
                         index: i,
                         stream: Stream::Info,
@@ -1050,12 +1121,13 @@ impl Engine {
     /// Shows lines from stepwise itself about a step, and appends them to the step's log.
     fn note(&self, i: usize, text: &str) {
         let text = self.values.secrets().mask(text);
-        let mut log = self
-            .store
-            .as_ref()
-            .and_then(|s| outputs::open_log(&s.log_path(&self.plan.steps[i].key)).ok());
+        let mut log = outputs::StepLog::new(
+            self.store
+                .as_ref()
+                .map(|s| s.log_path(&self.plan.steps[i].key)),
+        );
         for line in text.lines() {
-            outputs::log_line(&mut log, Stream::Info, line);
+            log.line(Stream::Info, line);
             self.emit(Event::Output {
                 index: i,
                 stream: Stream::Info,

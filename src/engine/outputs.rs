@@ -41,13 +41,15 @@ pub fn output_file() -> PathBuf {
 pub fn extract(
     specs: &IndexMap<String, Option<OutputSpec>>,
     stdout: &str,
-    file: &Path,
+    file: Option<&Path>,
 ) -> Result<OutputValues, String> {
     let mut out = OutputValues::new();
     if specs.is_empty() {
         return Ok(out);
     }
-    let written = std::fs::read_to_string(file).unwrap_or_default();
+    let written = file
+        .and_then(|f| std::fs::read_to_string(f).ok())
+        .unwrap_or_default();
     let mut pairs: IndexMap<&str, &str> = IndexMap::new();
     for line in written.lines() {
         if let Some((k, v)) = line.split_once('=') {
@@ -130,23 +132,38 @@ fn scalar(v: &Value) -> String {
     }
 }
 
-/// Opens a step's log for appending, readable by its owner only. Lines are written as they
-/// come, unbuffered, so that the log of a step that was killed shows how far it got.
-pub fn open_log(path: &Path) -> std::io::Result<File> {
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(path)
+/// A step's log, readable by its owner only, opened when the first line comes. Lines are
+/// written as they come, unbuffered, so that the log of a step that was killed shows how far
+/// it got.
+pub struct StepLog {
+    path: Option<PathBuf>,
+    file: Option<File>,
 }
 
-/// Appends a line (already masked) to a step's log.
-pub fn log_line(log: &mut Option<File>, stream: Stream, line: &str) {
-    if let Some(w) = log {
-        let prefix = match stream {
-            Stream::Stdout | Stream::Stderr => "",
-            Stream::Info => "stepwise: ",
-        };
-        let _ = w.write_all(format!("{prefix}{line}\n").as_bytes());
+impl StepLog {
+    /// A log at `path`; with no path (a dry run), lines go nowhere.
+    pub fn new(path: Option<PathBuf>) -> StepLog {
+        StepLog { path, file: None }
+    }
+
+    /// Appends a line (already masked).
+    pub fn line(&mut self, stream: Stream, line: &str) {
+        if self.file.is_none()
+            && let Some(path) = &self.path
+        {
+            self.file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o600)
+                .open(path)
+                .ok();
+        }
+        if let Some(w) = &mut self.file {
+            let prefix = match stream {
+                Stream::Stdout | Stream::Stderr => "",
+                Stream::Info => "stepwise: ",
+            };
+            let _ = w.write_all(format!("{prefix}{line}\n").as_bytes());
+        }
     }
 }
