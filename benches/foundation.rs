@@ -106,6 +106,26 @@ fn main() {
         rss as f64 / 1024.0
     );
 
+    // Where the time goes, in-process: the YAML tree alone, then everything.
+    let text = std::fs::read_to_string(&big).expect("read");
+    let mut parse = Vec::new();
+    let mut load = Vec::new();
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        let node = stepwise::runbook::yaml::Node::parse(&text).expect("parses");
+        parse.push(t.elapsed());
+        drop(node);
+        let t = Instant::now();
+        let plan = stepwise::runbook::load(&big).expect("valid");
+        load.push(t.elapsed());
+        drop(plan);
+    }
+    println!(
+        "  in-process: YAML tree {:.1} ms, whole validation {:.1} ms (medians)",
+        median(parse).as_secs_f64() * 1e3,
+        median(load).as_secs_f64() * 1e3
+    );
+
     // 2. 1,000 trivial steps in plain mode with durable state.
     let trivial = dir.join("trivial.yaml");
     std::fs::write(&trivial, trivial_runbook(1000)).expect("write runbook");

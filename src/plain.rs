@@ -506,7 +506,7 @@ pub fn status(run: &str, json: bool) -> Result<i32> {
                 changed: found.is_some_and(|(p, i)| {
                     s.status.is_done()
                         && !s.definition_hash.is_empty()
-                        && s.definition_hash != p.steps[i].hash
+                        && s.definition_hash != p.hash(i)
                 }),
                 state: s.clone(),
             }

@@ -330,7 +330,8 @@ impl Engine {
                     out.push((i, Need::Interrupted { last_output }));
                 }
                 Status::Succeeded | Status::Satisfied
-                    if !st.definition_hash.is_empty() && st.definition_hash != ps.hash =>
+                    if !st.definition_hash.is_empty()
+                        && st.definition_hash != self.plan.hash(i) =>
                 {
                     out.push((i, Need::Changed));
                 }
@@ -395,7 +396,7 @@ impl Engine {
         }
         for i in 0..self.plan.steps.len() {
             let key = self.key(i);
-            let hash = self.plan.steps[i].hash.clone();
+            let hash = self.plan.hash(i).to_string();
             let kind = self.plan.step(i).kind();
             let status = self
                 .state
@@ -495,7 +496,7 @@ impl Engine {
             return Ok(Flow::Next);
         }
         let step = self.plan.step(i).clone();
-        let hash = self.plan.steps[i].hash.clone();
+        let hash = self.plan.hash(i).to_string();
 
         // An include whose `when` is false skips everything inside it.
         if let Some(when) = &step.when {
@@ -731,7 +732,7 @@ impl Engine {
             let hash = if j == i {
                 hash.to_string()
             } else {
-                self.plan.steps[j].hash.clone()
+                self.plan.hash(j).to_string()
             };
             let st = self.step_state(j);
             st.status = Status::Skipped;

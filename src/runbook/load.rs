@@ -70,8 +70,6 @@ const MAX_INCLUDE_DEPTH: usize = 16;
 pub struct Runbook {
     pub source: Arc<SourceFile>,
     pub doc: RunbookDoc,
-    /// The YAML node of each step, for locating problems found later.
-    pub step_nodes: Vec<Node>,
 }
 
 impl Runbook {
@@ -115,8 +113,9 @@ pub struct PlanStep {
     pub index: usize,
     /// How many includes deep the step is.
     pub depth: usize,
-    /// A hash of the step's definition, to notice that it changed since it ran.
-    pub hash: String,
+    /// A hash of the step's definition, to notice that it changed since it ran; made when
+    /// first asked for (validation alone never needs it).
+    hash: std::sync::OnceLock<String>,
     /// For an include step, the scope of the included runbook and the plan index just after its
     /// last step.
     pub include: Option<(usize, usize)>,
@@ -144,6 +143,11 @@ impl Plan {
     /// The runbook that defines a plan step.
     pub fn runbook_of(&self, i: usize) -> &Runbook {
         &self.scopes[self.steps[i].scope].runbook
+    }
+
+    /// The hash of a step's definition (what it does, not its title or description).
+    pub fn hash(&self, i: usize) -> &str {
+        self.steps[i].hash.get_or_init(|| step_hash(self.step(i)))
     }
 
     /// The plan index of a step key.
@@ -206,14 +210,13 @@ fn flatten(
     });
     for (index, step) in runbook.doc.steps.iter().enumerate() {
         let key = format!("{prefix}{}", step.id.value);
-        let hash = step_hash(step);
         let at = plan.steps.len();
         plan.steps.push(PlanStep {
             key: key.clone(),
             scope,
             index,
             depth,
-            hash,
+            hash: std::sync::OnceLock::new(),
             include: None,
         });
         if step.include.is_some()
@@ -235,7 +238,11 @@ fn flatten(
 }
 
 fn step_hash(step: &Step) -> String {
-    let json = serde_json::to_vec(step).unwrap_or_default();
+    // Titles and descriptions explain a step; editing them does not change what it does.
+    let mut what = step.clone();
+    what.title.clear();
+    what.description = None;
+    let json = serde_json::to_vec(&what).unwrap_or_default();
     hex::encode(&Sha256::digest(&json)[..12])
 }
 
@@ -305,15 +312,25 @@ impl Loader {
                 return None;
             }
         };
-        let (doc, step_nodes) = self.document(&source, &root)?;
+        // The step nodes are moved out of the tree rather than copied.
+        let mut root = root;
+        let steps_node = match &mut root.kind {
+            NodeKind::Map(entries) => entries
+                .iter()
+                .position(|(k, _)| k.as_str() == Some("steps"))
+                .map(|i| entries.remove(i).1),
+            _ => None,
+        };
+        let (doc, step_nodes) = self.document(&source, &root, steps_node)?;
         let runbook = Arc::new(Runbook {
             source: source.clone(),
             doc,
-            step_nodes,
         });
         self.files.insert(canonical.clone(), runbook.clone());
         stack.push(canonical);
-        self.check(&runbook, stack);
+        // The step nodes locate problems while checking; the plan does not need them after.
+        self.check(&runbook, &step_nodes, stack);
+        drop(step_nodes);
         stack.pop();
         Some(runbook)
     }
@@ -330,7 +347,12 @@ impl Loader {
     }
 
     /// Turns the YAML tree into typed values, reporting each broken part on its own.
-    fn document(&mut self, src: &SourceFile, root: &Node) -> Option<(RunbookDoc, Vec<Node>)> {
+    fn document(
+        &mut self,
+        src: &SourceFile,
+        root: &Node,
+        steps_node: Option<Node>,
+    ) -> Option<(RunbookDoc, Vec<Node>)> {
         let Some(entries) = root.as_map() else {
             self.diags.push(src.diag(
                 root.pos,
@@ -439,7 +461,7 @@ impl Loader {
         }
         let mut steps = Vec::new();
         let mut step_nodes = Vec::new();
-        match root.get("steps") {
+        match steps_node {
             None => self.diags.push(src.diag(
                 root.pos,
                 missing_hint(
@@ -447,12 +469,14 @@ impl Loader {
                     "list the steps under `steps:`, each with `id`, `title` and one kind",
                 ),
             )),
-            Some(node) => match &node.kind {
+            Some(node) => match node.kind {
                 NodeKind::Seq(items) => {
+                    steps.reserve_exact(items.len());
+                    step_nodes.reserve_exact(items.len());
                     for item in items {
-                        if let Some(step) = self.step(src, item) {
+                        if let Some(step) = self.step(src, &item) {
                             steps.push(step);
-                            step_nodes.push(item.clone());
+                            step_nodes.push(item);
                         }
                     }
                 }
@@ -559,7 +583,7 @@ impl Loader {
     }
 
     /// Checks what needs the whole runbook: ids, references, patterns, includes, actions.
-    fn check(&mut self, rb: &Arc<Runbook>, stack: &mut Vec<PathBuf>) {
+    fn check(&mut self, rb: &Arc<Runbook>, step_nodes: &[Node], stack: &mut Vec<PathBuf>) {
         let src = rb.source.clone();
         let doc = &rb.doc;
         for step in &doc.steps {
@@ -638,7 +662,7 @@ impl Loader {
 
         let mut seen: HashMap<String, Pos> = HashMap::new();
         for (i, step) in doc.steps.iter().enumerate() {
-            let node = &rb.step_nodes[i];
+            let node = &step_nodes[i];
             let id = &step.id;
             if !is_id(&id.value) {
                 self.diags.push(src.diag(
@@ -953,7 +977,8 @@ impl Loader {
     }
 
     fn regex(&mut self, src: &SourceFile, pattern: &Spanned<String>) {
-        if let Err(e) = regex::Regex::new(&pattern.value) {
+        // Parsing is enough to find a mistake, and much cheaper than building the automaton.
+        if let Err(e) = regex_syntax::Parser::new().parse(&pattern.value) {
             let detail = e.to_string();
             let last = detail.lines().last().unwrap_or_default().trim().to_string();
             self.diags.push(src.diag(

@@ -209,7 +209,11 @@ impl<'a> Builder<'a> {
                     ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => Style::Quoted,
                     _ => Style::Block,
                 };
-                let kind = NodeKind::Scalar(value.into_owned(), style);
+                // The parser's buffers grow by doubling; a tree of many small scalars keeps
+                // only what it holds.
+                let mut value = value.into_owned();
+                value.shrink_to_fit();
+                let kind = NodeKind::Scalar(value, style);
                 (Node { pos, kind }, anchor)
             }
             Event::Alias(id) => {
@@ -232,6 +236,7 @@ impl<'a> Builder<'a> {
                     items.push(self.node(event, item_pos)?);
                 }
                 self.depth -= 1;
+                items.shrink_to_fit();
                 let kind = NodeKind::Seq(items);
                 (Node { pos, kind }, anchor)
             }
@@ -266,6 +271,7 @@ impl<'a> Builder<'a> {
                     entries.push((key, value));
                 }
                 self.depth -= 1;
+                entries.shrink_to_fit();
                 let kind = NodeKind::Map(entries);
                 (Node { pos, kind }, anchor)
             }
