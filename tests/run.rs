@@ -1096,3 +1096,43 @@ fn the_shipped_example_runs_end_to_end() {
         r.stdout
     );
 }
+
+#[test]
+fn scripts_keep_their_line_numbers_and_get_an_empty_stdin() {
+    let sb = Sandbox::new();
+    sb.write(
+        "rb.yaml",
+        r#"
+stepwise: 1
+id: lines
+title: Lines
+steps:
+  - id: reads
+    title: Reads stdin
+    run: |
+      cat
+      echo "read nothing"
+    timeout: 10s
+  - id: broken
+    title: Broken on line 2
+    run: |
+      echo one
+      no-such-command-xyz
+"#,
+    );
+    let started = Instant::now();
+    let r = sb.run(&["run", "rb.yaml", "--name", "ln"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "a script waited on stdin"
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stdout.contains("  | read nothing"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("  ! bash: line 2: no-such-command-xyz: command not found"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("exited with status 127"), "{}", r.stdout);
+}

@@ -602,6 +602,16 @@ impl Engine {
             .retry
             .and_then(|r| r.delay)
             .map_or(Duration::ZERO, |d| d.0);
+        // A script is resolved and its bash started before the "running" state is written, and
+        // released after: bash starts while the state goes to disk.
+        let mut early = None;
+        if matches!(step.kind(), StepKind::Run | StepKind::Check)
+            && !step.interactive
+            && let Ok(prepared) = self.prepare(i)
+            && let Ok(held) = shell::spawn(&prepared.script())
+        {
+            early = Some((prepared, held));
+        }
         let mut attempt_no = 0;
         loop {
             attempt_no += 1;
@@ -624,7 +634,10 @@ impl Engine {
                 index: i,
                 attempt: attempts,
             });
-            let attempt = self.attempt(i).await;
+            let attempt = match early.take() {
+                Some(early) => self.script(i, Some(early)).await,
+                None => self.attempt(i).await,
+            };
             let retry = attempt.status == Status::Failed
                 && attempt_no < tries
                 && !self.cancel.is_cancelled();
@@ -940,42 +953,64 @@ impl Engine {
     async fn attempt(&mut self, i: usize) -> Attempt {
         let step = self.plan.step(i).clone();
         match step.kind() {
-            StepKind::Run | StepKind::Check => self.script(i).await,
+            StepKind::Run | StepKind::Check => self.script(i, None).await,
             StepKind::Aws => self.aws_step(i).await,
             StepKind::File => self.file_step(i).await,
             StepKind::Manual | StepKind::Include => Attempt::failed("not an executable step"),
         }
     }
 
-    /// Runs a `run` or `check` script, streaming its output, and extracts its outputs.
-    async fn script(&mut self, i: usize) -> Attempt {
-        let step = self.plan.step(i).clone();
-        let key = self.key(i);
+    /// Resolves a `run` or `check` step's script, environment and working directory.
+    fn prepare(&self, i: usize) -> Result<Prepared, String> {
+        let step = self.plan.step(i);
         let source = step
             .run
             .as_deref()
             .or(step.check.as_deref())
             .unwrap_or_default();
-        let source = match self.render_in(i, source) {
-            Ok(s) => s,
-            Err(e) => return Attempt::failed(format!("cannot resolve the script: {e}")),
-        };
+        let source = self
+            .render_in(i, source)
+            .map_err(|e| format!("cannot resolve the script: {e}"))?;
         // Only a step that declares outputs gets a file to write them to.
         let output_file = (!step.outputs.is_empty()).then(outputs::output_file);
+        let mut prepared = Prepared {
+            source,
+            env: Vec::new(),
+            cwd: PathBuf::new(),
+            timeout: step.timeout.map(|t| t.0),
+            output_file,
+        };
+        prepared.env = self.script_env(i, &step.env, prepared.output_file.as_deref())?;
+        prepared.cwd = self.cwd(i)?;
+        Ok(prepared)
+    }
+
+    /// Runs a `run` or `check` script, streaming its output, and extracts its outputs. `early`
+    /// is the script already resolved and started, held until now.
+    async fn script(&mut self, i: usize, early: Option<(Prepared, shell::Held)>) -> Attempt {
+        let step = self.plan.step(i).clone();
+        let key = self.key(i);
+        let (prepared, mut held) = match early {
+            Some((p, h)) => (p, Some(h)),
+            None => match self.prepare(i) {
+                Ok(p) => (p, None),
+                Err(e) => return Attempt::failed(e),
+            },
+        };
+        let output_file = prepared.output_file.clone();
         let remove_output_file = || {
             if let Some(f) = &output_file {
                 let _ = std::fs::remove_file(f);
             }
         };
-        let env = match self.script_env(i, &step.env, output_file.as_deref()) {
-            Ok(env) => env,
-            Err(e) => return Attempt::failed(e),
-        };
-        let cwd = match self.cwd(i) {
-            Ok(c) => c,
-            Err(e) => return Attempt::failed(e),
-        };
-        let timeout = step.timeout.map(|t| t.0);
+        let Prepared {
+            source,
+            env,
+            cwd,
+            timeout,
+            ..
+        } = &prepared;
+        let (source, env, cwd, timeout) = (source.clone(), env.clone(), cwd.clone(), *timeout);
 
         if step.interactive {
             let exit = shell::run_interactive(shell::Script {
@@ -1010,16 +1045,24 @@ impl Engine {
         loop {
             tries += 1;
             let (tx, mut rx) = mpsc::unbounded_channel();
-            let run = shell::run(
-                shell::Script {
-                    source: &source,
-                    env: env.clone(),
-                    cwd: cwd.clone(),
-                    timeout,
-                },
-                tx,
-                &self.cancel,
-            );
+            let script = shell::Script {
+                source: &source,
+                env: env.clone(),
+                cwd: cwd.clone(),
+                timeout,
+            };
+            let started_bash = match held.take() {
+                Some(h) => Ok(h),
+                None => shell::spawn(&script),
+            };
+            let held_bash = match started_bash {
+                Ok(h) => h,
+                Err(e) => {
+                    remove_output_file();
+                    return Attempt::failed(format!("cannot start bash: {e}"));
+                }
+            };
+            let run = shell::wait(held_bash, tx, &self.cancel);
             let mut held = Vec::new();
             let pump = async {
                 while let Some((stream, line)) = rx.recv().await {
@@ -1468,7 +1511,7 @@ impl Engine {
         }
         match step.kind() {
             StepKind::Check => {
-                let a = self.script(i).await;
+                let a = self.script(i, None).await;
                 let verdict = match a.status {
                     Status::Succeeded => "check passes now".to_string(),
                     _ => format!("check does not pass now: {}", a.message.unwrap_or_default()),
@@ -1491,6 +1534,35 @@ impl Engine {
                 }
             }
             _ => {}
+        }
+    }
+}
+
+/// A `run` or `check` script, resolved and ready to start.
+struct Prepared {
+    source: String,
+    env: Vec<(String, String)>,
+    cwd: PathBuf,
+    timeout: Option<Duration>,
+    output_file: Option<PathBuf>,
+}
+
+impl Prepared {
+    fn script(&self) -> shell::Script<'_> {
+        shell::Script {
+            source: &self.source,
+            env: self.env.clone(),
+            cwd: self.cwd.clone(),
+            timeout: self.timeout,
+        }
+    }
+}
+
+impl Drop for Prepared {
+    /// The output file goes with the script, however the step ended.
+    fn drop(&mut self) {
+        if let Some(f) = &self.output_file {
+            let _ = std::fs::remove_file(f);
         }
     }
 }

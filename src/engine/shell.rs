@@ -64,21 +64,71 @@ fn bash(source: &str) -> Command {
     cmd
 }
 
+/// A script whose bash has started but waits, before the script's first command, until it is
+/// released: starting bash (the slow part of a small step) overlaps with writing the step's
+/// "running" state, and nothing of the script happens before that state is on disk.
+pub struct Held {
+    child: tokio::process::Child,
+    gate: Option<tokio::process::ChildStdin>,
+    timeout: Option<Duration>,
+}
+
+/// The gate: reads one line from stdin (the pipe stepwise holds), gives up if stepwise lets go
+/// without releasing, then gives the script the empty stdin it always has. It goes on the
+/// script's first line, so that bash's line numbers in messages stay those of the script.
+const GATE: &str = "read -r _ || exit 125; exec </dev/null; ";
+
+/// Starts bash for a script, held at the gate.
+pub fn spawn(script: &Script<'_>) -> std::io::Result<Held> {
+    let source = format!("{GATE}{}", script.source);
+    let mut cmd = bash(&source);
+    cmd.current_dir(&script.cwd)
+        .envs(script.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    let mut child = cmd.spawn()?;
+    let gate = child.stdin.take();
+    Ok(Held {
+        child,
+        gate,
+        timeout: script.timeout,
+    })
+}
+
+impl Held {
+    /// Lets the script run.
+    pub async fn release(&mut self) {
+        use tokio::io::AsyncWriteExt;
+        if let Some(mut gate) = self.gate.take() {
+            // If bash is already gone, waiting on it reports how it ended.
+            let _ = gate.write_all(b"go\n").await;
+        }
+    }
+}
+
 /// Runs a script, sending each line to `lines`; returns how it ended and its stdout.
 pub async fn run(
     script: Script<'_>,
     lines: mpsc::UnboundedSender<(Stream, String)>,
     cancel: &CancellationToken,
 ) -> std::io::Result<(Exit, String)> {
-    let mut cmd = bash(script.source);
-    cmd.current_dir(&script.cwd)
-        .envs(script.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    let mut child = cmd.spawn()?;
+    let held = spawn(&script)?;
+    wait(held, lines, cancel).await
+}
+
+/// Releases a held script and streams it to its end; the timeout counts from the release.
+pub async fn wait(
+    mut held: Held,
+    lines: mpsc::UnboundedSender<(Stream, String)>,
+    cancel: &CancellationToken,
+) -> std::io::Result<(Exit, String)> {
+    held.release().await;
+    let Held {
+        mut child, timeout, ..
+    } = held;
     let pgid = child.id().map(|id| Pid::from_raw(id as i32));
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
@@ -87,7 +137,7 @@ pub async fn run(
     drop(lines);
 
     let deadline = async {
-        match script.timeout {
+        match timeout {
             Some(t) => tokio::time::sleep(t).await,
             None => std::future::pending().await,
         }
