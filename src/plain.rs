@@ -3,6 +3,7 @@
 //! This is the front end for scripts, CI and terminals where the UI is not wanted. It reads
 //! the same events the terminal UI reads.
 
+use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -106,6 +107,20 @@ impl Printer {
                     out,
                     "AWS: acting as {} in account {} ({})",
                     id.arn, id.account, id.region
+                ),
+                // Only to a terminal: redirected output may end up in a file.
+                Event::SecretOnce { index, name, value } if std::io::stdout().is_terminal() => {
+                    writeln!(
+                        out,
+                        "{}secret {name}: {value}\n{}  (shown this once: it is kept in memory for this run only, never on disk)",
+                        self.indent(index),
+                        self.indent(index)
+                    )
+                }
+                Event::SecretOnce { index, name, .. } => writeln!(
+                    out,
+                    "{}secret {name} not shown: the output is not a terminal",
+                    self.indent(index)
                 ),
                 Event::StepStarted { index, attempt } => {
                     started[index] = true;

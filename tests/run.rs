@@ -1136,3 +1136,36 @@ steps:
     );
     assert!(r.stdout.contains("exited with status 127"), "{}", r.stdout);
 }
+
+#[test]
+fn a_secret_output_is_shown_once_on_a_terminal_and_nowhere_else() {
+    let sb = Sandbox::new();
+    sb.write("rb.yaml", SECRET);
+    // script(1) gives the run a terminal.
+    let inner = format!(
+        "{} run rb.yaml --name once --input token=tok-12345-abcde",
+        cli::bin()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &inner, "/dev/null"])
+        .current_dir(sb.path())
+        .env("STEPWISE_HOME", sb.home())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(shown.matches("s3cr3t-k3y-value").count(), 1, "{shown}");
+    assert!(shown.contains("secret key: s3cr3t-k3y-value"), "{shown}");
+    assert!(shown.contains("created key ********"), "{shown}");
+    assert!(!sb.everything_on_disk("once").contains("s3cr3t-k3y-value"));
+    // Without a terminal it is not shown at all.
+    let r = sb.run(&[
+        "run",
+        "rb.yaml",
+        "--name",
+        "plain",
+        "--input",
+        "token=tok-12345-abcde",
+    ]);
+    assert!(!r.stdout.contains("s3cr3t-k3y-value"), "{}", r.stdout);
+}

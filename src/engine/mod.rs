@@ -37,6 +37,13 @@ pub use shell::Stream;
 pub enum Event {
     /// The AWS identity steps will act as, read before the first AWS step.
     Identity(Identity),
+    /// A secret output, shown to the person once (a new access key, a first password). Sent
+    /// only when a terminal is there to show it on; it is never logged or written.
+    SecretOnce {
+        index: usize,
+        name: String,
+        value: String,
+    },
     /// A step began an attempt.
     StepStarted { index: usize, attempt: u32 },
     /// A line of a step's output (secrets already masked).
@@ -689,6 +696,13 @@ impl Engine {
                 self.values.set_secret_output(&key, name, value);
                 secret_names.push(name.clone());
                 shown.insert(name.clone(), Value::String(MASK.into()));
+                if self.terminal == Terminal::Available && matches!(self.mode, Mode::Real) {
+                    self.held.push(Event::SecretOnce {
+                        index: i,
+                        name: name.clone(),
+                        value: value.clone(),
+                    });
+                }
             } else {
                 outputs.insert(name.clone(), Value::String(value.clone()));
                 shown.insert(name.clone(), Value::String(value.clone()));
