@@ -163,11 +163,54 @@ pub fn references(src: &str) -> Result<BTreeSet<String>, String> {
     if overlong_tag(src).is_some() {
         return Err(overlong_message());
     }
+    if let Some(simple) = simple_references(src) {
+        return Ok(simple);
+    }
     let prepared = prepare(src);
     let tmpl = environment()
         .template_from_str(&prepared)
         .map_err(|e| describe(&e))?;
     Ok(tmpl.undeclared_variables(true).into_iter().collect())
+}
+
+/// The references of a template made only of plain `{{ a.b.c }}` tags, read without
+/// compiling it (most runbook templates are like this, and a runbook has thousands); None
+/// when the template has anything else, for minijinja to judge.
+fn simple_references(src: &str) -> Option<BTreeSet<String>> {
+    if src.contains("{%") || src.contains("{#") {
+        return None;
+    }
+    let mut refs = BTreeSet::new();
+    let mut rest = src;
+    while let Some(open) = rest.find("{{") {
+        let after = &rest[open + 2..];
+        let close = after.find("}}")?;
+        let path = after[..close].trim();
+        let mut parts = path.split('.');
+        let first = parts.next()?;
+        let name_start = |s: &str| s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
+        let name_chars = |s: &str| s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !name_start(first) || !first.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return None;
+        }
+        // Step ids may start with a digit and hold `-` (`steps.step-0.value`); other names not.
+        let steps = first == "steps";
+        for part in path.split('.').skip(1) {
+            let ok = !part.is_empty()
+                && name_chars(part)
+                && (steps || (name_start(part) && !part.contains('-')));
+            if !ok {
+                return None;
+            }
+        }
+        // A keyword is not a variable; leave such tags to minijinja.
+        if matches!(first, "true" | "false" | "none" | "True" | "False" | "None" | "loop" | "self") {
+            return None;
+        }
+        refs.insert(if steps { path.replace('-', "_") } else { path.to_string() });
+        rest = &after[close + 2..];
+    }
+    Some(refs)
 }
 
 /// Where in `src` the syntax error that stops it from compiling is, as a byte range.
@@ -221,6 +264,30 @@ mod tests {
                 .unwrap();
         let refs: Vec<_> = refs.into_iter().collect();
         assert_eq!(refs, ["env.X", "inputs.a", "run.name", "steps.b.c"]);
+    }
+
+    #[test]
+    fn simple_templates_are_read_like_compiled_ones() {
+        for src in [
+            "{{ inputs.a }} and {{ steps.get-ip.external_ip }}",
+            "x {{inputs.zone}}.{{ inputs.name }}",
+            "{{ steps.step-0.value }}",
+            "{{ run.name }}-{{ env.HOME }}",
+            "no tags at all",
+            "{{ inputs.a | upper }}",
+            "{{ steps.a.b[0] }}",
+        ] {
+            let prepared = prepare(src);
+            let compiled: BTreeSet<String> = environment()
+                .template_from_str(&prepared)
+                .unwrap()
+                .undeclared_variables(true)
+                .into_iter()
+                .collect();
+            assert_eq!(references(src).unwrap(), compiled, "{src}");
+        }
+        assert!(simple_references("{{ inputs.a | upper }}").is_none());
+        assert!(simple_references("{% if x %}{% endif %}").is_none());
     }
 
     #[test]
