@@ -329,8 +329,12 @@ impl Loader {
         self.files.insert(canonical.clone(), runbook.clone());
         stack.push(canonical);
         // The step nodes locate problems while checking; the plan does not need them after.
+        // Freeing a large tree takes a while: it happens on another thread, while this one
+        // goes on.
         self.check(&runbook, &step_nodes, stack);
-        drop(step_nodes);
+        if step_nodes.len() > 1000 {
+            std::thread::spawn(move || drop(step_nodes));
+        }
         stack.pop();
         Some(runbook)
     }
