@@ -1169,3 +1169,59 @@ fn a_secret_output_is_shown_once_on_a_terminal_and_nowhere_else() {
     ]);
     assert!(!r.stdout.contains("s3cr3t-k3y-value"), "{}", r.stdout);
 }
+
+#[test]
+fn for_each_runs_a_step_once_per_item() {
+    let sb = Sandbox::new();
+    sb.write(
+        "rb.yaml",
+        r#"
+stepwise: 1
+id: each
+title: Each
+inputs:
+  users: { default: "bob, carol" }
+steps:
+  - id: create
+    title: Create each user
+    for_each: "{{ inputs.users }}"
+    skip_if: "false"
+    run: |
+      echo "user={{ item }}-made" >> "$STEPWISE_OUTPUT"
+      echo "{{ item }}" >> made.txt
+    outputs:
+      user: {}
+  - id: after
+    title: Use them
+    run: echo "{{ steps.create.user }}" > all.txt
+"#,
+    );
+    let r = sb.run(&["run", "rb.yaml", "--name", "e"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(sb.read("made.txt"), "bob\ncarol\n");
+    assert_eq!(sb.read("all.txt"), "bob-made, carol-made\n");
+    assert!(
+        r.stdout.contains("  - for bob:") && r.stdout.contains("  - for carol:"),
+        "{}",
+        r.stdout
+    );
+    let dry = sb.run(&["run", "rb.yaml", "--dry-run"]);
+    assert!(
+        dry.stdout
+            .contains("    for bob:\n      echo \"user=bob-made\""),
+        "{}",
+        dry.stdout
+    );
+    // `item` outside a for_each step is an unknown variable.
+    sb.write(
+        "bad.yaml",
+        "stepwise: 1\nid: b\ntitle: B\nsteps:\n  - id: x\n    title: X\n    run: echo {{ item }}\n",
+    );
+    let bad = sb.run(&["validate", "bad.yaml"]);
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.stderr.contains("unknown variable `item`"),
+        "{}",
+        bad.stderr
+    );
+}

@@ -26,6 +26,8 @@ pub struct Values {
     secret_outputs: HashMap<(String, String), String>,
     secrets: Secrets,
     env: Value,
+    /// The current item of a `for_each` step.
+    item: Option<String>,
 }
 
 /// The outputs a step declares, whether or not it has run.
@@ -67,12 +69,18 @@ impl Values {
             secret_outputs: HashMap::new(),
             secrets,
             env: Value::Object(env),
+            item: None,
         }
     }
 
     /// The secrets known so far.
     pub fn secrets(&self) -> &Secrets {
         &self.secrets
+    }
+
+    /// Sets (or clears) the item a `for_each` step is at; templates see it as `item`.
+    pub fn set_item(&mut self, item: Option<String>) {
+        self.item = item;
     }
 
     /// Remembers a secret value, to mask it from now on.
@@ -162,12 +170,16 @@ impl Values {
             input_map.insert(template::key(k), Value::String(v.clone()));
         }
         let steps = self.steps_of(plan, state, scope, dry, "steps.");
-        Ctx::from_serialize(json!({
+        let mut ctx = json!({
             "inputs": input_map,
             "steps": steps,
             "env": self.env,
             "run": { "name": self.run_name },
-        }))
+        });
+        if let Some(item) = &self.item {
+            ctx["item"] = Value::String(item.clone());
+        }
+        Ctx::from_serialize(ctx)
     }
 
     fn steps_of(

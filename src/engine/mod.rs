@@ -614,6 +614,7 @@ impl Engine {
         let mut early = None;
         if matches!(step.kind(), StepKind::Run | StepKind::Check)
             && !step.interactive
+            && step.for_each.is_none()
             && let Ok(prepared) = self.prepare(i)
             && let Ok(held) = shell::spawn(&prepared.script())
         {
@@ -696,7 +697,12 @@ impl Engine {
                 self.values.set_secret_output(&key, name, value);
                 secret_names.push(name.clone());
                 shown.insert(name.clone(), Value::String(MASK.into()));
-                if self.terminal == Terminal::Available && matches!(self.mode, Mode::Real) {
+                // A `for_each` step showed each item's secret as it came.
+                let per_item = self.plan.step(i).for_each.is_some();
+                if self.terminal == Terminal::Available
+                    && matches!(self.mode, Mode::Real)
+                    && !per_item
+                {
                     self.held.push(Event::SecretOnce {
                         index: i,
                         name: name.clone(),
@@ -965,6 +971,85 @@ impl Engine {
 
     /// One attempt at a `run`, `check`, `aws` or `file` step.
     async fn attempt(&mut self, i: usize) -> Attempt {
+        match self.plan.step(i).for_each.clone() {
+            Some(list) => self.each(i, &list).await,
+            None => self.attempt_once(i).await,
+        }
+    }
+
+    /// A `for_each` step: one attempt per item, stopping at the first failure. Outputs are
+    /// the items' values joined by `, `; the step is satisfied when every item was.
+    async fn each(&mut self, i: usize, list: &str) -> Attempt {
+        let items = match self.render_in(i, list) {
+            Ok(rendered) => split_items(&rendered),
+            Err(e) => return Attempt::failed(format!("cannot resolve `for_each`: {e}")),
+        };
+        if items.is_empty() {
+            return Attempt {
+                message: Some("nothing to do: the `for_each` list is empty".into()),
+                ..Attempt::new(Status::Satisfied)
+            };
+        }
+        let mut done: Vec<(String, Attempt)> = Vec::new();
+        for item in items {
+            self.note(i, &format!("for {item}:"));
+            self.values.set_item(Some(item.clone()));
+            let attempt = self.attempt_once(i).await;
+            self.values.set_item(None);
+            if matches!(attempt.status, Status::Failed | Status::Interrupted) {
+                return Attempt {
+                    message: Some(format!(
+                        "for {item}: {}",
+                        attempt.message.unwrap_or_default()
+                    )),
+                    ..attempt
+                };
+            }
+            if self.terminal == Terminal::Available {
+                for (name, (value, secret)) in &attempt.outputs {
+                    if *secret {
+                        self.values.add_secret(value);
+                        self.held.push(Event::SecretOnce {
+                            index: i,
+                            name: format!("{name} for {item}"),
+                            value: value.clone(),
+                        });
+                    }
+                }
+            }
+            done.push((item, attempt));
+        }
+        let status = if done.iter().all(|(_, a)| a.status == Status::Satisfied) {
+            Status::Satisfied
+        } else {
+            Status::Succeeded
+        };
+        let mut outputs: IndexMap<String, (String, bool)> = IndexMap::new();
+        for (_, attempt) in &done {
+            for (name, (value, secret)) in &attempt.outputs {
+                let entry = outputs
+                    .entry(name.clone())
+                    .or_insert((String::new(), false));
+                if !entry.0.is_empty() {
+                    entry.0.push_str(", ");
+                }
+                entry.0.push_str(value);
+                entry.1 |= *secret;
+            }
+        }
+        let summary: Vec<String> = done
+            .iter()
+            .map(|(item, a)| format!("{item}: {}", a.status.as_str()))
+            .collect();
+        Attempt {
+            outputs,
+            message: Some(summary.join(", ")),
+            ..Attempt::new(status)
+        }
+    }
+
+    /// One attempt at a step, for one item when it has `for_each`.
+    async fn attempt_once(&mut self, i: usize) -> Attempt {
         let step = self.plan.step(i).clone();
         match step.kind() {
             StepKind::Run | StepKind::Check => self.script(i, None).await,
@@ -1346,8 +1431,49 @@ impl Engine {
         }
     }
 
-    /// What a step would do, with everything resolved that can be.
+    /// What a step would do, with everything resolved that can be; a `for_each` step shows
+    /// each item.
     async fn describe(&mut self, i: usize) -> Preview {
+        let Some(list) = self.plan.step(i).for_each.clone() else {
+            return self.describe_once(i).await;
+        };
+        let dry = matches!(self.mode, Mode::DryRun { .. });
+        let ctx = self
+            .values
+            .context(&self.plan, &self.state, self.plan.steps[i].scope, dry);
+        let items = match template::render(&list, &ctx) {
+            Ok(rendered) => split_items(&rendered),
+            Err(e) => {
+                let mut p = self.describe_once(i).await;
+                p.problem = Some(format!("cannot resolve `for_each`: {e}"));
+                return p;
+            }
+        };
+        let mut combined = Preview {
+            skip: None,
+            body: String::new(),
+            danger: None,
+            problem: None,
+        };
+        for item in items {
+            self.values.set_item(Some(item.clone()));
+            let p = self.describe_once(i).await;
+            self.values.set_item(None);
+            if !combined.body.is_empty() {
+                combined.body.push('\n');
+            }
+            let body: Vec<String> = p.body.lines().map(|l| format!("  {l}")).collect();
+            combined
+                .body
+                .push_str(&format!("for {item}:\n{}", body.join("\n")));
+            combined.danger = combined.danger.or(p.danger);
+            combined.problem = combined.problem.or(p.problem);
+        }
+        combined
+    }
+
+    /// What one step (or one item of it) would do.
+    async fn describe_once(&mut self, i: usize) -> Preview {
         let step = self.plan.step(i).clone();
         let scope = self.plan.steps[i].scope;
         let dry = matches!(self.mode, Mode::DryRun { .. });
@@ -1550,6 +1676,24 @@ impl Engine {
             _ => {}
         }
     }
+}
+
+/// The items of a `for_each` list: a JSON list, or text separated by commas or new lines.
+fn split_items(text: &str) -> Vec<String> {
+    if let Ok(Value::Array(items)) = serde_json::from_str::<Value>(text.trim()) {
+        return items
+            .into_iter()
+            .map(|v| match v {
+                Value::String(s) => s,
+                other => other.to_string(),
+            })
+            .collect();
+    }
+    text.split([',', '\n'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// A `run` or `check` script, resolved and ready to start.

@@ -54,6 +54,7 @@ pub const STEP_KEYS: &[&str] = &[
     "retry",
     "timeout",
     "continue_on_error",
+    "for_each",
 ];
 
 /// Keys whose string values are not templates (regular expressions, JSON paths, ids).
@@ -687,7 +688,15 @@ impl Loader {
             self.step_fields(&src, step, node);
             let outputs = self.step_outputs(&src, rb, i, step, node, &scope, stack);
             // Templates anywhere in the step, located at their own node.
-            self.templates_in(&src, node, &scope, step.kind() == StepKind::File, None);
+            // A file step's `set` values may use `current`; a `for_each` step's templates `item`.
+            let extra_var = if step.for_each.is_some() {
+                Some("item")
+            } else if step.kind() == StepKind::File {
+                Some("current")
+            } else {
+                None
+            };
+            self.templates_in(&src, node, &scope, extra_var, None);
             if let Some(when) = &step.when {
                 match template::expression_references(&when.value) {
                     Ok(refs) => self.references(&src, when.pos, &when.value, &refs, &scope, None),
@@ -724,6 +733,7 @@ impl Loader {
             ),
             ("danger", &[StepKind::Run, StepKind::Aws, StepKind::File]),
             ("timeout", &[StepKind::Run, StepKind::Check, StepKind::Aws]),
+            ("for_each", &[StepKind::Run, StepKind::Check, StepKind::Aws]),
         ];
         for (field, kinds) in allowed {
             if let Some((key, _)) = node
@@ -1002,20 +1012,20 @@ impl Loader {
         src: &SourceFile,
         node: &Node,
         scope: &Checker,
-        allow_current: bool,
+        extra_var: Option<&'static str>,
         skip: Option<&str>,
     ) {
         match &node.kind {
             NodeKind::Scalar(text, _) => {
                 if template::is_template(text) {
-                    let extra = BTreeSet::from(["current".to_string()]);
-                    let allowed = allow_current.then_some(("current", &extra));
+                    let extra = BTreeSet::new();
+                    let allowed = extra_var.map(|name| (name, &extra));
                     self.template(src, node.pos, text, scope, allowed);
                 }
             }
             NodeKind::Seq(items) => {
                 for item in items {
-                    self.templates_in(src, item, scope, allow_current, None);
+                    self.templates_in(src, item, scope, extra_var, None);
                 }
             }
             NodeKind::Map(entries) => {
@@ -1024,7 +1034,7 @@ impl Loader {
                     if NOT_TEMPLATES.contains(&name) || Some(name) == skip {
                         continue;
                     }
-                    self.templates_in(src, value, scope, allow_current, None);
+                    self.templates_in(src, value, scope, extra_var, None);
                 }
             }
         }

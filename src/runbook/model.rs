@@ -168,6 +168,11 @@ pub struct Step {
     /// A failure of this step is recorded, and the run goes on.
     #[serde(default, skip_serializing_if = "is_false")]
     pub continue_on_error: bool,
+    /// Run the step once for each item of a list (a template giving items separated by commas
+    /// or new lines, or a JSON list); `{{ item }}` is the current one. Each output becomes the
+    /// items' values joined by `, `.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_each: Option<String>,
 }
 
 /// The step kinds, by their field name.

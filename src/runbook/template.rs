@@ -189,7 +189,10 @@ fn simple_references(src: &str) -> Option<BTreeSet<String>> {
         let mut parts = path.split('.');
         let first = parts.next()?;
         let name_start = |s: &str| s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
-        let name_chars = |s: &str| s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        let name_chars = |s: &str| {
+            s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        };
         if !name_start(first) || !first.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return None;
         }
@@ -204,10 +207,17 @@ fn simple_references(src: &str) -> Option<BTreeSet<String>> {
             }
         }
         // A keyword is not a variable; leave such tags to minijinja.
-        if matches!(first, "true" | "false" | "none" | "True" | "False" | "None" | "loop" | "self") {
+        if matches!(
+            first,
+            "true" | "false" | "none" | "True" | "False" | "None" | "loop" | "self"
+        ) {
             return None;
         }
-        refs.insert(if steps { path.replace('-', "_") } else { path.to_string() });
+        refs.insert(if steps {
+            path.replace('-', "_")
+        } else {
+            path.to_string()
+        });
         rest = &after[close + 2..];
     }
     Some(refs)
