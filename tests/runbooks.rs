@@ -38,13 +38,20 @@ fn every_step_has_a_title_and_says_why() {
         let plan = stepwise::runbook::load(&file).unwrap();
         let rb = plan.root();
         assert!(
-            rb.doc.description.as_deref().is_some_and(|d| d.trim().len() >= 40),
+            rb.doc
+                .description
+                .as_deref()
+                .is_some_and(|d| d.trim().len() >= 40),
             "{}: the runbook needs a description of what it is for",
             file.display()
         );
         for step in &rb.doc.steps {
             let id = &step.id.value;
-            assert!(!step.title.trim().is_empty(), "{}: step {id} has no title", file.display());
+            assert!(
+                !step.title.trim().is_empty(),
+                "{}: step {id} has no title",
+                file.display()
+            );
             let why = step.description.as_deref().unwrap_or_default().trim();
             assert!(
                 why.len() >= 30 && why != step.title.trim(),
@@ -59,22 +66,51 @@ fn every_step_has_a_title_and_says_why() {
 fn inputs_for(name: &str) -> Vec<&'static str> {
     match name {
         "smce-account-access" => vec![
-            "community=veda", "representative=Sam Rep", "account_id=123456789012",
-            "first_engineer=alice", "engineers=bob,carol",
+            "community=veda",
+            "representative=Sam Rep",
+            "account_id=123456789012",
+            "first_engineer=alice",
+            "engineers=bob,carol",
         ],
-        "smce-deployer-mfa-exemption" => vec!["account_id=123456789012", "cluster=veda-hub", "representative=Sam Rep"],
+        "smce-deployer-mfa-exemption" => vec![
+            "account_id=123456789012",
+            "cluster=veda-hub",
+            "representative=Sam Rep",
+        ],
         "smce-deployer-key-rotation" => vec!["account_id=123456789012", "secret_prefix=VEDA_"],
-        "hackweek-bot" => vec!["account_id=123456789012", "repository=uwhackweek/jupyterhub-deploy"],
-        "ci-node" => vec!["user=jdoe", "mission=dev-roman"],
-        "terraform-deploy" => vec!["account_id=123456789012", "deployment_name=roman-staging", "owner=Roman"],
-        "sops-secrets" => vec!["account_id=123456789012", "deployment_name=roman-staging"],
-        "jupyterhub-deploy" => vec!["account_id=123456789012", "deployment_name=roman-staging", "template_deployment=jwst"],
-        "route53-cname" => vec!["deployment_name=roman-staging", "target=a1b2.us-east-1.elb.amazonaws.com"],
-        "new-hub" => vec![
-            "account_id=123456789012", "deployment_name=roman-staging", "user=jdoe", "mission=dev-roman",
-            "owner=Roman", "template_deployment=jwst",
+        "hackweek-bot" => vec![
+            "account_id=123456789012",
+            "repository=uwhackweek/jupyterhub-deploy",
         ],
-        "aws-credentials" => vec!["method=roles-anywhere", "profile=covalent", "expected_role=CovalentAWSPluginsRole"],
+        "ci-node" => vec!["user=jdoe", "mission=dev-roman"],
+        "terraform-deploy" => vec![
+            "account_id=123456789012",
+            "deployment_name=roman-staging",
+            "owner=Roman",
+        ],
+        "sops-secrets" => vec!["account_id=123456789012", "deployment_name=roman-staging"],
+        "jupyterhub-deploy" => vec![
+            "account_id=123456789012",
+            "deployment_name=roman-staging",
+            "template_deployment=jwst",
+        ],
+        "route53-cname" => vec![
+            "deployment_name=roman-staging",
+            "target=a1b2.us-east-1.elb.amazonaws.com",
+        ],
+        "new-hub" => vec![
+            "account_id=123456789012",
+            "deployment_name=roman-staging",
+            "user=jdoe",
+            "mission=dev-roman",
+            "owner=Roman",
+            "template_deployment=jwst",
+        ],
+        "aws-credentials" => vec![
+            "method=roles-anywhere",
+            "profile=covalent",
+            "expected_role=CovalentAWSPluginsRole",
+        ],
         _ => vec![],
     }
 }
@@ -84,7 +120,11 @@ fn every_dry_run_renders_completely() {
     for file in shipped() {
         let name = file.file_stem().unwrap().to_string_lossy().into_owned();
         let sb = Sandbox::new();
-        let mut args = vec!["run".to_string(), file.display().to_string(), "--dry-run".to_string()];
+        let mut args = vec![
+            "run".to_string(),
+            file.display().to_string(),
+            "--dry-run".to_string(),
+        ];
         for i in inputs_for(&name) {
             args.push("--input".into());
             args.push(i.into());
@@ -92,7 +132,11 @@ fn every_dry_run_renders_completely() {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let r = sb.run(&args);
         assert_eq!(r.code, 0, "{name}: {r:?}");
-        assert!(!r.stdout.contains("cannot render yet"), "{name} does not render completely:\n{}", r.stdout);
+        assert!(
+            !r.stdout.contains("cannot render yet"),
+            "{name} does not render completely:\n{}",
+            r.stdout
+        );
         let text = r.stdout.replace(env!("CARGO_MANIFEST_DIR"), "[repo]");
         insta::assert_snapshot!(format!("dry_run_{}", name.replace('-', "_")), text);
     }
