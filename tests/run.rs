@@ -783,24 +783,29 @@ fn one_process_drives_a_run_at_a_time() {
 }
 
 #[test]
-fn sigterm_stops_the_step_and_records_it_interrupted() {
-    let sb = Sandbox::new();
-    sb.write("rb.yaml", SLOW);
-    let child = sb
-        .cmd(&["run", "rb.yaml", "--name", "t"])
-        .env("SLEEP_FOR", "60")
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_for("the long step to start", || {
-        sb.path().join("long-started").exists()
-    });
-    nix_kill(child.id(), "TERM");
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(130));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("run t interrupted at long"), "{stdout}");
-    assert_eq!(sb.status_of("t", "long"), "interrupted");
+fn sigterm_and_ctrl_c_stop_the_step_and_record_it_interrupted() {
+    for signal in ["TERM", "INT"] {
+        let sb = Sandbox::new();
+        sb.write("rb.yaml", SLOW);
+        let child = sb
+            .cmd(&["run", "rb.yaml", "--name", "t"])
+            .env("SLEEP_FOR", "60")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_for("the long step to start", || {
+            sb.path().join("long-started").exists()
+        });
+        nix_kill(child.id(), signal);
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(130), "{signal}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains("run t interrupted at long"),
+            "{signal}: {stdout}"
+        );
+        assert_eq!(sb.status_of("t", "long"), "interrupted", "{signal}");
+    }
 }
 
 fn nix_kill(pid: u32, sig: &str) {
