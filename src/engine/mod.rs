@@ -256,6 +256,15 @@ impl Engine {
         self.plan.steps[index].key.clone()
     }
 
+    /// Where a step stands (pending when it has no state yet).
+    fn status_of(&self, key: &str) -> Status {
+        self.state
+            .steps
+            .get(key)
+            .map(|s| s.status)
+            .unwrap_or_default()
+    }
+
     fn step_state(&mut self, index: usize) -> &mut StepState {
         let key = self.key(index);
         self.state.steps.entry(key).or_default()
@@ -405,12 +414,7 @@ impl Engine {
             let key = self.key(i);
             let hash = self.plan.hash(i).to_string();
             let kind = self.plan.step(i).kind();
-            let status = self
-                .state
-                .steps
-                .get(&key)
-                .map(|s| s.status)
-                .unwrap_or_default();
+            let status = self.status_of(&key);
             if decisions.rerun.contains(&key) {
                 let st = self.step_state(i);
                 *st = StepState {
@@ -490,12 +494,7 @@ impl Engine {
     /// Handles one step: decides whether it runs, runs it, and records the result.
     async fn step(&mut self, i: usize, decisions: &Decisions) -> Result<Flow, EngineError> {
         let key = self.key(i);
-        let status = self
-            .state
-            .steps
-            .get(&key)
-            .map(|s| s.status)
-            .unwrap_or_default();
+        let status = self.status_of(&key);
         if status.is_done() {
             return Ok(Flow::Next);
         }
@@ -832,7 +831,7 @@ impl Engine {
         } else {
             "waiting for a person".to_string()
         };
-        let first = self.state.steps.get(&key).map(|s| s.status) != Some(Status::Waiting);
+        let first = self.status_of(&key) != Status::Waiting;
         {
             let st = self.step_state(i);
             st.status = Status::Waiting;
