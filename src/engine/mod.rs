@@ -6,6 +6,7 @@
 //! the same steps, resolves the same templates, and shows what each would do instead of doing it.
 
 pub mod context;
+mod drive;
 mod file;
 mod outputs;
 pub mod secrets;
@@ -29,6 +30,7 @@ use crate::runbook::{Plan, StepKind, template};
 use crate::state::{InputValue, RunState, RunStore, Status, StepState, StoreError};
 
 pub use context::Values;
+pub use drive::{Ack, Command, Handoff, Report, serve};
 pub use secrets::{MASK, Secrets};
 pub use shell::Stream;
 
@@ -58,6 +60,8 @@ pub enum Event {
     Waiting { index: usize, need: Need },
     /// Dry run: what a step would do.
     Preview { index: usize, preview: Preview },
+    /// An interactive step takes the terminal, or gives it back (see `drive.rs`).
+    Terminal { index: usize, handoff: Handoff },
 }
 
 /// What a person must do for a step to go on.
@@ -978,6 +982,7 @@ impl Engine {
         let timeout = step.timeout.map(|t| t.0);
 
         if step.interactive {
+            let lease = self.lend_terminal(i).await;
             let exit = shell::run_interactive(shell::Script {
                 source: &source,
                 env,
@@ -985,6 +990,7 @@ impl Engine {
                 timeout,
             })
             .await;
+            drop(lease);
             remove_output_file();
             return match exit {
                 Ok(shell::Exit::Code(0)) => Attempt::new(Status::Succeeded),
