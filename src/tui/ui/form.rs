@@ -34,12 +34,15 @@ pub fn draw(f: &mut Frame, area: Rect, form: &Form, theme: &Theme) {
             Span::styled(format!("{:<14}", field.name), label),
             Span::raw(" "),
         ];
-        if field.input.value().is_empty() && !focus {
+        if field.input.value().is_empty() {
             let placeholder = match &field.spec.default {
                 Some(d) => format!("{} (default)", d.value),
                 None if form.dry() => format!("<inputs.{}>", field.name),
                 None => String::new(),
             };
+            if focus {
+                spans.push(Span::styled(" ", theme.selected()));
+            }
             spans.push(Span::styled(placeholder, theme.dim()));
         } else {
             spans.extend(field_spans(
@@ -67,11 +70,8 @@ pub fn draw(f: &mut Frame, area: Rect, form: &Form, theme: &Theme) {
         if field.spec.secret {
             about.push("secret: never written to disk".into());
         }
-        if !about.is_empty() {
-            fl.push(Line::styled(
-                format!("{:14} {}", "", about.join(" · ")),
-                theme.dim(),
-            ));
+        for a in about {
+            fl.push(Line::styled(format!("{:14} {a}", ""), theme.dim()));
         }
         if let Some(e) = &field.error {
             fl.push(Line::styled(format!("{:14} ✗ {e}", ""), theme.error()));

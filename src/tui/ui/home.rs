@@ -180,5 +180,5 @@ pub fn draw(f: &mut Frame, area: Rect, h: &Home, app: &App) {
             theme,
         )
     };
-    f.render_widget(Paragraph::new(keys), footer);
+    f.render_widget(Paragraph::new(super::fit(keys, footer.width)), footer);
 }

@@ -109,6 +109,17 @@ pub fn keys_line(keys: &[(&str, &str)], theme: &Theme) -> Line<'static> {
     Line::from(spans)
 }
 
+/// Cuts a keys line to a width by leaving out whole keys from the middle: the first (what
+/// Enter does) and the last two (help, quit) stay.
+pub fn fit(mut line: Line<'static>, width: u16) -> Line<'static> {
+    // Each key is three spans (separator, key, what), the first two.
+    while line.width() > width as usize && line.spans.len() > 2 + 3 * 2 {
+        let at = line.spans.len() - 3 * 3;
+        line.spans.drain(at..at + 3);
+    }
+    line
+}
+
 /// A text field's content with a visible cursor (reverse video), masked when secret.
 pub fn field_spans(
     value: &str,

@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use super::theme::Theme;
-use super::{keys_line, markdown, short_duration};
+use super::{fit, keys_line, markdown, short_duration};
 use crate::engine::{Need, RunOutcome, Stream};
 use crate::runbook::StepKind;
 use crate::state::Status;
@@ -41,7 +41,10 @@ pub fn draw(f: &mut Frame, area: Rect, v: &RunView, app: &App) {
             status,
         );
     }
-    f.render_widget(Paragraph::new(footer_keys(v, theme)), footer);
+    f.render_widget(
+        Paragraph::new(fit(footer_keys(v, theme), footer.width)),
+        footer,
+    );
     if v.modal.is_some() {
         super::modal::draw(f, area, v, theme);
     }
@@ -50,16 +53,27 @@ pub fn draw(f: &mut Frame, area: Rect, v: &RunView, app: &App) {
 fn draw_header(f: &mut Frame, area: Rect, v: &RunView, theme: &Theme) {
     let rb = v.plan.root();
     let state = run_state(v);
+    let file = rb
+        .path()
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let room = (area.width as usize).saturating_sub(state.chars().count() + 2);
+    let label = if v.dry {
+        format!(" dry run of {file}")
+    } else {
+        format!(" run {}", v.name)
+    };
+    // When space is short, the title gives way first.
+    let title_room = room.saturating_sub(label.chars().count() + 2);
+    let mut title: String = rb.doc.title.chars().take(title_room).collect();
+    if title.chars().count() < rb.doc.title.chars().count() {
+        title.pop();
+        title.push('…');
+    }
     let mut top = vec![
-        Span::styled(format!(" {} ", rb.doc.title), theme.title()),
-        Span::styled(
-            if v.dry {
-                format!(" {}", rb.path().display())
-            } else {
-                format!(" run {}", v.name)
-            },
-            theme.dim(),
-        ),
+        Span::styled(format!(" {title} "), theme.title()),
+        Span::styled(label, theme.dim()),
     ];
     let used: usize = top.iter().map(Span::width).sum();
     let pad = (area.width as usize).saturating_sub(used + state.chars().count() + 1);
@@ -233,7 +247,7 @@ fn draw_detail(f: &mut Frame, area: Rect, v: &RunView, theme: &Theme) {
             " {} · {} · {} ",
             ps.key,
             step.kind().name(),
-            s.status.as_str()
+            if v.dry { "dry run" } else { s.status.as_str() }
         ))
         .border_style(theme.border(v.focus == Pane::Detail && v.modal.is_none()));
     let mut lines: Vec<Line> = vec![Line::styled(
@@ -346,7 +360,12 @@ fn draw_output(f: &mut Frame, area: Rect, v: &RunView, theme: &Theme) {
     v.out_height.set(inner_h.max(1));
     let bottom = out.len().saturating_sub(inner_h);
     let top = v.out_top.unwrap_or(bottom).min(bottom);
-    let mut title = format!(" Output · {} · {} lines ", v.plan.steps[i].key, out.len());
+    let mut title = format!(
+        " Output · {} · {} line{} ",
+        v.plan.steps[i].key,
+        out.len(),
+        if out.len() == 1 { "" } else { "s" }
+    );
     if out.dropped() > 0 {
         title.push_str(&format!("(+{} older in the log) ", out.dropped()));
     }
