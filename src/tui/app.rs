@@ -221,7 +221,11 @@ impl App {
                 Vec::new()
             }
             Msg::Opened(mut view) => {
-                let fx = view.wants();
+                let mut fx = view.wants();
+                // A dry run changes nothing: show every step's preview at once.
+                if view.dry {
+                    fx.extend(view.key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)));
+                }
                 self.screen = Screen::Run(view);
                 fx
             }
