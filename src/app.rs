@@ -21,7 +21,10 @@ use crate::state::{self, InputValue, RunState, RunStore, RunbookRef, StepState};
 
 /// Runs a command and returns its exit status.
 pub fn main(cli: Cli) -> Result<i32> {
-    match cli.command {
+    let Some(command) = cli.command else {
+        return home(cli.paths);
+    };
+    match command {
         Command::Validate { files } => validate(&files),
         Command::Schema => {
             print!("{}", runbook::json_schema());
@@ -41,13 +44,45 @@ pub fn main(cli: Cli) -> Result<i32> {
             } else {
                 Mode::Real
             };
+            if use_ui(&common) {
+                let plan = load(&file)?;
+                return crate::tui::run(crate::tui::Launch::Run {
+                    plan,
+                    mode,
+                    name,
+                    args: common,
+                });
+            }
             block_on(start(&file, mode, name, common))
         }
-        Command::Resume { run, common } => block_on(resume(&run, common)),
+        Command::Resume { run, common } => {
+            if use_ui(&common) {
+                return crate::tui::run(crate::tui::Launch::Resume {
+                    name: run,
+                    args: common,
+                });
+            }
+            block_on(resume(&run, common))
+        }
     }
 }
 
-fn block_on(f: impl std::future::Future<Output = Result<i32>>) -> Result<i32> {
+/// The terminal UI is used when both ends are a terminal and `--plain` was not given.
+fn use_ui(args: &RunArgs) -> bool {
+    !args.plain && std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
+}
+
+/// A bare `stepwise`: the home screen of the terminal UI, or the help without a terminal.
+fn home(paths: Vec<std::path::PathBuf>) -> Result<i32> {
+    if !use_ui(&RunArgs::default()) {
+        use clap::CommandFactory;
+        eprintln!("{}", Cli::command().render_help());
+        return Ok(exit::INVALID);
+    }
+    crate::tui::run(crate::tui::Launch::Home { paths })
+}
+
+pub(crate) fn block_on(f: impl std::future::Future<Output = Result<i32>>) -> Result<i32> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -82,12 +117,12 @@ fn validate(files: &[std::path::PathBuf]) -> Result<i32> {
     }
 }
 
-fn load(file: &Path) -> Result<Arc<Plan>> {
+pub(crate) fn load(file: &Path) -> Result<Arc<Plan>> {
     runbook::load(file).map(Arc::new).map_err(Error::Invalid)
 }
 
 /// Parses `NAME=VALUE` arguments.
-fn pairs(args: &[String], what: &str) -> Result<Vec<(String, String)>> {
+pub(crate) fn pairs(args: &[String], what: &str) -> Result<Vec<(String, String)>> {
     args.iter()
         .map(|a| {
             a.split_once('=')
@@ -150,12 +185,14 @@ fn ask(name: &str, spec: &runbook::Input) -> Option<String> {
 }
 
 /// Works out the root inputs: given on the command line, recorded (for a resume), defaults,
-/// asked at the terminal, or placeholders in a dry run. All problems are reported together.
+/// asked at the terminal (when `ask`), or placeholders in a dry run. All problems are reported
+/// together.
 fn resolve_inputs(
     plan: &Plan,
     given: &[(String, String)],
     recorded: &IndexMap<String, InputValue>,
     dry: bool,
+    ask_missing: bool,
 ) -> Result<InputValues> {
     let doc = &plan.root().doc;
     let mut problems = Vec::new();
@@ -184,7 +221,7 @@ fn resolve_inputs(
             }
         } else if dry {
             Some(format!("<inputs.{name}>"))
-        } else if interactive() {
+        } else if ask_missing && interactive() {
             ask(name, spec)
         } else {
             None
@@ -290,14 +327,43 @@ fn new_state(plan: &Plan, name: &str, inputs: &InputValues) -> Result<RunState> 
     })
 }
 
+/// A run ready to be driven: what `run` and `resume` set up before the first step.
+pub struct Prepared {
+    pub plan: Arc<Plan>,
+    pub mode: Mode,
+    pub state: RunState,
+    /// None in a dry run, which records nothing.
+    pub store: Option<RunStore>,
+    pub values: Values,
+    /// Decisions given on the command line.
+    pub decisions: Decisions,
+    pub aws: AwsSettings,
+    pub resuming: bool,
+}
+
 /// `stepwise run FILE`.
 async fn start(file: &Path, mode: Mode, name: Option<String>, args: RunArgs) -> Result<i32> {
     let plan = load(file)?;
+    let prepared = prepare_start(plan, mode, name, &args, &[], true)?;
+    drive(prepared).await
+}
+
+/// Sets up a new run (creates its folder, unless dry). Inputs come from `--input`, then
+/// `extra` (which wins), defaults, or are asked at the terminal when `ask` is set.
+pub fn prepare_start(
+    plan: Arc<Plan>,
+    mode: Mode,
+    name: Option<String>,
+    args: &RunArgs,
+    extra: &[(String, String)],
+    ask: bool,
+) -> Result<Prepared> {
     let dry = matches!(mode, Mode::DryRun { .. });
-    let given = pairs(&args.inputs, "NAME=VALUE")?;
-    let inputs = resolve_inputs(&plan, &given, &IndexMap::new(), dry)?;
+    let mut given = pairs(&args.inputs, "NAME=VALUE")?;
+    given.extend_from_slice(extra);
+    let inputs = resolve_inputs(&plan, &given, &IndexMap::new(), dry, ask)?;
     let name = run_name(&plan, name, &inputs)?;
-    let decisions = decisions(&args)?;
+    let decisions = decisions(args)?;
     let state = new_state(&plan, &name, &inputs)?;
     let store = if dry {
         None
@@ -314,16 +380,39 @@ async fn start(file: &Path, mode: Mode, name: Option<String>, args: RunArgs) -> 
         Some(store)
     };
     let values = Values::new(&name, inputs);
-    drive(plan, mode, state, store, values, decisions, &args, false).await
+    Ok(Prepared {
+        plan,
+        mode,
+        state,
+        store,
+        values,
+        decisions,
+        aws: aws_settings(args),
+        resuming: false,
+    })
 }
 
 /// `stepwise resume RUN`.
 async fn resume(name: &str, args: RunArgs) -> Result<i32> {
+    let prepared = prepare_resume(name, &args, &[], true)?;
+    drive(prepared).await
+}
+
+/// Opens a run to go on with it (takes its lock). Inputs are as recorded, replaced by
+/// `--input` and then `extra`; secret inputs, which are not kept, come from those or are asked
+/// at the terminal when `ask` is set.
+pub fn prepare_resume(
+    name: &str,
+    args: &RunArgs,
+    extra: &[(String, String)],
+    ask: bool,
+) -> Result<Prepared> {
     let peeked = state::peek(name)?;
     let plan = load(&peeked.runbook.path)?;
     let (mut store, mut state) = RunStore::open(name)?;
-    let given = pairs(&args.inputs, "NAME=VALUE")?;
-    let inputs = resolve_inputs(&plan, &given, &state.inputs, false)?;
+    let mut given = pairs(&args.inputs, "NAME=VALUE")?;
+    given.extend_from_slice(extra);
+    let inputs = resolve_inputs(&plan, &given, &state.inputs, false, ask)?;
     state.inputs = recorded_inputs(&inputs);
     if state.runbook.hash != plan.root().hash() {
         state.runbook.hash = plan.root().hash();
@@ -341,33 +430,32 @@ async fn resume(name: &str, args: RunArgs) -> Result<i32> {
         .map(|s| (s.key.clone(), old.shift_remove(&s.key).unwrap_or_default()))
         .collect();
     store.journal("run.resumed", None, None)?;
-    let decisions = decisions(&args)?;
+    let decisions = decisions(args)?;
     let values = Values::new(name, inputs);
-    drive(
+    Ok(Prepared {
         plan,
-        Mode::Real,
+        mode: Mode::Real,
         state,
-        Some(store),
+        store: Some(store),
         values,
         decisions,
-        &args,
-        true,
-    )
-    .await
+        aws: aws_settings(args),
+        resuming: true,
+    })
 }
 
 /// Drives the engine and prints its events until the run ends or stops.
-#[allow(clippy::too_many_arguments)]
-async fn drive(
-    plan: Arc<Plan>,
-    mode: Mode,
-    state: RunState,
-    store: Option<RunStore>,
-    values: Values,
-    decisions: Decisions,
-    args: &RunArgs,
-    resuming: bool,
-) -> Result<i32> {
+async fn drive(prepared: Prepared) -> Result<i32> {
+    let Prepared {
+        plan,
+        mode,
+        state,
+        store,
+        values,
+        decisions,
+        aws,
+        resuming,
+    } = prepared;
     let (tx, rx) = mpsc::unbounded_channel();
     let cancel = CancellationToken::new();
     let terminal = if interactive() {
@@ -380,7 +468,7 @@ async fn drive(
     printer.header(&state, resuming);
     let printing = tokio::spawn(printer.consume(rx));
     let mut engine = Engine::new(plan, mode, state, store, values, tx, cancel.clone())
-        .with_aws_settings(aws_settings(args))
+        .with_aws_settings(aws)
         .with_terminal(terminal);
 
     let signals = cancel.clone();

@@ -5,11 +5,23 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 /// Walk through runbooks step by step, with progress kept on disk.
+///
+/// Without a command, in a terminal, opens the home screen: the runbooks in ./runbooks (and in
+/// PATHS) and the runs on this machine.
 #[derive(Debug, Parser)]
-#[command(name = "stepwise", version, about, long_about = None)]
+#[command(
+    name = "stepwise",
+    version,
+    about,
+    long_about = None,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    /// Runbook files or folders to list on the home screen, besides ./runbooks
+    #[arg(value_name = "PATHS")]
+    pub paths: Vec<PathBuf>,
 }
 
 /// What to do.
@@ -63,7 +75,7 @@ pub enum Command {
 }
 
 /// Options shared by `run` and `resume`.
-#[derive(Debug, Args, Default)]
+#[derive(Debug, Args, Default, Clone)]
 pub struct RunArgs {
     /// Print progress as lines instead of opening the terminal UI
     #[arg(long)]

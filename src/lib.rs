@@ -13,3 +13,4 @@ pub mod error;
 pub mod plain;
 pub mod runbook;
 pub mod state;
+pub mod tui;

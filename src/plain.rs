@@ -227,6 +227,9 @@ impl Printer {
                     waiting = Some(Waiting { index, need });
                     Ok(())
                 }
+                // The terminal is not the printer's to lend: dropping the acknowledgement
+                // lets an interactive step go on.
+                Event::Terminal { .. } => Ok(()),
                 Event::Preview { index, preview } => {
                     let step = self.plan.step(index);
                     let pad = self.indent(index);

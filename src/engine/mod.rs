@@ -6,6 +6,7 @@
 //! the same steps, resolves the same templates, and shows what each would do instead of doing it.
 
 pub mod context;
+mod drive;
 mod file;
 mod outputs;
 pub mod secrets;
@@ -29,6 +30,7 @@ use crate::runbook::{Plan, StepKind, template};
 use crate::state::{InputValue, RunState, RunStore, Status, StepState, StoreError};
 
 pub use context::Values;
+pub use drive::{Ack, Command, Handoff, Report, serve};
 pub use secrets::{MASK, Secrets};
 pub use shell::Stream;
 
@@ -65,6 +67,8 @@ pub enum Event {
     Waiting { index: usize, need: Need },
     /// Dry run: what a step would do.
     Preview { index: usize, preview: Preview },
+    /// An interactive step takes the terminal, or gives it back (see `drive.rs`).
+    Terminal { index: usize, handoff: Handoff },
 }
 
 /// What a person must do for a step to go on.
@@ -1111,6 +1115,7 @@ impl Engine {
         let (source, env, cwd, timeout) = (source.clone(), env.clone(), cwd.clone(), *timeout);
 
         if step.interactive {
+            let lease = self.lend_terminal(i).await;
             let exit = shell::run_interactive(shell::Script {
                 source: &source,
                 env,
@@ -1118,6 +1123,7 @@ impl Engine {
                 timeout,
             })
             .await;
+            drop(lease);
             remove_output_file();
             return match exit {
                 Ok(shell::Exit::Code(0)) => Attempt::new(Status::Succeeded),

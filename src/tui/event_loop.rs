@@ -1,0 +1,308 @@
+//! The event loop: one `tokio::select!` over key presses, engine messages, ticks and signals.
+//! Each message goes through `App::update`; the loop carries out the effects that come back
+//! and draws. Keys are read first and drawn at once; engine output arriving in a flood is
+//! taken in batches and drawn at most once a frame, so a key press shows within one frame
+//! however fast a step prints.
+
+use std::future::Future;
+use std::io;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{Event as TermEvent, KeyEventKind};
+use ratatui::Terminal;
+use ratatui::backend::Backend;
+
+use super::app::{App, Effect, Msg, Screen};
+use super::form::{Form, Purpose};
+use super::home;
+use super::session::Session;
+use crate::cli::RunArgs;
+use crate::error::Result;
+use crate::state::{self, InputValue};
+
+/// Time between two frames while output floods in.
+pub const FRAME: Duration = Duration::from_millis(16);
+
+/// Time between ticks (spinners, elapsed times).
+const TICK: Duration = Duration::from_millis(100);
+
+/// Longest time spent taking in engine messages before drawing again.
+const BATCH: Duration = Duration::from_millis(4);
+
+/// What the loop needs from the terminal: its keys, stepping aside and coming back, the
+/// clipboard. The real one is `terminal::TermHost`; tests and benchmarks feed keys from a
+/// channel.
+pub trait Host {
+    /// The next terminal event (None when input ended).
+    fn input(&mut self) -> impl Future<Output = Option<io::Result<TermEvent>>>;
+    /// Gives the terminal to an interactive step, saying so on the main screen.
+    fn suspend(&mut self, note: &str) -> io::Result<()>;
+    /// Takes the terminal back.
+    fn resume(&mut self) -> io::Result<()>;
+    /// Puts text on the clipboard.
+    fn copy(&mut self, text: &str);
+}
+
+/// Runs the loop and carries out effects.
+pub struct Runner {
+    /// Options of `run`/`resume` from the command line (inputs, decisions, AWS settings).
+    pub args: RunArgs,
+    /// Paths given to a bare `stepwise`.
+    pub paths: Vec<PathBuf>,
+    pub session: Option<Session>,
+    /// The terminal was handed to an interactive step.
+    lent: bool,
+}
+
+impl Runner {
+    pub fn new(args: RunArgs, paths: Vec<PathBuf>) -> Runner {
+        Runner {
+            args,
+            paths,
+            session: None,
+            lent: false,
+        }
+    }
+
+    /// Opens a prepared run; the message shows it.
+    pub fn open(&mut self, prepared: crate::app::Prepared) -> Result<Msg> {
+        let (session, view) = Session::open(prepared)?;
+        self.session = Some(session);
+        Ok(Msg::Opened(Box::new(view)))
+    }
+
+    /// Opens a run to go on with it, or asks for its secret inputs first.
+    pub fn resume(
+        &mut self,
+        name: &str,
+        inputs: &[(String, String)],
+        args: &RunArgs,
+    ) -> Result<Msg> {
+        let peeked = state::peek(name)?;
+        let given = crate::app::pairs(&args.inputs, "NAME=VALUE")?;
+        let missing: Vec<String> = peeked
+            .inputs
+            .iter()
+            .filter(|(k, v)| {
+                matches!(v, InputValue::Secret { .. })
+                    && !inputs.iter().chain(&given).any(|(g, _)| g == *k)
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        if !missing.is_empty() {
+            let plan = crate::app::load(&peeked.runbook.path)?;
+            let form = Form::new(
+                plan,
+                Purpose::Resume {
+                    run: name.to_string(),
+                },
+                &[],
+                Some(&missing),
+            );
+            return Ok(Msg::NeedInputs(form));
+        }
+        let prepared = crate::app::prepare_resume(name, args, inputs, false)?;
+        self.open(prepared)
+    }
+
+    /// Runs until the app is done. `effects` are carried out first.
+    pub async fn run<B, H>(
+        &mut self,
+        terminal: &mut Terminal<B>,
+        app: &mut App,
+        host: &mut H,
+        effects: Vec<Effect>,
+    ) -> io::Result<()>
+    where
+        B: Backend,
+        B::Error: std::error::Error + Send + Sync + 'static,
+        H: Host,
+    {
+        let mut sigterm =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let mut sigint =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
+        let mut ticks = tokio::time::interval(TICK);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        self.carry_out(effects, app, host, terminal).await?;
+        let mut dirty = true;
+        let mut urgent = true;
+        let mut last_draw = Instant::now() - FRAME;
+        while app.exit.is_none() {
+            if dirty && !self.lent && (urgent || last_draw.elapsed() >= FRAME) {
+                terminal
+                    .draw(|f| super::ui::draw(f, app))
+                    .map_err(io::Error::other)?;
+                last_draw = Instant::now();
+                dirty = false;
+                urgent = false;
+            }
+            let frame_due = last_draw + FRAME;
+            let animating = app.animating();
+            let msg = tokio::select! {
+                biased;
+                input = host.input(), if !self.lent => match input {
+                    Some(Ok(TermEvent::Key(k))) if k.kind != KeyEventKind::Release => {
+                        urgent = true;
+                        Msg::Key(k)
+                    }
+                    Some(Ok(TermEvent::Paste(p))) => { urgent = true; Msg::Paste(p) }
+                    Some(Ok(TermEvent::Resize(..))) => { urgent = true; Msg::Resize }
+                    Some(Ok(_)) => continue,
+                    Some(Err(e)) => return Err(e),
+                    None => Msg::Terminate,
+                },
+                _ = recv_signal(&mut sigterm) => Msg::Terminate,
+                // Ctrl-C reaches the process as a signal only while an interactive step has
+                // the terminal; the step is the one to answer it.
+                _ = recv_signal(&mut sigint) => {
+                    if self.lent {
+                        continue;
+                    }
+                    Msg::Terminate
+                }
+                m = next_engine(&mut self.session) => m,
+                _ = tokio::time::sleep_until(frame_due.into()), if dirty => continue,
+                _ = ticks.tick(), if animating => Msg::Tick,
+            };
+            dirty = true;
+            let fx = app.update(msg);
+            self.carry_out(fx, app, host, terminal).await?;
+            // Take in what else the engine has sent, for a little while, before drawing.
+            let started = Instant::now();
+            while started.elapsed() < BATCH && app.exit.is_none() && !self.lent {
+                let Some(m) = self.session.as_mut().and_then(Session::try_next) else {
+                    break;
+                };
+                let fx = app.update(m);
+                self.carry_out(fx, app, host, terminal).await?;
+            }
+        }
+        if let Some(s) = self.session.take() {
+            s.close().await;
+        }
+        Ok(())
+    }
+
+    async fn carry_out<B, H>(
+        &mut self,
+        effects: Vec<Effect>,
+        app: &mut App,
+        host: &mut H,
+        terminal: &mut Terminal<B>,
+    ) -> io::Result<()>
+    where
+        B: Backend,
+        B::Error: std::error::Error + Send + Sync + 'static,
+        H: Host,
+    {
+        let mut queue: std::collections::VecDeque<Effect> = effects.into();
+        while let Some(effect) = queue.pop_front() {
+            let msg = match effect {
+                Effect::Engine(c) => {
+                    if let Some(s) = &self.session {
+                        s.send(c);
+                    }
+                    None
+                }
+                Effect::Copy(text) => {
+                    host.copy(&text);
+                    None
+                }
+                Effect::LoadLog { index, path } => {
+                    let text = std::fs::read_to_string(&path).unwrap_or_default();
+                    Some(Msg::Log { index, text })
+                }
+                Effect::Scan => Some(Msg::Lists(home::scan(&self.paths))),
+                Effect::LoadRunbook { path, dry } => Some(match crate::app::load(&path) {
+                    Ok(plan) => Msg::Runbook { plan, dry },
+                    Err(e) => Msg::Failed(crate::plain::error_text(&e)),
+                }),
+                Effect::Start {
+                    plan,
+                    mode,
+                    name,
+                    inputs,
+                } => {
+                    let args = self.args.clone();
+                    Some(
+                        match crate::app::prepare_start(plan, mode, name, &args, &inputs, false)
+                            .and_then(|p| self.open(p))
+                        {
+                            Ok(m) => m,
+                            Err(e) => Msg::Failed(e.to_string()),
+                        },
+                    )
+                }
+                Effect::Resume { name, inputs } => {
+                    let args = self.args.clone();
+                    Some(match self.resume(&name, &inputs, &args) {
+                        Ok(m) => m,
+                        Err(e) => Msg::Failed(e.to_string()),
+                    })
+                }
+                Effect::LendTerminal(ack) => {
+                    let note = match &app.screen {
+                        Screen::Run(v) => v
+                            .running()
+                            .map(|i| {
+                                format!(
+                                    "stepwise: step {} has the terminal; the UI comes back when it ends",
+                                    v.plan.steps[i].key
+                                )
+                            })
+                            .unwrap_or_default(),
+                        _ => String::new(),
+                    };
+                    self.lent = true;
+                    let r = host.suspend(&note);
+                    ack.send();
+                    r?;
+                    None
+                }
+                Effect::TakeTerminalBack => {
+                    if self.lent {
+                        self.lent = false;
+                        host.resume()?;
+                        terminal.clear().map_err(io::Error::other)?;
+                    }
+                    None
+                }
+                Effect::Cancel => {
+                    if let Some(s) = &self.session {
+                        s.cancel();
+                    }
+                    None
+                }
+                Effect::CloseRun => {
+                    if let Some(s) = self.session.take() {
+                        s.close().await;
+                    }
+                    None
+                }
+                Effect::Quit | Effect::Back => None,
+            };
+            if let Some(m) = msg {
+                queue.extend(app.update(m));
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn recv_signal(s: &mut Option<tokio::signal::unix::Signal>) {
+    match s {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+async fn next_engine(session: &mut Option<Session>) -> Msg {
+    match session {
+        Some(s) => s.next().await,
+        None => std::future::pending().await,
+    }
+}

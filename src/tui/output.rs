@@ -1,0 +1,137 @@
+//! The lines a step printed, kept for the output pane, with search.
+//!
+//! A step can print a lot: lines are kept in a ring of bounded size (the step's log on disk
+//! has them all), and the pane draws only the lines it shows.
+
+use std::collections::VecDeque;
+
+use crate::engine::Stream;
+
+/// Most lines kept in memory for one step.
+pub const MAX_LINES: usize = 200_000;
+
+/// One line of a step's output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutLine {
+    pub stream: Stream,
+    pub text: String,
+}
+
+/// A step's output lines.
+#[derive(Debug, Clone, Default)]
+pub struct OutputBuffer {
+    lines: VecDeque<OutLine>,
+    /// Lines dropped from the front to keep within `MAX_LINES`.
+    dropped: usize,
+}
+
+impl OutputBuffer {
+    /// Appends a line, dropping the oldest when full.
+    pub fn push(&mut self, stream: Stream, text: String) {
+        if self.lines.len() == MAX_LINES {
+            self.lines.pop_front();
+            self.dropped += 1;
+        }
+        self.lines.push_back(OutLine { stream, text });
+    }
+
+    /// How many lines are kept.
+    pub fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    /// How many old lines were dropped.
+    pub fn dropped(&self) -> usize {
+        self.dropped
+    }
+
+    /// A line by position.
+    pub fn get(&self, i: usize) -> Option<&OutLine> {
+        self.lines.get(i)
+    }
+
+    /// Lines `start..end` (clamped).
+    pub fn range(&self, start: usize, end: usize) -> impl Iterator<Item = &OutLine> {
+        let end = end.min(self.lines.len());
+        self.lines.range(start.min(end)..end)
+    }
+
+    /// Replaces the lines with a log read from disk: notes from stepwise are prefixed
+    /// `stepwise: ` there.
+    pub fn from_log(text: &str) -> OutputBuffer {
+        let mut b = OutputBuffer::default();
+        for line in text.lines() {
+            match line.strip_prefix("stepwise: ") {
+                Some(note) => b.push(Stream::Info, note.to_string()),
+                None => b.push(Stream::Stdout, line.to_string()),
+            }
+        }
+        b
+    }
+
+    /// Positions of lines that contain `query` (ignoring case unless it has a capital).
+    pub fn find(&self, query: &str) -> Vec<usize> {
+        if query.is_empty() {
+            return Vec::new();
+        }
+        let smart = query.chars().any(char::is_uppercase);
+        let q = query.to_lowercase();
+        self.lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| {
+                if smart {
+                    l.text.contains(query)
+                } else if l.text.is_ascii() && q.is_ascii() {
+                    contains_ignore_ascii_case(&l.text, &q)
+                } else {
+                    l.text.to_lowercase().contains(&q)
+                }
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
+}
+
+fn contains_ignore_ascii_case(hay: &str, needle: &str) -> bool {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    n.len() <= h.len()
+        && h.windows(n.len())
+            .any(|w| w.iter().zip(n).all(|(a, b)| a.to_ascii_lowercase() == *b))
+}
+
+/// A search in the output pane.
+#[derive(Debug, Clone, Default)]
+pub struct Search {
+    pub query: String,
+    /// Matching line positions, in order.
+    pub matches: Vec<usize>,
+    /// Which match is current.
+    pub current: usize,
+}
+
+impl Search {
+    /// The line of the current match.
+    pub fn line(&self) -> Option<usize> {
+        self.matches.get(self.current).copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_with_smart_case_and_reads_logs() {
+        let b = OutputBuffer::from_log("Hello\nstepwise: a note\nhello again\n");
+        assert_eq!(b.len(), 3);
+        assert_eq!(b.get(1).map(|l| l.stream), Some(Stream::Info));
+        assert_eq!(b.find("hello"), vec![0, 2]);
+        assert_eq!(b.find("Hello"), vec![0]);
+    }
+}

@@ -1,0 +1,237 @@
+//! Whole screens of the terminal UI, drawn on ratatui's TestBackend and compared with insta.
+
+#[path = "support/tui.rs"]
+mod tui;
+
+use crossterm::event::KeyCode;
+use jiff::Timestamp;
+use stepwise::engine::{Event, Need, Preview, Report, RunOutcome};
+use stepwise::plain::RunSummary;
+use stepwise::state::RunbookRef;
+use stepwise::tui::form::{Form, Purpose};
+use stepwise::tui::home::{Home, Lists, RunbookEntry};
+use stepwise::tui::ui::theme::Theme;
+use stepwise::tui::{App, Msg, Screen};
+use tui::*;
+
+const W: u16 = 100;
+const H: u16 = 30;
+
+/// Times that depend on the machine (a running step's clock) are hidden.
+fn check(name: &str, text: String) {
+    insta::with_settings!({filters => vec![(r"\b\d+(\.\d+)?(ms|s)\b", "[t]")]}, {
+        insta::assert_snapshot!(name, text);
+    });
+}
+
+fn preview(body: &str) -> Preview {
+    Preview {
+        skip: None,
+        body: body.into(),
+        danger: None,
+        problem: None,
+    }
+}
+
+#[test]
+fn home_lists_runbooks_and_runs() {
+    let now: Timestamp = "2026-03-03T12:00:00Z".parse().unwrap();
+    let summary = |name: &str, done, status, step: Option<&str>, ago_h: i64| RunSummary {
+        name: name.into(),
+        runbook: RunbookRef {
+            path: "/work/runbooks/example.yaml".into(),
+            id: "example".into(),
+            title: "Example deployment folder".into(),
+            hash: "h".into(),
+        },
+        done,
+        total: 10,
+        status,
+        current_step: step.map(String::from),
+        created_at: now,
+        updated_at: Timestamp::from_second(now.as_second() - ago_h * 3600).unwrap(),
+    };
+    let lists = Lists {
+        runbooks: vec![
+            RunbookEntry {
+                path: "runbooks/example.yaml".into(),
+                title: Ok("Example deployment folder (no cloud account needed)".into()),
+                id: "example".into(),
+                steps: 10,
+            },
+            RunbookEntry {
+                path: "runbooks/example-greeting.yaml".into(),
+                title: Ok("Write a greeting".into()),
+                id: "example-greeting".into(),
+                steps: 2,
+            },
+            RunbookEntry {
+                path: "runbooks/broken.yaml".into(),
+                title: Err("3 problems".into()),
+                id: String::new(),
+                steps: 0,
+            },
+        ],
+        runs: vec![
+            summary("example-demo", 5, "waiting", Some("review"), 2),
+            summary("example-staging", 10, "completed", None, 30),
+            summary("example-prod", 3, "failed", Some("wait-ready"), 75),
+        ],
+        problems: Vec::new(),
+        now: Some(now),
+    };
+    let app = App::new(Screen::Home(Home::new(lists)), true, Theme { color: false });
+    check("home", screen(&app, W, H));
+}
+
+#[test]
+fn inputs_form_shows_an_error_as_you_type() {
+    let plan = example();
+    let form = Form::new(
+        plan,
+        Purpose::Start {
+            mode: stepwise::engine::Mode::Real,
+            name: None,
+        },
+        &[],
+        None,
+    );
+    let mut app = App::new(Screen::Form(form), false, Theme { color: false });
+    type_text(&mut app, "Demo!");
+    check("inputs_form_error", screen(&app, W, H));
+}
+
+#[test]
+fn run_view_in_progress() {
+    let mut app = run_app(false);
+    ran(
+        &mut app,
+        0,
+        15,
+        &["created work/demo"],
+        &[("folder", "work/demo")],
+    );
+    ran(&mut app, 1, 12, &[], &[("path", "work/demo/settings.yaml")]);
+    ran(&mut app, 2, 17, &[], &[("path", "work/demo/settings.yaml")]);
+    ran(&mut app, 3, 19, &["service starting"], &[]);
+    app.update(Msg::Engine(Event::StepStarted {
+        index: 4,
+        attempt: 1,
+    }));
+    for n in 1..=3 {
+        app.update(Msg::Engine(Event::Output {
+            index: 4,
+            stream: stepwise::engine::Stream::Info,
+            line: format!(
+                "check not passing yet (try {n}, {}s elapsed); next try in 1s",
+                n - 1
+            ),
+        }));
+    }
+    app.update(Msg::Report(Report::Described {
+        index: 4,
+        preview: preview("test -f \"work/demo/ready\""),
+    }));
+    check("run_view_in_progress", screen(&app, W, H));
+}
+
+#[test]
+fn dry_run_view() {
+    let mut app = run_app(true);
+    app.update(key(KeyCode::Enter));
+    app.update(Msg::Engine(Event::Preview {
+        index: 0,
+        preview: preview(
+            "mkdir -p \"work/<inputs.deployment>\"\necho \"folder=work/<inputs.deployment>\" >> \"$STEPWISE_OUTPUT\"",
+        ),
+    }));
+    for i in 1..10 {
+        app.update(Msg::Engine(Event::Preview {
+            index: i,
+            preview: preview("..."),
+        }));
+    }
+    idle(&mut app, Some(RunOutcome::Completed));
+    check("dry_run_view", screen(&app, W, H));
+}
+
+#[test]
+fn manual_step_dialog() {
+    let mut app = run_app(false);
+    for i in 0..5 {
+        ran(&mut app, i, 10, &[], &[]);
+    }
+    let step = tui::example();
+    let prompts = step
+        .step(5)
+        .prompts
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    app.update(Msg::Engine(Event::Waiting {
+        index: 5,
+        need: Need::Manual {
+            instructions: "Open `work/demo/settings.yaml` and check that the owner and\nthe replica count are right.\n".into(),
+            checklist: vec!["owner is right".into(), "replicas is 2".into()],
+            prompts,
+            missing: vec!["reviewer".into()],
+            problems: Vec::new(),
+        },
+    }));
+    app.update(ch(' '));
+    app.update(key(KeyCode::Tab));
+    type_text(&mut app, "Ada");
+    check("manual_step", screen(&app, W, H));
+}
+
+#[test]
+fn danger_dialog() {
+    let mut app = run_app(false);
+    for i in 0..9 {
+        ran(&mut app, i, 10, &[], &[]);
+    }
+    app.update(Msg::Engine(Event::Waiting {
+        index: 9,
+        need: Need::Danger {
+            text: "demo".into(),
+            preview: "mkdir -p work/published\ncp \"work/demo/settings.yaml\" \"work/published/demo.yaml\"\necho \"published work/published/demo.yaml\"".into(),
+        },
+    }));
+    type_text(&mut app, "de");
+    check("danger_modal", screen(&app, W, H));
+}
+
+#[test]
+fn interrupted_step_dialog() {
+    let mut app = run_app(false);
+    for i in 0..3 {
+        ran(&mut app, i, 10, &[], &[]);
+    }
+    app.update(Msg::Engine(Event::Waiting {
+        index: 3,
+        need: Need::Interrupted {
+            last_output: vec!["service starting".into(), "pulling image 3/7".into()],
+        },
+    }));
+    check("interrupted_modal", screen(&app, W, H));
+}
+
+#[test]
+fn help_overlay() {
+    let mut app = run_app(false);
+    app.update(ch('?'));
+    check("help", screen(&app, W, H));
+}
+
+#[test]
+fn the_run_view_fits_80_by_24() {
+    let mut app = run_app(false);
+    ran(
+        &mut app,
+        0,
+        15,
+        &["created work/demo"],
+        &[("folder", "work/demo")],
+    );
+    check("run_view_80x24", screen(&app, 80, 24));
+}

@@ -1,0 +1,408 @@
+//! The UI's state changes without a terminal: keys and engine events in, state and effects out.
+
+#[path = "support/tui.rs"]
+mod tui;
+
+use crossterm::event::KeyCode;
+use stepwise::engine::{Command, Decisions, Event, Handoff, Need, Report, RunOutcome, Stream};
+use stepwise::state::Status;
+use stepwise::tui::form::{Form, Purpose};
+use stepwise::tui::run_view::{Busy, Modal, Pane};
+use stepwise::tui::ui::theme::Theme;
+use stepwise::tui::{App, Effect, Msg, RunView, Screen};
+use tui::*;
+
+fn engine_command(fx: &[Effect]) -> Option<&Command> {
+    fx.iter().find_map(|e| match e {
+        Effect::Engine(c @ (Command::Next(_) | Command::Continue(_) | Command::Decide(_))) => {
+            Some(c)
+        }
+        _ => None,
+    })
+}
+
+#[test]
+fn enter_runs_the_next_step_and_a_runs_on() {
+    let mut app = run_app(false);
+    let fx = app.update(key(KeyCode::Enter));
+    assert!(
+        matches!(engine_command(&fx), Some(Command::Next(_))),
+        "{fx:?}"
+    );
+    assert_eq!(view(&mut app).busy, Some(Busy::Step));
+    // While a step runs, Enter and `a` start nothing.
+    assert!(engine_command(&app.update(key(KeyCode::Enter))).is_none());
+    assert!(engine_command(&app.update(ch('a'))).is_none());
+    assert!(view(&mut app).error.is_some());
+    ran(&mut app, 0, 5, &["hello"], &[("folder", "work/demo")]);
+    idle(&mut app, None);
+    let fx = app.update(ch('a'));
+    assert!(
+        matches!(engine_command(&fx), Some(Command::Continue(_))),
+        "{fx:?}"
+    );
+}
+
+#[test]
+fn the_selection_follows_the_running_step_until_moved() {
+    let mut app = run_app(false);
+    app.update(ch('a'));
+    app.update(Msg::Engine(Event::StepStarted {
+        index: 2,
+        attempt: 1,
+    }));
+    assert_eq!(view(&mut app).selected, 2);
+    app.update(ch('k'));
+    assert_eq!(view(&mut app).selected, 1);
+    ran(&mut app, 2, 5, &[], &[]);
+    app.update(Msg::Engine(Event::StepStarted {
+        index: 3,
+        attempt: 1,
+    }));
+    assert_eq!(view(&mut app).selected, 1, "moved away: no longer follows");
+    app.update(ch('f'));
+    assert_eq!(view(&mut app).selected, 3);
+}
+
+#[test]
+fn output_follows_the_tail_until_scrolled_and_is_searchable() {
+    let mut app = run_app(false);
+    app.update(Msg::Engine(Event::StepStarted {
+        index: 0,
+        attempt: 1,
+    }));
+    for n in 0..100 {
+        app.update(Msg::Engine(Event::Output {
+            index: 0,
+            stream: if n % 10 == 0 {
+                Stream::Stderr
+            } else {
+                Stream::Stdout
+            },
+            line: format!("line {n}{}", if n % 10 == 0 { " warning" } else { "" }),
+        }));
+    }
+    screen(&app, 100, 30);
+    let v = view(&mut app);
+    assert_eq!(v.outputs[0].len(), 100);
+    assert_eq!(v.out_top, None, "follows the tail");
+    app.update(key(KeyCode::Tab));
+    assert_eq!(view(&mut app).focus, Pane::Output);
+    app.update(ch('k'));
+    let top = view(&mut app).out_top.expect("scrolled");
+    app.update(Msg::Engine(Event::Output {
+        index: 0,
+        stream: Stream::Stdout,
+        line: "more".into(),
+    }));
+    assert_eq!(
+        view(&mut app).out_top,
+        Some(top),
+        "stays where the person scrolled"
+    );
+    app.update(key(KeyCode::End));
+    assert_eq!(view(&mut app).out_top, None);
+    app.update(ch('/'));
+    type_text(&mut app, "warning");
+    app.update(key(KeyCode::Enter));
+    let v = view(&mut app);
+    let s = v.search.as_ref().expect("a search");
+    assert_eq!(s.matches.len(), 10);
+    let first = s.line();
+    app.update(ch('n'));
+    assert_ne!(view(&mut app).search.as_ref().unwrap().line(), first);
+    let text = screen(&app, 100, 30);
+    assert!(text.contains("/warning"), "{text}");
+}
+
+#[test]
+fn a_manual_step_is_done_only_when_ticked_and_answered() {
+    let mut app = run_app(false);
+    let plan = example();
+    app.update(Msg::Engine(Event::Waiting {
+        index: 5,
+        need: Need::Manual {
+            instructions: "check it".into(),
+            checklist: vec!["one".into(), "two".into()],
+            prompts: plan.step(5).prompts.clone().into_iter().collect(),
+            missing: vec!["reviewer".into()],
+            problems: Vec::new(),
+        },
+    }));
+    assert!(matches!(view(&mut app).modal, Some(Modal::Manual(_))));
+    // Done at once: refused, nothing sent.
+    for _ in 0..3 {
+        app.update(key(KeyCode::Tab));
+    }
+    assert!(engine_command(&app.update(key(KeyCode::Enter))).is_none());
+    let Some(Modal::Manual(m)) = &view(&mut app).modal else {
+        panic!("dialog closed")
+    };
+    assert_eq!(m.problems.len(), 2, "{:?}", m.problems);
+    // Tick both, answer wrongly: the error shows as you type.
+    app.update(key(KeyCode::Home));
+    for _ in 0..3 {
+        app.update(key(KeyCode::BackTab));
+    }
+    app.update(ch(' '));
+    app.update(ch(' '));
+    type_text(&mut app, "4da");
+    let Some(Modal::Manual(m)) = &view(&mut app).modal else {
+        panic!("dialog closed")
+    };
+    assert!(m.checklist.iter().all(|(_, t)| *t));
+    assert!(m.prompts[0].error.as_deref().unwrap().contains("pattern"));
+    for _ in 0..3 {
+        app.update(key(KeyCode::Backspace));
+    }
+    type_text(&mut app, "Ada");
+    app.update(key(KeyCode::Tab));
+    let fx = app.update(key(KeyCode::Enter));
+    let Some(Command::Next(d)) = engine_command(&fx) else {
+        panic!("{fx:?}")
+    };
+    assert!(d.done.contains("review"));
+    assert_eq!(d.outputs["review"]["reviewer"], "Ada");
+}
+
+fn danger(app: &mut App) {
+    app.update(Msg::Engine(Event::Waiting {
+        index: 9,
+        need: Need::Danger {
+            text: "demo".into(),
+            preview: "rm -rf it".into(),
+        },
+    }));
+}
+
+#[test]
+fn a_danger_step_needs_the_exact_text_and_anything_else_cancels() {
+    let mut app = run_app(false);
+    danger(&mut app);
+    type_text(&mut app, "dem");
+    assert!(engine_command(&app.update(key(KeyCode::Enter))).is_none());
+    assert!(view(&mut app).modal.is_none(), "cancelled");
+    // Enter on the waiting step opens it again.
+    app.update(key(KeyCode::End));
+    app.update(key(KeyCode::Enter));
+    assert!(matches!(view(&mut app).modal, Some(Modal::Danger(_))));
+    type_text(&mut app, "demo");
+    let fx = app.update(key(KeyCode::Enter));
+    let Some(Command::Next(d)) = engine_command(&fx) else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(d.confirm["publish"], "demo");
+}
+
+#[test]
+fn interrupted_steps_offer_rerun_done_or_skip() {
+    let mut app = run_app(false);
+    let v = view(&mut app);
+    let state = fresh_state(&v.plan, "r");
+    let pending = vec![(
+        3,
+        Need::Interrupted {
+            last_output: vec!["x".into()],
+        },
+    )];
+    app.update(Msg::Report(Report::Idle {
+        outcome: None,
+        state: Box::new(state),
+        pending,
+    }));
+    assert!(matches!(
+        view(&mut app).modal,
+        Some(Modal::Decide { index: 3, .. })
+    ));
+    let fx = app.update(ch('r'));
+    let Some(Command::Next(d)) = engine_command(&fx) else {
+        panic!("{fx:?}")
+    };
+    assert!(d.rerun.contains("start-service"));
+
+    let mut app = run_app(false);
+    app.update(Msg::Engine(Event::Waiting {
+        index: 3,
+        need: Need::Interrupted {
+            last_output: Vec::new(),
+        },
+    }));
+    let fx = app.update(ch('m'));
+    let Some(Command::Decide(d)) = engine_command(&fx) else {
+        panic!("{fx:?}")
+    };
+    assert!(d.done.contains("start-service"));
+
+    let mut app = run_app(false);
+    app.update(Msg::Engine(Event::Waiting {
+        index: 3,
+        need: Need::Changed,
+    }));
+    app.update(ch('s'));
+    type_text(&mut app, "done by hand");
+    let fx = app.update(key(KeyCode::Enter));
+    let Some(Command::Decide(d)) = engine_command(&fx) else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(d.skip["start-service"], "done by hand");
+}
+
+#[test]
+fn skip_mark_done_and_rerun_name_the_selected_step() {
+    let mut app = run_app(false);
+    app.update(ch('j'));
+    app.update(ch('s'));
+    let fx = app.update(key(KeyCode::Enter));
+    let Some(Command::Decide(d)) = engine_command(&fx) else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(d.skip["config"], "no reason given");
+    idle(&mut app, None);
+    let fx = app.update(ch('m'));
+    let Some(Command::Decide(d)) = engine_command(&fx) else {
+        panic!("{fx:?}")
+    };
+    assert!(d.done.contains("config"));
+    idle(&mut app, None);
+    ran(&mut app, 1, 3, &[], &[]);
+    app.update(key(KeyCode::Home));
+    app.update(ch('j'));
+    let fx = app.update(ch('r'));
+    let Some(Command::Next(d)) = engine_command(&fx) else {
+        panic!("{fx:?}")
+    };
+    assert!(d.rerun.contains("config"));
+}
+
+#[test]
+fn quitting_while_a_step_runs_asks_then_stops_it_cleanly() {
+    let mut app = run_app(false);
+    app.update(key(KeyCode::Enter));
+    app.update(Msg::Engine(Event::StepStarted {
+        index: 0,
+        attempt: 1,
+    }));
+    assert!(app.update(ch('q')).is_empty());
+    assert!(matches!(view(&mut app).modal, Some(Modal::ConfirmQuit)));
+    // Any other key keeps it running.
+    app.update(ch('n'));
+    assert!(view(&mut app).modal.is_none());
+    app.update(ch('q'));
+    let fx = app.update(ch('y'));
+    assert!(matches!(fx.as_slice(), [Effect::Cancel]), "{fx:?}");
+    assert!(app.exit.is_none(), "waits for the step to stop");
+    app.update(Msg::Engine(Event::StepFinished {
+        index: 0,
+        status: Status::Interrupted,
+        outputs: Default::default(),
+        elapsed: std::time::Duration::from_millis(3),
+        exit_code: None,
+        message: Some("interrupted".into()),
+    }));
+    let fx = idle(
+        &mut app,
+        Some(RunOutcome::Interrupted {
+            key: Some("prepare".into()),
+        }),
+    );
+    assert!(matches!(fx.as_slice(), [Effect::CloseRun]), "{fx:?}");
+    assert_eq!(app.exit, Some(130));
+    assert!(
+        app.farewell
+            .as_deref()
+            .unwrap()
+            .contains("interrupted at prepare")
+    );
+}
+
+#[test]
+fn quitting_an_idle_run_keeps_it_for_resume() {
+    let mut app = run_app(false);
+    ran(&mut app, 0, 3, &[], &[]);
+    idle(&mut app, None);
+    let fx = app.update(ch('q'));
+    assert!(matches!(fx.as_slice(), [Effect::CloseRun]));
+    assert_eq!(app.exit, Some(3));
+    assert!(
+        app.farewell
+            .as_deref()
+            .unwrap()
+            .contains("stepwise resume example-demo")
+    );
+}
+
+#[test]
+fn the_terminal_is_lent_to_an_interactive_step_and_taken_back() {
+    let mut app = run_app(false);
+    app.update(key(KeyCode::Enter));
+    let fx = app.update(Msg::Engine(Event::Terminal {
+        index: 0,
+        handoff: Handoff::Back,
+    }));
+    assert!(
+        matches!(fx.as_slice(), [Effect::TakeTerminalBack]),
+        "{fx:?}"
+    );
+}
+
+#[test]
+fn command_line_decisions_go_with_the_first_command() {
+    let plan = example();
+    let state = fresh_state(&plan, "r");
+    let mut d = Decisions::default();
+    d.confirm.insert("publish".into(), "demo".into());
+    let view = RunView::new(plan, &state, false, Vec::new(), d);
+    let mut app = App::new(Screen::Run(Box::new(view)), false, Theme { color: false });
+    let fx = app.update(ch('a'));
+    let Some(Command::Continue(d)) = engine_command(&fx) else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(d.confirm["publish"], "demo");
+    idle(&mut app, None);
+    let fx = app.update(ch('a'));
+    let Some(Command::Continue(d)) = engine_command(&fx) else {
+        panic!("{fx:?}")
+    };
+    assert!(d.confirm.is_empty());
+}
+
+#[test]
+fn the_form_checks_inputs_as_you_type_and_starts_when_valid() {
+    let form = Form::new(
+        example(),
+        Purpose::Start {
+            mode: stepwise::engine::Mode::Real,
+            name: None,
+        },
+        &[],
+        None,
+    );
+    let mut app = App::new(Screen::Form(form), false, Theme { color: false });
+    type_text(&mut app, "Bad!");
+    let Screen::Form(f) = &app.screen else {
+        panic!()
+    };
+    assert!(f.fields[0].error.as_deref().unwrap().contains("pattern"));
+    assert!(
+        app.update(Msg::Key(crossterm::event::KeyEvent::new(
+            KeyCode::Char('s'),
+            crossterm::event::KeyModifiers::CONTROL
+        )))
+        .is_empty()
+    );
+    for _ in 0..4 {
+        app.update(key(KeyCode::Backspace));
+    }
+    type_text(&mut app, "staging");
+    let fx = app.update(Msg::Key(crossterm::event::KeyEvent::new(
+        KeyCode::Char('s'),
+        crossterm::event::KeyModifiers::CONTROL,
+    )));
+    let [Effect::Start { inputs, .. }] = fx.as_slice() else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(inputs, &[("deployment".to_string(), "staging".to_string())]);
+    // Esc without a home screen leaves.
+    app.update(key(KeyCode::Esc));
+    assert_eq!(app.exit, Some(0));
+}
