@@ -1148,7 +1148,7 @@ fn a_secret_output_is_shown_once_on_a_terminal_and_nowhere_else() {
     sb.write("rb.yaml", SECRET);
     // script(1) gives the run a terminal.
     let inner = format!(
-        "{} run rb.yaml --name once --input token=tok-12345-abcde",
+        "{} run rb.yaml --plain --name once --input token=tok-12345-abcde",
         cli::bin()
     );
     let out = std::process::Command::new("script")

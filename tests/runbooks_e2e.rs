@@ -498,7 +498,7 @@ fn sops_secrets_for_real() {
     std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
     let mut cmd = Command::new("script");
     w.env(&mut cmd);
-    let inner = format!("{} resume secrets-roman-staging", cli::bin());
+    let inner = format!("{} resume secrets-roman-staging --plain", cli::bin());
     cmd.args(["-qec", &inner, "/dev/null"])
         .current_dir(w.sb.path())
         .env("STEPWISE_HOME", w.sb.home())

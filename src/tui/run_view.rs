@@ -381,6 +381,11 @@ impl RunView {
     pub fn engine(&mut self, event: Event) -> Vec<Effect> {
         match event {
             Event::Identity(id) => self.identity = Some(id),
+            // Kept in the pane's memory for this session only: the engine never logs it.
+            Event::SecretOnce { index, name, value } => self.outputs[index].push(
+                Stream::Info,
+                format!("secret {name}: {value}  (shown in this session only, never on disk)"),
+            ),
             Event::StepStarted { index, attempt } => {
                 let v = &mut self.steps[index];
                 v.status = Status::Running;

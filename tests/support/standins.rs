@@ -19,7 +19,11 @@ impl Standins {
     pub fn new(root: &Path) -> Standins {
         let bin = root.join("bin");
         std::fs::create_dir_all(&bin).unwrap();
-        Standins { log: root.join("calls.log"), bin, root: root.to_path_buf() }
+        Standins {
+            log: root.join("calls.log"),
+            bin,
+            root: root.to_path_buf(),
+        }
     }
 
     /// Adds a stand-in: it logs `name args... [in DIR]`, then runs `body` (bash) with the
@@ -48,7 +52,12 @@ impl Standins {
     /// PATH with the stand-ins first (and the project's venv, for the real sops).
     pub fn path(&self) -> String {
         let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin");
-        format!("{}:{}:{}", self.bin.display(), venv.display(), std::env::var("PATH").unwrap_or_default())
+        format!(
+            "{}:{}:{}",
+            self.bin.display(),
+            venv.display(),
+            std::env::var("PATH").unwrap_or_default()
+        )
     }
 }
 
@@ -66,7 +75,11 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
         .env("GIT_COMMITTER_EMAIL", "test@example.org")
         .output()
         .expect("git");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -88,5 +101,14 @@ pub fn bare_repo(bare: &Path, files: &[(&str, &str, bool)]) {
         git(&work, &["add", "-A"]);
         git(&work, &["commit", "-q", "-m", "initial"]);
     }
-    git(bare.parent().unwrap(), &["clone", "-q", "--bare", work.to_str().unwrap(), bare.to_str().unwrap()]);
+    git(
+        bare.parent().unwrap(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            work.to_str().unwrap(),
+            bare.to_str().unwrap(),
+        ],
+    );
 }
