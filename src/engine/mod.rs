@@ -1148,15 +1148,34 @@ impl Engine {
         if let Some(aws) = &self.aws {
             return Ok(aws.clone());
         }
-        let settings = self.values.aws_settings(
-            &self.plan,
-            &self.state,
-            self.plan.steps[i].scope,
-            &self.aws_settings,
-        )?;
+        let scope = self.plan.steps[i].scope;
+        let mut settings =
+            self.values
+                .aws_settings(&self.plan, &self.state, scope, &self.aws_settings)?;
+        // The MFA device (the included runbook's over the root's), and what only the command
+        // line and the front end know.
+        for s in [0, scope] {
+            if let Some(serial) = self.plan.scopes[s]
+                .runbook
+                .doc
+                .aws
+                .as_ref()
+                .and_then(|a| a.mfa_serial.as_ref())
+            {
+                let ctx = self.values.context(&self.plan, &self.state, s, false);
+                settings.mfa_serial = Some(
+                    template::render(&serial.value, &ctx)
+                        .map_err(|e| format!("runbook `aws.mfa_serial`: {e}"))?,
+                );
+            }
+        }
+        settings.mfa_code = self.aws_settings.mfa_code.clone();
+        settings.prompt_mfa = self.terminal == Terminal::Available;
+        settings.preset = self.aws_settings.preset.clone();
         let aws = Aws::connect(settings.clone())
             .await
             .map_err(|e| e.to_string())?;
+        aws.set_workdir(self.state.workdir.clone());
         let identity = aws.identity().await.map_err(|e| e.to_string())?;
         self.emit(Event::Identity(identity.clone()));
         if let Some(expected) = &settings.expected_account
@@ -1167,7 +1186,6 @@ impl Engine {
                 identity.account, identity.arn
             ));
         }
-        let aws = Arc::new(aws);
         self.aws = Some(aws.clone());
         Ok(aws)
     }
@@ -1237,8 +1255,12 @@ impl Engine {
         };
         match result {
             Ok(outcome) => {
-                self.note(i, &outcome.summary);
-                match outputs::from_result(&step.outputs, action.outputs(), &outcome.result) {
+                match outputs::from_result(
+                    &step.outputs,
+                    action.outputs(),
+                    &outcome.result,
+                    &outcome.secret,
+                ) {
                     Ok(outputs) => {
                         let status = if action.read_only() || outcome.changed {
                             Status::Succeeded
@@ -1250,13 +1272,17 @@ impl Engine {
                                 self.values.add_secret(v);
                             }
                         }
+                        self.note(i, &outcome.summary);
                         Attempt {
                             outputs,
                             message: Some(outcome.summary),
                             ..Attempt::new(status)
                         }
                     }
-                    Err(e) => Attempt::failed(e),
+                    Err(e) => {
+                        self.note(i, &outcome.summary);
+                        Attempt::failed(e)
+                    }
                 }
             }
             Err(e) => Attempt::failed(e.to_string()),
@@ -1482,19 +1508,33 @@ impl Engine {
                 preview.body = format!("{}\n=> {verdict}", preview.body);
             }
             StepKind::Aws => {
-                let read_only = step
+                // Every action reads the current state and says what it would do.
+                let Some(action) = step
                     .aws
                     .as_ref()
                     .and_then(|a| aws::registry().get(&a.value))
-                    .is_some_and(|a| a.read_only());
-                if read_only {
-                    let a = self.aws_step(i).await;
-                    let verdict = match a.status {
-                        Status::Failed => format!("failed: {}", a.message.unwrap_or_default()),
-                        _ => a.message.unwrap_or_default(),
+                else {
+                    return;
+                };
+                let scope = self.plan.steps[i].scope;
+                let ctx = self.values.context(&self.plan, &self.state, scope, true);
+                let params =
+                    match context::render_value(step.with.as_ref().unwrap_or(&Value::Null), &ctx) {
+                        Ok(p) => p,
+                        Err(e) => {
+                            preview.body = format!("{}\n=> not checked: {e}", preview.body);
+                            return;
+                        }
                     };
-                    preview.body = format!("{}\n=> {verdict}", preview.body);
-                }
+                let verdict = match self.connect_aws(i).await {
+                    Err(e) => format!("not checked: {e}"),
+                    Ok(aws) => match action.plan(&aws, &params).await {
+                        Ok(planned) => planned.text,
+                        Err(e) => format!("not checked: {e}"),
+                    },
+                };
+                let verdict = self.values.secrets().mask(&verdict).into_owned();
+                preview.body = format!("{}\n=> {verdict}", preview.body);
             }
             _ => {}
         }
