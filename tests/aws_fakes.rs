@@ -311,3 +311,81 @@ steps:
         vec!["SMCE-ProjectAdmins"]
     );
 }
+
+// --- EC2
+
+async fn launch(f: &Fakes, aws: &Aws) -> String {
+    f.ec2.state().pending_looks = None;
+    let out = apply(
+        aws,
+        "ec2.launch_instance",
+        json!({ "name": "ada-ci", "ami": "ami-1", "instance_type": "t3.xlarge",
+                "subnet_id": "subnet-1", "security_group_ids": ["sg-1"],
+                "instance_profile": "ci-node-instance", "volume_size": "150" }),
+    )
+    .await
+    .unwrap();
+    assert!(out.changed);
+    assert_eq!(out.result["state"], "pending");
+    out.result["instance_id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn an_instance_that_stays_pending_times_out_with_a_clear_message() {
+    let f = Fakes::new();
+    let aws = f.aws();
+    let id = launch(&f, &aws).await;
+    let started = f.clock.now();
+    let err = apply(
+        &aws,
+        "ec2.wait_instance",
+        json!({ "instance_id": id, "state": "running", "timeout": "10m" }),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code, "Timeout");
+    assert_eq!(
+        err.message,
+        format!("instance {id} is still pending after waiting 10m for it to be running")
+    );
+    assert!(err.hint.unwrap().contains("the step can be retried"));
+    // It looked every 10 s until the next look would pass the limit.
+    let waited = f.clock.now().as_second() - started.as_second();
+    assert!((590..=600).contains(&waited), "{waited}");
+    // The launch parameters reached the service as typed values.
+    let launched = f.ec2.state().instances[0].launch.clone();
+    assert_eq!(launched.volume_size, Some(150));
+    assert_eq!(launched.volume_type, "gp3");
+    assert_eq!(launched.root_device, "/dev/xvda");
+    assert_eq!(launched.tags["Name"], "ada-ci");
+}
+
+#[tokio::test]
+async fn an_instance_pending_for_a_while_is_waited_for() {
+    let f = Fakes::new();
+    let aws = f.aws();
+    let id = launch(&f, &aws).await;
+    f.ec2.state().instances[0].pending_looks = Some(3);
+    let out = apply(
+        &aws,
+        "ec2.wait_instance",
+        json!({ "instance_id": id, "state": "running" }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.summary, format!("instance {id} is running"));
+    assert_eq!(out.result["private_ip"], "10.0.0.10");
+    // Launching again: the pending-or-running instance of that name is kept.
+    let again = apply(
+        &aws,
+        "ec2.launch_instance",
+        json!({ "name": "ada-ci", "ami": "ami-1", "instance_type": "t3.xlarge", "subnet_id": "subnet-1" }),
+    )
+    .await
+    .unwrap();
+    assert!(!again.changed);
+    assert_eq!(
+        again.summary,
+        format!("instance {id} named ada-ci already exists and is running: not launching another")
+    );
+}

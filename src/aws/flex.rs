@@ -80,6 +80,23 @@ pub fn bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     }
 }
 
+/// A whole number, or one written as text.
+pub fn u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let s = text(d)?;
+    match s.trim().parse::<u64>() {
+        Ok(n) => Ok(n),
+        Err(_) if is_template(&s) => Ok(0),
+        Err(_) => Err(de::Error::custom(format!(
+            "wrong type: found `{s}`, expected a whole number"
+        ))),
+    }
+}
+
+/// An optional whole number.
+pub fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    u64(d).map(Some)
+}
+
 /// A duration such as `10m` or `60d`.
 pub fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let s = text(d)?;
