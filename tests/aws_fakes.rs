@@ -389,3 +389,52 @@ async fn an_instance_pending_for_a_while_is_waited_for() {
         format!("instance {id} named ada-ci already exists and is running: not launching another")
     );
 }
+
+// --- Route53
+
+fn upsert(zone: &str) -> Value {
+    json!({ "zone_id": zone, "name": "hub.example.com", "value": "lb.example.net", "timeout": "2m" })
+}
+
+#[tokio::test]
+async fn a_dns_change_that_stays_pending_times_out_with_a_clear_message() {
+    let f = Fakes::new();
+    let aws = f.aws();
+    let z = f.route53.add_zone("example.com");
+    f.route53.state().pending_looks = None;
+    let err = apply(&aws, "route53.upsert_cname", upsert(&z))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, "Timeout");
+    assert_eq!(
+        err.message,
+        "change C00000001 to hub.example.com. was submitted but is still PENDING after waiting 2m"
+    );
+    let hint = err.hint.unwrap();
+    assert!(
+        hint.contains("aws route53 get-change --id C00000001"),
+        "{hint}"
+    );
+    assert!(hint.contains("Retrying the step is safe"), "{hint}");
+    // Retried: the record is already as wanted, so the step is satisfied.
+    let again = apply(&aws, "route53.upsert_cname", upsert(&z))
+        .await
+        .unwrap();
+    assert!(!again.changed);
+}
+
+#[tokio::test]
+async fn a_dns_change_is_waited_for_until_insync() {
+    let f = Fakes::new();
+    let aws = f.aws();
+    let z = f.route53.add_zone("example.com");
+    f.route53.state().pending_looks = Some(2);
+    let started = f.clock.now();
+    let out = apply(&aws, "route53.upsert_cname", upsert(&z))
+        .await
+        .unwrap();
+    assert!(out.changed);
+    assert_eq!(out.result["status"], "INSYNC");
+    assert_eq!(out.result["change_id"], "C00000001");
+    assert_eq!(f.clock.now().as_second() - started.as_second(), 20);
+}

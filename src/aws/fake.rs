@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use super::ec2::{self, Ec2Api, Found, Instance, Launch};
 use super::iam::{AccessKey, IamApi, InstanceProfile, NewAccessKey, Role, User};
-use super::route53::{self, Route53Api};
+use super::route53::{self, ChangeInfo, Record, Route53Api, Zone};
 use super::s3::S3Api;
 use super::ssm::{self, SsmApi};
 use super::sts::{CallerIdentity, StsApi};
@@ -711,15 +711,128 @@ pub struct FakeSsm {
 impl SsmApi for FakeSsm {}
 
 #[derive(Default)]
-pub struct Route53State {}
+pub struct Route53State {
+    pub zones: Vec<Zone>,
+    /// Records by zone id.
+    pub records: Vec<(String, Record)>,
+    /// Changes by id: looks before INSYNC (`None`: PENDING for ever).
+    pub changes: BTreeMap<String, Option<usize>>,
+    /// How many looks new changes stay PENDING for (`None`: for ever).
+    pub pending_looks: Option<usize>,
+}
 
 pub struct FakeRoute53 {
-    #[allow(dead_code)]
     session: Arc<FakeSession>,
     pub state: Mutex<Route53State>,
 }
 
-impl Route53Api for FakeRoute53 {}
+impl FakeRoute53 {
+    pub fn state(&self) -> MutexGuard<'_, Route53State> {
+        lock(&self.state)
+    }
+    /// Adds a public zone; returns its id.
+    pub fn add_zone(&self, name: &str) -> String {
+        let mut st = self.state();
+        let id = format!("Z{:08}", st.zones.len() + 1);
+        st.zones.push(Zone {
+            id: id.clone(),
+            name: route53::fqdn(name),
+            private: false,
+        });
+        id
+    }
+}
+
+impl Route53Api for FakeRoute53 {
+    fn zones_named<'a>(&'a self, name: &'a str) -> BoxFuture<'a, ApiResult<Vec<Zone>>> {
+        ready!(
+            self.session
+                .check("route53:ListHostedZonesByName")
+                .map(|_| {
+                    self.state()
+                        .zones
+                        .iter()
+                        .filter(|z| z.name == route53::fqdn(name))
+                        .cloned()
+                        .collect()
+                })
+        )
+    }
+    fn zone<'a>(&'a self, id: &'a str) -> BoxFuture<'a, ApiResult<Option<Zone>>> {
+        ready!(
+            self.session.check("route53:GetHostedZone").map(|_| self
+                .state()
+                .zones
+                .iter()
+                .find(|z| z.id == id)
+                .cloned())
+        )
+    }
+    fn records_named<'a>(
+        &'a self,
+        zone_id: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, ApiResult<Vec<Record>>> {
+        ready!(
+            self.session
+                .check("route53:ListResourceRecordSets")
+                .map(|_| {
+                    self.state()
+                        .records
+                        .iter()
+                        .filter(|(z, r)| z == zone_id && r.name == route53::fqdn(name))
+                        .map(|(_, r)| r.clone())
+                        .collect()
+                })
+        )
+    }
+    fn change_records<'a>(
+        &'a self,
+        zone_id: &'a str,
+        changes: &'a [(route53::ChangeAction, Record)],
+        _comment: &'a str,
+    ) -> BoxFuture<'a, ApiResult<ChangeInfo>> {
+        ready!(
+            self.session
+                .check("route53:ChangeResourceRecordSets")
+                .map(|_| {
+                    let mut st = self.state();
+                    for (action, r) in changes {
+                        st.records.retain(|(z, x)| {
+                            !(z == zone_id && x.name == r.name && x.kind == r.kind)
+                        });
+                        if *action == route53::ChangeAction::Upsert {
+                            st.records.push((zone_id.to_string(), r.clone()));
+                        }
+                    }
+                    let id = format!("C{:08}", st.changes.len() + 1);
+                    let looks = st.pending_looks;
+                    st.changes.insert(id.clone(), looks);
+                    ChangeInfo {
+                        id,
+                        status: "PENDING".into(),
+                    }
+                })
+        )
+    }
+    fn get_change<'a>(&'a self, id: &'a str) -> BoxFuture<'a, ApiResult<ChangeInfo>> {
+        ready!(self.session.check("route53:GetChange").map(|_| {
+            let mut st = self.state();
+            let status = match st.changes.get_mut(id) {
+                Some(Some(0)) => "INSYNC",
+                Some(Some(n)) => {
+                    *n -= 1;
+                    "PENDING"
+                }
+                _ => "PENDING",
+            };
+            ChangeInfo {
+                id: id.to_string(),
+                status: status.into(),
+            }
+        }))
+    }
+}
 
 pub struct FakeS3 {
     #[allow(dead_code)]

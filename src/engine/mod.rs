@@ -1383,7 +1383,24 @@ impl Engine {
                 ) {
                     (Some(a), Ok(params)) => {
                         let req = a.request(&params);
-                        Ok(serde_json::to_string_pretty(&req).unwrap_or_default())
+                        let mut body = serde_json::to_string_pretty(&req).unwrap_or_default();
+                        // Before a change that needs a typed confirmation: what is there now,
+                        // beside what is wanted.
+                        if !dry && a.danger().is_some() {
+                            let now = match self.connect_aws(i).await {
+                                Ok(aws) => a
+                                    .plan(&aws, &params)
+                                    .await
+                                    .map(|p| p.text)
+                                    .map_err(|e| e.to_string()),
+                                Err(e) => Err(e),
+                            };
+                            body.push_str(&match now {
+                                Ok(text) => format!("\n=> {text}"),
+                                Err(e) => format!("\n=> (cannot read the current state: {e})"),
+                            });
+                        }
+                        Ok(body)
                     }
                     (_, Err(e)) => Err(e),
                     (None, _) => Err("unknown action".into()),
