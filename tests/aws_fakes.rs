@@ -438,3 +438,88 @@ async fn a_dns_change_is_waited_for_until_insync() {
     assert_eq!(out.result["change_id"], "C00000001");
     assert_eq!(f.clock.now().as_second() - started.as_second(), 20);
 }
+
+// --- SSM
+
+#[tokio::test]
+async fn the_ssm_agent_comes_online_after_a_few_polls() {
+    let f = Fakes::new();
+    let aws = f.aws();
+    f.ssm.state().agents.insert("i-1".into(), Some(4));
+    let started = f.clock.now();
+    let out = apply(&aws, "ssm.wait_online", json!({ "instance_id": "i-1" }))
+        .await
+        .unwrap();
+    assert_eq!(
+        out.summary,
+        "the SSM agent of i-1 is online (agent 3.3.0.0)"
+    );
+    assert_eq!(out.result["ping_status"], "Online");
+    assert_eq!(f.clock.now().as_second() - started.as_second(), 40);
+}
+
+#[tokio::test]
+async fn an_ssm_agent_that_never_comes_online_times_out() {
+    let f = Fakes::new();
+    let aws = f.aws();
+    f.ssm.state().agents.insert("i-1".into(), None);
+    let err = apply(
+        &aws,
+        "ssm.wait_online",
+        json!({ "instance_id": "i-1", "timeout": "3m" }),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code, "Timeout");
+    assert_eq!(
+        err.message,
+        "the SSM agent of i-1 is still ConnectionLost after waiting 3m"
+    );
+    assert!(err.hint.unwrap().contains("AmazonSSMManagedInstanceCore"));
+    // An instance SSM has never heard of.
+    let err = apply(
+        &aws,
+        "ssm.wait_online",
+        json!({ "instance_id": "i-2", "timeout": "1m" }),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err.message,
+        "the SSM agent of i-2 is still not registered with SSM yet after waiting 1m"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_command_shows_its_output() {
+    let f = Fakes::new();
+    let aws = f.aws();
+    f.ssm.state().result = Some((
+        "Failed".into(),
+        "cloning...\n".into(),
+        "fatal: could not read Username\n".into(),
+    ));
+    let err = apply(
+        &aws,
+        "ssm.run_command",
+        json!({ "instance_id": "i-1", "commands": ["git clone x"] }),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code, "CommandFailed");
+    assert_eq!(
+        err.message,
+        "command cmd-1 on i-1 ended Failed (exit code 1)\nlast lines of stderr:\nfatal: could not read Username\nlast lines of stdout:\ncloning..."
+    );
+    // Success: stdout lines are shown.
+    f.ssm.state().result = Some(("Success".into(), "one\ntwo\n".into(), String::new()));
+    let out = apply(
+        &aws,
+        "ssm.run_command",
+        json!({ "instance_id": "i-1", "commands": "echo one\necho two" }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.summary, "command cmd-2 on i-1 succeeded\n| one\n| two");
+    assert_eq!(f.ssm.state().sent[1].2, vec!["echo one", "echo two"]);
+}

@@ -19,7 +19,7 @@ use super::ec2::{self, Ec2Api, Found, Instance, Launch};
 use super::iam::{AccessKey, IamApi, InstanceProfile, NewAccessKey, Role, User};
 use super::route53::{self, ChangeInfo, Record, Route53Api, Zone};
 use super::s3::S3Api;
-use super::ssm::{self, SsmApi};
+use super::ssm::{Agent, Invocation, Parameter, SsmApi};
 use super::sts::{CallerIdentity, StsApi};
 use super::{
     ApiError, ApiResult, Aws, AwsSettings, BoxFuture, Clock, FixedClock, Preset, Services,
@@ -700,15 +700,120 @@ impl Ec2Api for FakeEc2 {
 }
 
 #[derive(Default)]
-pub struct SsmState {}
+pub struct SsmState {
+    /// Agents by instance: looks before it is Online (`None`: never).
+    pub agents: BTreeMap<String, Option<usize>>,
+    /// Commands sent: (command id, instance, commands).
+    pub sent: Vec<(String, String, Vec<String>)>,
+    /// What every command ends with (status, stdout, stderr); Success with no output by default.
+    pub result: Option<(String, String, String)>,
+    pub parameters: BTreeMap<String, Parameter>,
+}
 
 pub struct FakeSsm {
-    #[allow(dead_code)]
     session: Arc<FakeSession>,
     pub state: Mutex<SsmState>,
 }
 
-impl SsmApi for FakeSsm {}
+impl FakeSsm {
+    pub fn state(&self) -> MutexGuard<'_, SsmState> {
+        lock(&self.state)
+    }
+}
+
+impl SsmApi for FakeSsm {
+    fn agent<'a>(&'a self, instance_id: &'a str) -> BoxFuture<'a, ApiResult<Option<Agent>>> {
+        ready!(
+            self.session
+                .check("ssm:DescribeInstanceInformation")
+                .map(|_| {
+                    let mut st = self.state();
+                    let looks = st.agents.get_mut(instance_id)?;
+                    let status = match looks {
+                        Some(0) => "Online",
+                        Some(n) => {
+                            *n -= 1;
+                            "ConnectionLost"
+                        }
+                        None => "ConnectionLost",
+                    };
+                    Some(Agent {
+                        ping_status: status.into(),
+                        agent_version: Some("3.3.0.0".into()),
+                        platform: Some("Amazon Linux".into()),
+                    })
+                })
+        )
+    }
+    fn send_command<'a>(
+        &'a self,
+        instance_id: &'a str,
+        commands: &'a [String],
+        _timeout: Duration,
+    ) -> BoxFuture<'a, ApiResult<String>> {
+        ready!(self.session.check("ssm:SendCommand").map(|_| {
+            let mut st = self.state();
+            let id = format!("cmd-{}", st.sent.len() + 1);
+            st.sent
+                .push((id.clone(), instance_id.to_string(), commands.to_vec()));
+            id
+        }))
+    }
+    fn invocation<'a>(
+        &'a self,
+        command_id: &'a str,
+        _instance_id: &'a str,
+    ) -> BoxFuture<'a, ApiResult<Option<Invocation>>> {
+        ready!(self.session.check("ssm:GetCommandInvocation").map(|_| {
+            let st = self.state();
+            st.sent.iter().find(|(id, _, _)| id == command_id)?;
+            let (status, stdout, stderr) = st
+                .result
+                .clone()
+                .unwrap_or_else(|| ("Success".into(), String::new(), String::new()));
+            Some(Invocation {
+                exit_code: if status == "Success" { 0 } else { 1 },
+                status,
+                stdout,
+                stderr,
+            })
+        }))
+    }
+    fn get_parameter<'a>(
+        &'a self,
+        name: &'a str,
+        _decrypt: bool,
+    ) -> BoxFuture<'a, ApiResult<Option<Parameter>>> {
+        ready!(
+            self.session.check("ssm:GetParameter").map(|_| self
+                .state()
+                .parameters
+                .get(name)
+                .cloned())
+        )
+    }
+    fn put_parameter<'a>(
+        &'a self,
+        name: &'a str,
+        value: &'a str,
+        kind: &'a str,
+        _overwrite: bool,
+    ) -> BoxFuture<'a, ApiResult<i64>> {
+        ready!(self.session.check("ssm:PutParameter").map(|_| {
+            let mut st = self.state();
+            let version = st.parameters.get(name).map_or(1, |p| p.version + 1);
+            st.parameters.insert(
+                name.into(),
+                Parameter {
+                    value: value.into(),
+                    kind: kind.into(),
+                    version,
+                },
+            );
+            version
+        }))
+    }
+}
 
 #[derive(Default)]
 pub struct Route53State {
@@ -841,6 +946,3 @@ pub struct FakeS3 {
 }
 
 impl S3Api for FakeS3 {}
-
-#[allow(unused_imports)]
-use {ec2 as _, route53 as _, ssm as _};

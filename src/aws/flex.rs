@@ -150,6 +150,39 @@ pub fn list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     d.deserialize_any(L)
 }
 
+/// A list of strings; a single string is read as a JSON list, or as one item per line (a
+/// script written as a block).
+pub fn list_lines<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    struct L;
+    impl<'de> Visitor<'de> for L {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a list, or lines of text")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Vec<String>, E> {
+            let t = v.trim();
+            if t.starts_with('[') && !is_template(t) {
+                return serde_json::from_str(t)
+                    .map_err(|e| E::custom(format!("not a JSON list of strings: {e}")));
+            }
+            Ok(t.lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(str::to_string)
+                .collect())
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<String>, A::Error> {
+            #[derive(serde::Deserialize)]
+            struct Item(#[serde(deserialize_with = "text")] String);
+            let mut out = Vec::new();
+            while let Some(Item(s)) = seq.next_element()? {
+                out.push(s);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_any(L)
+}
+
 /// A JSON document written as a mapping, or as JSON text.
 pub fn json_doc<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
     let v: Value = serde::Deserialize::deserialize(d)?;

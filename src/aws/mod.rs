@@ -181,6 +181,10 @@ pub trait Action: Send + Sync {
     fn danger(&self) -> Option<&'static str> {
         None
     }
+    /// Whether the action takes the terminal (an interactive session).
+    fn interactive(&self) -> bool {
+        false
+    }
     /// Checks the `with` parameters as written; each problem with where it is.
     fn check_params(&self, with: Option<&Node>) -> Vec<(Pos, String)>;
     /// The request it would send, with templates already resolved in `params`.
@@ -214,6 +218,7 @@ pub trait Typed: Send + Sync + 'static {
     const OUTPUTS: &'static [&'static str];
     const READ_ONLY: bool;
     const DANGER: Option<&'static str> = None;
+    const INTERACTIVE: bool = false;
     type P: Params;
 
     /// The request, as shown in a dry run.
@@ -246,6 +251,9 @@ impl<T: Typed> Action for T {
     }
     fn danger(&self) -> Option<&'static str> {
         T::DANGER
+    }
+    fn interactive(&self) -> bool {
+        T::INTERACTIVE
     }
     fn check_params(&self, with: Option<&Node>) -> Vec<(Pos, String)> {
         check_typed::<T::P>(with)

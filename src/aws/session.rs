@@ -38,8 +38,8 @@ pub struct AwsSettings {
     pub mfa_serial: Option<String>,
     /// The MFA code given on the command line (`--mfa-code`).
     pub mfa_code: Option<String>,
-    /// Whether a person can be asked for an MFA code at the terminal.
-    pub prompt_mfa: bool,
+    /// Whether the terminal is there: to ask for an MFA code, and for interactive actions.
+    pub terminal: bool,
     /// A session to use instead of connecting (tests use fakes through it).
     pub preset: Preset,
 }
@@ -237,7 +237,7 @@ impl Aws {
                         serial: serial.clone(),
                         duration: settings.session_duration,
                         code: Mutex::new(settings.mfa_code.clone()),
-                        prompt: settings.prompt_mfa,
+                        prompt: settings.terminal,
                         profile: settings.profile.clone(),
                         cache: tokio::sync::Mutex::new(None),
                     };

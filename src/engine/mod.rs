@@ -1170,11 +1170,21 @@ impl Engine {
             }
         }
         settings.mfa_code = self.aws_settings.mfa_code.clone();
-        settings.prompt_mfa = self.terminal == Terminal::Available;
+        settings.terminal = self.terminal == Terminal::Available;
         settings.preset = self.aws_settings.preset.clone();
-        let aws = Aws::connect(settings.clone())
-            .await
-            .map_err(|e| e.to_string())?;
+        // Asking for an MFA code needs the terminal (a front end lends it).
+        let asks = settings.terminal
+            && settings.assume_role.is_some()
+            && settings.mfa_serial.is_some()
+            && settings.mfa_code.is_none();
+        let lease = if asks {
+            Some(self.lend_terminal(i).await)
+        } else {
+            None
+        };
+        let aws = Aws::connect(settings.clone()).await;
+        drop(lease);
+        let aws = aws.map_err(|e| e.to_string())?;
         aws.set_workdir(self.state.workdir.clone());
         let identity = aws.identity().await.map_err(|e| e.to_string())?;
         self.emit(Event::Identity(identity.clone()));
@@ -1208,6 +1218,12 @@ impl Engine {
         let aws = match self.connect_aws(i).await {
             Ok(a) => a,
             Err(e) => return Attempt::failed(e),
+        };
+        // An interactive action (an SSM session) has the terminal while it runs.
+        let lease = if action.interactive() && self.terminal == Terminal::Available {
+            Some(self.lend_terminal(i).await)
+        } else {
+            None
         };
         // A checking action with `wait` is polled until it passes or its time is up; `timeout`
         // bounds each try.
@@ -1253,6 +1269,7 @@ impl Engine {
                 _ => break result,
             }
         };
+        drop(lease);
         match result {
             Ok(outcome) => {
                 match outputs::from_result(
