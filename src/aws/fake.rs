@@ -940,9 +940,26 @@ impl Route53Api for FakeRoute53 {
 }
 
 pub struct FakeS3 {
-    #[allow(dead_code)]
     session: Arc<FakeSession>,
     pub objects: Mutex<BTreeMap<(String, String), Vec<u8>>>,
 }
 
-impl S3Api for FakeS3 {}
+impl FakeS3 {
+    pub fn put(&self, bucket: &str, key: &str, body: &[u8]) {
+        lock(&self.objects).insert((bucket.into(), key.into()), body.to_vec());
+    }
+}
+
+impl S3Api for FakeS3 {
+    fn get_object<'a>(
+        &'a self,
+        bucket: &'a str,
+        key: &'a str,
+    ) -> BoxFuture<'a, ApiResult<Option<Vec<u8>>>> {
+        ready!(self.session.check("s3:GetObject").map(|_| {
+            lock(&self.objects)
+                .get(&(bucket.to_string(), key.to_string()))
+                .cloned()
+        }))
+    }
+}
