@@ -160,6 +160,7 @@ fn aws_settings(args: &RunArgs) -> AwsSettings {
     AwsSettings {
         region: args.region.clone(),
         profile: args.profile.clone(),
+        mfa_code: args.mfa_code.clone(),
         ..AwsSettings::default()
     }
 }

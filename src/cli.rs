@@ -104,4 +104,8 @@ pub struct RunArgs {
     /// AWS region for AWS steps (overrides the runbook's)
     #[arg(long)]
     pub region: Option<String>,
+    /// The current code of the MFA device the runbook's `aws.assume_role` needs (without a
+    /// terminal to ask at)
+    #[arg(long, value_name = "CODE")]
+    pub mfa_code: Option<String>,
 }

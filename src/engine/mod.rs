@@ -1289,15 +1289,44 @@ impl Engine {
         if let Some(aws) = &self.aws {
             return Ok(aws.clone());
         }
-        let settings = self.values.aws_settings(
-            &self.plan,
-            &self.state,
-            self.plan.steps[i].scope,
-            &self.aws_settings,
-        )?;
-        let aws = Aws::connect(settings.clone())
-            .await
-            .map_err(|e| e.to_string())?;
+        let scope = self.plan.steps[i].scope;
+        let mut settings =
+            self.values
+                .aws_settings(&self.plan, &self.state, scope, &self.aws_settings)?;
+        // The MFA device (the included runbook's over the root's), and what only the command
+        // line and the front end know.
+        for s in [0, scope] {
+            if let Some(serial) = self.plan.scopes[s]
+                .runbook
+                .doc
+                .aws
+                .as_ref()
+                .and_then(|a| a.mfa_serial.as_ref())
+            {
+                let ctx = self.values.context(&self.plan, &self.state, s, false);
+                settings.mfa_serial = Some(
+                    template::render(&serial.value, &ctx)
+                        .map_err(|e| format!("runbook `aws.mfa_serial`: {e}"))?,
+                );
+            }
+        }
+        settings.mfa_code = self.aws_settings.mfa_code.clone();
+        settings.terminal = self.terminal == Terminal::Available;
+        settings.preset = self.aws_settings.preset.clone();
+        // Asking for an MFA code needs the terminal (a front end lends it).
+        let asks = settings.terminal
+            && settings.assume_role.is_some()
+            && settings.mfa_serial.is_some()
+            && settings.mfa_code.is_none();
+        let lease = if asks {
+            Some(self.lend_terminal(i).await)
+        } else {
+            None
+        };
+        let aws = Aws::connect(settings.clone()).await;
+        drop(lease);
+        let aws = aws.map_err(|e| e.to_string())?;
+        aws.set_workdir(self.state.workdir.clone());
         let identity = aws.identity().await.map_err(|e| e.to_string())?;
         self.emit(Event::Identity(identity.clone()));
         if let Some(expected) = &settings.expected_account
@@ -1308,7 +1337,6 @@ impl Engine {
                 identity.account, identity.arn
             ));
         }
-        let aws = Arc::new(aws);
         self.aws = Some(aws.clone());
         Ok(aws)
     }
@@ -1331,6 +1359,12 @@ impl Engine {
         let aws = match self.connect_aws(i).await {
             Ok(a) => a,
             Err(e) => return Attempt::failed(e),
+        };
+        // An interactive action (an SSM session) has the terminal while it runs.
+        let lease = if action.interactive() && self.terminal == Terminal::Available {
+            Some(self.lend_terminal(i).await)
+        } else {
+            None
         };
         // A checking action with `wait` is polled until it passes or its time is up; `timeout`
         // bounds each try.
@@ -1376,10 +1410,15 @@ impl Engine {
                 _ => break result,
             }
         };
+        drop(lease);
         match result {
             Ok(outcome) => {
-                self.note(i, &outcome.summary);
-                match outputs::from_result(&step.outputs, action.outputs(), &outcome.result) {
+                match outputs::from_result(
+                    &step.outputs,
+                    action.outputs(),
+                    &outcome.result,
+                    &outcome.secret,
+                ) {
                     Ok(outputs) => {
                         let status = if action.read_only() || outcome.changed {
                             Status::Succeeded
@@ -1391,13 +1430,17 @@ impl Engine {
                                 self.values.add_secret(v);
                             }
                         }
+                        self.note(i, &outcome.summary);
                         Attempt {
                             outputs,
                             message: Some(outcome.summary),
                             ..Attempt::new(status)
                         }
                     }
-                    Err(e) => Attempt::failed(e),
+                    Err(e) => {
+                        self.note(i, &outcome.summary);
+                        Attempt::failed(e)
+                    }
                 }
             }
             Err(e) => Attempt::failed(e.to_string()),
@@ -1539,7 +1582,24 @@ impl Engine {
                 ) {
                     (Some(a), Ok(params)) => {
                         let req = a.request(&params);
-                        Ok(serde_json::to_string_pretty(&req).unwrap_or_default())
+                        let mut body = serde_json::to_string_pretty(&req).unwrap_or_default();
+                        // Before a change that needs a typed confirmation: what is there now,
+                        // beside what is wanted.
+                        if !dry && a.danger().is_some() {
+                            let now = match self.connect_aws(i).await {
+                                Ok(aws) => a
+                                    .plan(&aws, &params)
+                                    .await
+                                    .map(|p| p.text)
+                                    .map_err(|e| e.to_string()),
+                                Err(e) => Err(e),
+                            };
+                            body.push_str(&match now {
+                                Ok(text) => format!("\n=> {text}"),
+                                Err(e) => format!("\n=> (cannot read the current state: {e})"),
+                            });
+                        }
+                        Ok(body)
                     }
                     (_, Err(e)) => Err(e),
                     (None, _) => Err("unknown action".into()),
@@ -1664,19 +1724,33 @@ impl Engine {
                 preview.body = format!("{}\n=> {verdict}", preview.body);
             }
             StepKind::Aws => {
-                let read_only = step
+                // Every action reads the current state and says what it would do.
+                let Some(action) = step
                     .aws
                     .as_ref()
                     .and_then(|a| aws::registry().get(&a.value))
-                    .is_some_and(|a| a.read_only());
-                if read_only {
-                    let a = self.aws_step(i).await;
-                    let verdict = match a.status {
-                        Status::Failed => format!("failed: {}", a.message.unwrap_or_default()),
-                        _ => a.message.unwrap_or_default(),
+                else {
+                    return;
+                };
+                let scope = self.plan.steps[i].scope;
+                let ctx = self.values.context(&self.plan, &self.state, scope, true);
+                let params =
+                    match context::render_value(step.with.as_ref().unwrap_or(&Value::Null), &ctx) {
+                        Ok(p) => p,
+                        Err(e) => {
+                            preview.body = format!("{}\n=> not checked: {e}", preview.body);
+                            return;
+                        }
                     };
-                    preview.body = format!("{}\n=> {verdict}", preview.body);
-                }
+                let verdict = match self.connect_aws(i).await {
+                    Err(e) => format!("not checked: {e}"),
+                    Ok(aws) => match action.plan(&aws, &params).await {
+                        Ok(planned) => planned.text,
+                        Err(e) => format!("not checked: {e}"),
+                    },
+                };
+                let verdict = self.values.secrets().mask(&verdict).into_owned();
+                preview.body = format!("{}\n=> {verdict}", preview.body);
             }
             _ => {}
         }

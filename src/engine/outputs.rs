@@ -96,16 +96,27 @@ pub fn extract(
 }
 
 /// Takes an AWS action's outputs from its result: every output the action declares, and those
-/// the step declares (by JSON path, or by field name).
+/// the step declares (by JSON path, or by field name). Fields the action says are `secret`
+/// stay secret, also when a step's output takes them by path.
 pub fn from_result(
     specs: &IndexMap<String, Option<OutputSpec>>,
     known: &[&str],
     result: &Value,
+    secret: &[String],
 ) -> Result<OutputValues, String> {
     let mut out = OutputValues::new();
+    let secrets: Vec<String> = secret
+        .iter()
+        .filter_map(|n| result.get(n))
+        .map(scalar)
+        .filter(|s| !s.is_empty())
+        .collect();
     for name in known {
         if let Some(v) = result.get(*name) {
-            out.insert(name.to_string(), (scalar(v), false));
+            out.insert(
+                name.to_string(),
+                (scalar(v), secret.iter().any(|s| s == name)),
+            );
         }
     }
     for (name, spec) in specs {
@@ -115,7 +126,8 @@ pub fn from_result(
             None => result.get(name).map(scalar),
         }
         .ok_or_else(|| format!("output `{name}`: not in the action's result"))?;
-        out.insert(name.clone(), (value, spec.secret));
+        let secret = spec.secret || secrets.iter().any(|s| value.contains(s.as_str()));
+        out.insert(name.clone(), (value, secret));
     }
     Ok(out)
 }

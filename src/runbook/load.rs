@@ -874,6 +874,17 @@ impl Loader {
                                 self.diags
                                     .push(src.diag(pos, format!("{}: {msg}", name.value)));
                             }
+                            if let Some(why) = action.danger()
+                                && step.danger.is_none()
+                            {
+                                self.diags.push(src.diag(
+                                    name.pos,
+                                    format!(
+                                        "{} {why}; give the step a `danger:` confirmation\nhint: e.g. `danger: \"{{{{ inputs.name }}}}\"`: a person types that text to let the step run",
+                                        name.value
+                                    ),
+                                ));
+                            }
                         }
                     }
                 }
