@@ -108,7 +108,15 @@ pub fn plan(
                 s.push('\n');
                 s
             }
-            FileFormat::Yaml => serde_saphyr::to_string(&doc).map_err(|e| e.to_string())?,
+            FileFormat::Yaml => {
+                // Long one-line values (ARNs joined with `+`) stay on one line, and lists stay
+                // indented under their key, as people write them; multi-line text keeps `|`.
+                let mut options = serde_saphyr::SerializerOptions::default();
+                options.folded_wrap_chars = usize::MAX;
+                options.min_fold_chars = usize::MAX;
+                options.compact_list_indent = false;
+                serde_saphyr::to_string_with_options(&doc, options).map_err(|e| e.to_string())?
+            }
         }
     };
     Ok(Change {

@@ -534,17 +534,6 @@ impl Engine {
         match step.kind() {
             StepKind::Manual => return self.manual(i, decisions, &hash),
             StepKind::Include => return self.include(i, &hash),
-            StepKind::Run if step.interactive && self.terminal == Terminal::Absent => {
-                let st = self.step_state(i);
-                st.status = Status::Waiting;
-                st.message = Some("needs a terminal".into());
-                self.record("step.waiting", Some(i), Some("needs a terminal"))?;
-                self.emit(Event::Waiting {
-                    index: i,
-                    need: Need::Terminal,
-                });
-                return Ok(Flow::Stop(RunOutcome::Waiting { key }));
-            }
             _ => {}
         }
 
@@ -559,6 +548,19 @@ impl Engine {
                 Ok(false) => {}
                 Err(e) => return self.finish(i, Attempt::failed(e), &hash, started),
             }
+        }
+
+        // Checked after `skip_if`: an interactive step already satisfied needs no terminal.
+        if step.kind() == StepKind::Run && step.interactive && self.terminal == Terminal::Absent {
+            let st = self.step_state(i);
+            st.status = Status::Waiting;
+            st.message = Some("needs a terminal".into());
+            self.record("step.waiting", Some(i), Some("needs a terminal"))?;
+            self.emit(Event::Waiting {
+                index: i,
+                need: Need::Terminal,
+            });
+            return Ok(Flow::Stop(RunOutcome::Waiting { key }));
         }
 
         if let Some(text) = &step.danger {
