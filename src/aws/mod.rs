@@ -273,7 +273,14 @@ impl<T: Typed> Action for T {
     ) -> BoxFuture<'a, Result<Planned, AwsError>> {
         Box::pin(async move {
             let p = parse::<T::P>(T::NAME, params)?;
-            Typed::plan(self, aws, &p).await
+            match Typed::plan(self, aws, &p).await {
+                // In a dry run, what is missing may be what an earlier step would create.
+                Err(e) if e.code == "NoSuchEntity" => Ok(Planned::unknown(format!(
+                    "cannot tell yet: {} (an earlier step may create it)",
+                    e.message
+                ))),
+                other => other,
+            }
         })
     }
     fn apply<'a>(
