@@ -1292,7 +1292,8 @@ impl Engine {
                         self.note(i, &outcome.summary);
                         Attempt {
                             outputs,
-                            message: Some(outcome.summary),
+                            // The first line; details were shown and logged above.
+                            message: outcome.summary.lines().next().map(str::to_string),
                             ..Attempt::new(status)
                         }
                     }
