@@ -198,6 +198,19 @@ fn finding_a_vpc_subnet_and_security_group_by_name() {
         &r.stdout,
         "hint: make `name` match only one, or give `vpc_id`",
     );
+    let r = start(
+        &sb,
+        moto,
+        &runbook("  - id: v\n    title: V\n    aws: ec2.find_vpc\n    with: { name: PROD-* }\n"),
+        "f5",
+        &[],
+    );
+    expect(&r, 1);
+    has(
+        &r.stdout,
+        "ec2.find_vpc: NotFound: no VPC with a Name tag matching `PROD-*` in us-east-1; there are: ",
+    );
+    has(&r.stdout, &format!("{} (Name DEV-ROMAN)", net.vpc));
     // None: what there is, listed.
     let r = start(
         &sb,

@@ -523,3 +523,34 @@ async fn a_failed_command_shows_its_output() {
     assert_eq!(out.summary, "command cmd-2 on i-1 succeeded\n| one\n| two");
     assert_eq!(f.ssm.state().sent[1].2, vec!["echo one", "echo two"]);
 }
+
+#[test]
+fn throttling_and_server_errors_say_they_were_retried() {
+    let e = stepwise::aws::classify(
+        "ec2.launch_instance",
+        "ec2:RunInstances",
+        Some("RequestLimitExceeded".into()),
+        "Request limit exceeded.",
+        None,
+    );
+    assert_eq!(
+        e.to_string(),
+        "ec2.launch_instance: RequestLimitExceeded: Request limit exceeded.\nhint: AWS is throttling requests (they were already retried with backoff): wait a minute and retry the step"
+    );
+    let e = stepwise::aws::classify(
+        "iam.create_user",
+        "iam:CreateUser",
+        Some("ServiceUnavailable".into()),
+        "try later",
+        Some("smce"),
+    );
+    assert!(e.hint.unwrap().starts_with("AWS had an error on its side"));
+    let e = stepwise::aws::classify(
+        "iam.create_user",
+        "iam:CreateUser",
+        Some("ExpiredToken".into()),
+        "expired",
+        Some("smce"),
+    );
+    assert!(e.hint.unwrap().contains("`aws sso login --profile smce`"));
+}

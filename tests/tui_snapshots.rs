@@ -235,3 +235,132 @@ fn the_run_view_fits_80_by_24() {
     );
     check("run_view_80x24", screen(&app, 80, 24));
 }
+
+/// Writes the README's picture of the run view (`assets/tui-run-view.svg`) when
+/// `STEPWISE_WRITE_ASSETS` is set: `STEPWISE_WRITE_ASSETS=1 cargo test --test tui_snapshots`.
+#[test]
+fn readme_picture() {
+    if std::env::var_os("STEPWISE_WRITE_ASSETS").is_none() {
+        return;
+    }
+    let mut app = run_app(false);
+    app.theme = Theme { color: true };
+    ran(
+        &mut app,
+        0,
+        15,
+        &["created work/demo"],
+        &[("folder", "work/demo")],
+    );
+    ran(&mut app, 1, 12, &[], &[("path", "work/demo/settings.yaml")]);
+    ran(&mut app, 2, 17, &[], &[("path", "work/demo/settings.yaml")]);
+    ran(&mut app, 3, 19, &["service starting"], &[]);
+    app.update(Msg::Engine(Event::StepStarted {
+        index: 4,
+        attempt: 1,
+    }));
+    for n in 1..=2 {
+        app.update(Msg::Engine(Event::Output {
+            index: 4,
+            stream: stepwise::engine::Stream::Info,
+            line: format!(
+                "check not passing yet (try {n}, {}s elapsed); next try in 1s",
+                n - 1
+            ),
+        }));
+    }
+    app.update(Msg::Report(Report::Described {
+        index: 4,
+        preview: preview("test -f \"work/demo/ready\""),
+    }));
+    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(W, H)).unwrap();
+    t.draw(|f| stepwise::tui::ui::draw(f, &app)).unwrap();
+    let svg = svg(t.backend().buffer());
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/tui-run-view.svg");
+    std::fs::write(path, svg).unwrap();
+}
+
+/// A terminal buffer as an SVG picture: one rectangle per background run, one text per run of
+/// equal style, each stretched to its cells so that columns line up in any monospace font.
+fn svg(buf: &ratatui::buffer::Buffer) -> String {
+    use ratatui::style::{Color, Modifier};
+    let (cw, ch) = (8.4_f64, 17.0_f64);
+    let hex = |c: Color, default: &str| -> String {
+        match c {
+            Color::Reset => default.into(),
+            Color::Black => "#1e1e1e".into(),
+            Color::Red => "#e06c75".into(),
+            Color::Green => "#98c379".into(),
+            Color::Yellow => "#e5c07b".into(),
+            Color::Blue => "#61afef".into(),
+            Color::Magenta => "#c678dd".into(),
+            Color::Cyan => "#56b6c2".into(),
+            Color::Gray => "#abb2bf".into(),
+            Color::DarkGray => "#7f848e".into(),
+            Color::LightRed => "#f08080".into(),
+            Color::LightYellow => "#f0d890".into(),
+            Color::White => "#ffffff".into(),
+            Color::Rgb(r, g, b) => format!("#{r:02x}{g:02x}{b:02x}"),
+            _ => default.into(),
+        }
+    };
+    let (w, h) = (buf.area.width, buf.area.height);
+    let mut out = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" font-family=\"DejaVu Sans Mono, Menlo, Consolas, monospace\" font-size=\"14\">\n<rect width=\"100%\" height=\"100%\" fill=\"#282c34\"/>\n",
+        (w as f64 * cw) as u32,
+        (h as f64 * ch) as u32
+    );
+    for y in 0..h {
+        let mut x = 0;
+        while x < w {
+            let cell = &buf[(x, y)];
+            let style = cell.style();
+            let mut fg = style.fg.unwrap_or(Color::Reset);
+            let mut bg = style.bg.unwrap_or(Color::Reset);
+            let reversed = cell.modifier.contains(Modifier::REVERSED);
+            if reversed {
+                std::mem::swap(&mut fg, &mut bg);
+            }
+            let mut end = x + 1;
+            while end < w {
+                let c = &buf[(end, y)];
+                if c.fg != cell.fg || c.bg != cell.bg || c.modifier != cell.modifier {
+                    break;
+                }
+                end += 1;
+            }
+            let text: String = (x..end).map(|i| buf[(i, y)].symbol().to_string()).collect();
+            let n = (end - x) as f64;
+            let bg_hex = hex(bg, if reversed { "#abb2bf" } else { "none" });
+            if bg_hex != "none" {
+                out.push_str(&format!(
+                    "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{ch}\" fill=\"{bg_hex}\"/>\n",
+                    x as f64 * cw,
+                    y as f64 * ch,
+                    n * cw
+                ));
+            }
+            if !text.trim().is_empty() {
+                let esc = text
+                    .replace('&', "&amp;")
+                    .replace('<', "&lt;")
+                    .replace('>', "&gt;");
+                let weight = if cell.modifier.contains(Modifier::BOLD) {
+                    " font-weight=\"bold\""
+                } else {
+                    ""
+                };
+                out.push_str(&format!(
+                    "<text x=\"{:.1}\" y=\"{:.1}\" textLength=\"{:.1}\" lengthAdjust=\"spacingAndGlyphs\" xml:space=\"preserve\" fill=\"{}\"{weight}>{esc}</text>\n",
+                    x as f64 * cw,
+                    y as f64 * ch + 13.0,
+                    n * cw,
+                    hex(fg, if reversed { "#282c34" } else { "#d7dae0" })
+                ));
+            }
+            x = end;
+        }
+    }
+    out.push_str("</svg>\n");
+    out
+}

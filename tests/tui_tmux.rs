@@ -185,3 +185,20 @@ fn run_quit_resume_and_finish_the_example_with_keys() {
         sb.read("work/demo/settings.yaml")
     );
 }
+
+#[test]
+fn without_a_terminal_there_is_no_ui() {
+    let sb = cli::Sandbox::new();
+    // A bare `stepwise` has nothing to show without a terminal: the help, and status 2.
+    let r = sb.run(&[]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("Usage: stepwise"), "{r:?}");
+    // `run` falls back to plain output.
+    sb.write(
+        "rb.yaml",
+        "stepwise: 1\nid: t\ntitle: T\nsteps:\n  - id: a\n    title: A\n    run: echo hi\n",
+    );
+    let r = sb.run(&["run", "rb.yaml", "--name", "p"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("  | hi"), "{r:?}");
+}

@@ -640,7 +640,7 @@ impl Typed for CreateUser {
             req["then"] = json!([{
                 "operation": "CreateLoginProfile",
                 "UserName": p.user_name,
-                "Password": "(generated, shown once as the secret output `password`)",
+                "Password": "(generated: the secret output `password`)",
                 "PasswordResetRequired": p.password_reset_required,
             }]);
         }
@@ -709,12 +709,12 @@ impl Typed for CreateUser {
         }
         let summary = match (created, login) {
             (true, true) => format!(
-                "created user {} with a console password (in the secret output `password`; it is shown once, hand it over now)",
+                "created user {} with a console password (in the secret output `password`: later steps of this run can use it, e.g. to store it; it is never written to disk)",
                 user.arn
             ),
             (true, false) => format!("created user {}", user.arn),
             (false, true) => format!(
-                "user {} existed; gave it a console password (in the secret output `password`)",
+                "user {} existed; gave it a console password (in the secret output `password`: later steps of this run can use it; it is never written to disk)",
                 user.arn
             ),
             (false, false) => format!("user {} already exists: nothing to do", user.arn),

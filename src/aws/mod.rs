@@ -21,6 +21,7 @@ mod session;
 pub mod ssm;
 pub mod sts;
 
+use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::OnceLock;
@@ -137,8 +138,6 @@ impl Planned {
         }
     }
 }
-
-use std::fmt;
 
 /// An AWS error, said so that a person knows what to do next.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -273,7 +272,14 @@ impl<T: Typed> Action for T {
     ) -> BoxFuture<'a, Result<Planned, AwsError>> {
         Box::pin(async move {
             let p = parse::<T::P>(T::NAME, params)?;
-            Typed::plan(self, aws, &p).await
+            match Typed::plan(self, aws, &p).await {
+                // In a dry run, what is missing may be what an earlier step would create.
+                Err(e) if e.code == "NoSuchEntity" => Ok(Planned::unknown(format!(
+                    "cannot tell yet: {} (an earlier step may create it)",
+                    e.message
+                ))),
+                other => other,
+            }
         })
     }
     fn apply<'a>(
@@ -366,11 +372,6 @@ pub fn parse<P: Params>(action: &str, params: &Value) -> Result<P, AwsError> {
     p.check()
         .map_err(|e| AwsError::new(action, "InvalidParameters", e))?;
     Ok(p)
-}
-
-/// Reads resolved parameters into a typed struct (kept for callers of the first version).
-pub fn params<P: Params>(action: &str, params: &Value) -> Result<P, AwsError> {
-    parse(action, params)
 }
 
 /// A JSON document in a canonical form, so that two documents can be compared: keys sorted,

@@ -99,7 +99,7 @@ pub fn fqdn(name: &str) -> String {
     n
 }
 
-fn zone_id(id: &str) -> String {
+fn bare_zone_id(id: &str) -> String {
     id.trim_start_matches("/hostedzone/").to_string()
 }
 
@@ -148,7 +148,7 @@ impl Route53Api for aws_sdk_route53::Client {
                 for z in o.hosted_zones() {
                     if fqdn(z.name()) == wanted {
                         out.push(Zone {
-                            id: zone_id(z.id()),
+                            id: bare_zone_id(z.id()),
                             name: fqdn(z.name()),
                             private: z.config().is_some_and(|c| c.private_zone()),
                         });
@@ -170,7 +170,7 @@ impl Route53Api for aws_sdk_route53::Client {
         Box::pin(async move {
             match self.get_hosted_zone().id(id).send().await {
                 Ok(o) => Ok(o.hosted_zone().map(|z| Zone {
-                    id: zone_id(z.id()),
+                    id: bare_zone_id(z.id()),
                     name: fqdn(z.name()),
                     private: z.config().is_some_and(|c| c.private_zone()),
                 })),
@@ -386,7 +386,7 @@ async fn resolve_zone(
 ) -> Result<Zone, AwsError> {
     match (zone_id, zone_name) {
         (Some(id), _) => {
-            let id = zone_id_of(id);
+            let id = bare_zone_id(id);
             aws.route53()
                 .zone(&id)
                 .await
@@ -407,10 +407,6 @@ async fn resolve_zone(
             "missing parameter: `zone_id` or `zone_name`",
         )),
     }
-}
-
-fn zone_id_of(id: &str) -> String {
-    zone_id(id)
 }
 
 /// The record's name, which must be inside the zone.

@@ -394,19 +394,6 @@ impl Aws {
         }
         env
     }
-
-    /// Reads the SDK error's code and message (kept for callers of the first version).
-    pub fn error<E>(
-        &self,
-        action: &str,
-        permission: &'static str,
-        err: SdkError<E, HttpResponse>,
-    ) -> AwsError
-    where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-    {
-        self.fail(action, ApiError::sdk(permission, err))
-    }
 }
 
 /// Codes AWS uses for throttling.

@@ -1435,7 +1435,8 @@ impl Engine {
                         self.note(i, &outcome.summary);
                         Attempt {
                             outputs,
-                            message: Some(outcome.summary),
+                            // The first line; details were shown and logged above.
+                            message: outcome.summary.lines().next().map(str::to_string),
                             ..Attempt::new(status)
                         }
                     }
@@ -1744,6 +1745,13 @@ impl Engine {
                             return;
                         }
                     };
+                // Values that only earlier steps would produce may hide in masked parameters.
+                if needs_earlier(&params.to_string()) {
+                    preview.body.push_str(
+                        "\n=> not checked: it needs values that earlier steps would produce",
+                    );
+                    return;
+                }
                 let verdict = match self.connect_aws(i).await {
                     Err(e) => format!("not checked: {e}"),
                     Ok(aws) => match action.plan(&aws, &params).await {
