@@ -155,3 +155,61 @@ fn unreachable_aws_fails_the_step_with_what_to_do_and_resume_retries() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[test]
+fn a_step_can_act_as_another_role_and_sessions_are_kept_apart() {
+    let (_guard, moto) = moto::shared_reset();
+    let sb = Sandbox::new();
+    sb.write(
+        "rb.yaml",
+        r#"
+stepwise: 1
+id: roles
+title: Roles
+steps:
+  - id: me
+    title: As myself
+    aws: sts.get_caller_identity
+  - id: admin
+    title: As the admin role, for this step only
+    aws: sts.get_caller_identity
+    assume_role: arn:aws:iam::123456789012:role/jupyterhub-admin
+  - id: me-again
+    title: As myself again
+    aws: sts.get_caller_identity
+"#,
+    );
+    let mut cmd = sb.cmd(&["run", "rb.yaml", "--name", "r"]);
+    moto.apply_env(&mut cmd);
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let st = sb.state("r");
+    assert_eq!(
+        st["steps"]["me"]["outputs"]["arn"],
+        "arn:aws:sts::123456789012:user/moto"
+    );
+    assert!(
+        st["steps"]["admin"]["outputs"]["arn"]
+            .as_str()
+            .unwrap()
+            .starts_with("arn:aws:sts::123456789012:assumed-role/jupyterhub-admin/"),
+        "{stdout}"
+    );
+    assert_eq!(
+        st["steps"]["me-again"]["outputs"]["arn"],
+        "arn:aws:sts::123456789012:user/moto"
+    );
+    // Each new identity is shown before it acts.
+    assert_eq!(stdout.matches("AWS: acting as").count(), 2, "{stdout}");
+    // The field is for aws steps only.
+    sb.write("bad.yaml", "stepwise: 1\nid: b\ntitle: B\nsteps:\n  - id: x\n    title: X\n    run: \"true\"\n    assume_role: arn:aws:iam::1:role/r\n");
+    let bad = sb.run(&["validate", "bad.yaml"]);
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.stderr
+            .contains("`assume_role` does not apply to a `run` step"),
+        "{}",
+        bad.stderr
+    );
+}

@@ -159,6 +159,9 @@ pub struct Engine {
     cancel: CancellationToken,
     aws_settings: AwsSettings,
     aws: Option<Arc<Aws>>,
+    /// Sessions by where and as whom they act: a step with its own `assume_role`, or an
+    /// included runbook with its own `aws` section, gets its own.
+    sessions: HashMap<String, Arc<Aws>>,
     terminal: Terminal,
     /// The state in memory has changes not yet on disk (see `record_soon`).
     unsaved: bool,
@@ -219,6 +222,7 @@ impl Engine {
             cancel,
             aws_settings: AwsSettings::default(),
             aws: None,
+            sessions: HashMap::new(),
             terminal: Terminal::Absent,
             unsaved: false,
             held: Vec::new(),
@@ -1288,13 +1292,30 @@ impl Engine {
 
     /// Connects to AWS once, and reads and checks the identity before the first AWS step.
     async fn connect_aws(&mut self, i: usize) -> Result<Arc<Aws>, String> {
-        if let Some(aws) = &self.aws {
-            return Ok(aws.clone());
-        }
         let scope = self.plan.steps[i].scope;
         let mut settings =
             self.values
                 .aws_settings(&self.plan, &self.state, scope, &self.aws_settings)?;
+        if let Some(role) = self.plan.step(i).assume_role.clone() {
+            let role = self
+                .render_in(i, &role)
+                .map_err(|e| format!("cannot resolve `assume_role`: {e}"))?;
+            settings.assume_role = Some(role);
+        }
+        let key = format!(
+            "{:?}",
+            (
+                &settings.region,
+                &settings.profile,
+                &settings.assume_role,
+                &settings.session_duration,
+                &settings.expected_account
+            )
+        );
+        if let Some(aws) = self.sessions.get(&key) {
+            self.aws = Some(aws.clone());
+            return Ok(aws.clone());
+        }
         // The MFA device (the included runbook's over the root's), and what only the command
         // line and the front end know.
         for s in [0, scope] {
@@ -1339,6 +1360,7 @@ impl Engine {
                 identity.account, identity.arn
             ));
         }
+        self.sessions.insert(key, aws.clone());
         self.aws = Some(aws.clone());
         Ok(aws)
     }

@@ -55,6 +55,7 @@ pub const STEP_KEYS: &[&str] = &[
     "timeout",
     "continue_on_error",
     "for_each",
+    "assume_role",
 ];
 
 /// Keys whose string values are not templates (regular expressions, JSON paths, ids).
@@ -734,6 +735,7 @@ impl Loader {
             ("danger", &[StepKind::Run, StepKind::Aws, StepKind::File]),
             ("timeout", &[StepKind::Run, StepKind::Check, StepKind::Aws]),
             ("for_each", &[StepKind::Run, StepKind::Check, StepKind::Aws]),
+            ("assume_role", &[StepKind::Aws]),
         ];
         for (field, kinds) in allowed {
             if let Some((key, _)) = node

@@ -173,6 +173,10 @@ pub struct Step {
     /// items' values joined by `, `.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub for_each: Option<String>,
+    /// For an `aws` step: a role ARN to act as for this step only (a template), over the
+    /// runbook's `aws.assume_role`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assume_role: Option<String>,
 }
 
 /// The step kinds, by their field name.
