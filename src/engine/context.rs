@@ -11,8 +11,9 @@ use minijinja::Value as Ctx;
 use serde_json::{Map, Value, json};
 
 use super::Secrets;
-use crate::aws::{self, AwsSettings};
-use crate::runbook::{Plan, Step, StepKind, template};
+use crate::aws::AwsSettings;
+use crate::runbook::load::declared_outputs;
+use crate::runbook::{Plan, template};
 use crate::state::RunState;
 
 /// Input values by name, each with whether it is secret.
@@ -30,27 +31,6 @@ pub struct Values {
     item: Option<String>,
 }
 
-/// The outputs a step declares, whether or not it has run.
-pub fn declared_outputs(step: &Step) -> Vec<String> {
-    let mut names: Vec<String> = step.outputs.keys().cloned().collect();
-    names.extend(step.prompts.keys().cloned());
-    match step.kind() {
-        StepKind::File => names.push("path".into()),
-        StepKind::Aws => {
-            if let Some(action) = step
-                .aws
-                .as_ref()
-                .and_then(|a| aws::registry().get(&a.value))
-            {
-                names.extend(action.outputs().iter().map(|s| s.to_string()));
-            }
-        }
-        _ => {}
-    }
-    names.dedup();
-    names
-}
-
 impl Values {
     /// Values for a run with the given root inputs.
     pub fn new(run_name: &str, inputs: InputValues) -> Values {
@@ -60,15 +40,12 @@ impl Values {
                 secrets.add(value);
             }
         }
-        let env: Map<String, Value> = std::env::vars()
-            .map(|(k, v)| (k, Value::String(v)))
-            .collect();
         Values {
             run_name: run_name.to_string(),
             inputs,
             secret_outputs: HashMap::new(),
             secrets,
-            env: Value::Object(env),
+            env: env_value(),
             item: None,
         }
     }

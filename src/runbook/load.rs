@@ -1252,12 +1252,20 @@ fn outputs_of(rb: &Runbook, index: usize, step: &Step, loader: &Loader) -> Outpu
         }
         return Outputs::Nested(HashMap::new());
     }
-    let mut names: BTreeSet<String> = step.outputs.keys().map(|k| template::key(k)).collect();
-    names.extend(step.prompts.keys().map(|k| template::key(k)));
+    Outputs::Names(
+        declared_outputs(step)
+            .iter()
+            .map(|k| template::key(k))
+            .collect(),
+    )
+}
+
+/// The outputs a step declares, whether or not it has run.
+pub fn declared_outputs(step: &Step) -> Vec<String> {
+    let mut names: Vec<String> = step.outputs.keys().cloned().collect();
+    names.extend(step.prompts.keys().cloned());
     match step.kind() {
-        StepKind::File => {
-            names.insert("path".into());
-        }
+        StepKind::File => names.push("path".into()),
         StepKind::Aws => {
             if let Some(action) = step
                 .aws
@@ -1269,7 +1277,8 @@ fn outputs_of(rb: &Runbook, index: usize, step: &Step, loader: &Loader) -> Outpu
         }
         _ => {}
     }
-    Outputs::Names(names)
+    names.dedup();
+    names
 }
 
 /// What is known while walking a runbook's steps in order.
