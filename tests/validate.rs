@@ -453,6 +453,59 @@ tests/fixtures/broken/duplicate-key.yaml:8:5: duplicate key `run` (first defined
 
 // Valid runbooks.
 
+/// Steps are checked while the rest of the file is still being parsed; inputs declared after
+/// the steps are still known to the steps' templates.
+#[test]
+fn inputs_declared_after_the_steps() {
+    assert_invalid(
+        "inputs-after-steps.yaml",
+        r#"
+tests/fixtures/broken/inputs-after-steps.yaml:7:37: unknown input `nmae`
+  |
+7 |     run: echo "{{ inputs.name }} {{ inputs.nmae }}"
+  |                                     ^^^^^^^^^^^
+  = hint: did you mean `name`?
+
+1 problem found; nothing was run
+"#,
+    );
+}
+
+/// A list of steps with an anchor is kept whole by the parser, and checked the same way.
+#[test]
+fn anchored_list_of_steps() {
+    assert_invalid(
+        "anchored-steps.yaml",
+        r#"
+tests/fixtures/broken/anchored-steps.yaml:7:19: `steps.second` refers to a later step
+  |
+7 |     run: echo "{{ steps.second.value }}"
+  |                   ^^^^^^^^^^^^^^^^^^
+  = hint: a step can only use outputs of the steps before it
+
+1 problem found; nothing was run
+"#,
+    );
+}
+
+/// Steps checked before the parser reached a syntax error further down report nothing: the
+/// syntax error comes first, alone.
+#[test]
+fn syntax_error_after_broken_steps() {
+    assert_invalid(
+        "syntax-after-problems.yaml",
+        r#"
+tests/fixtures/broken/syntax-after-problems.yaml:10:12: YAML syntax error: while scanning a quoted scalar, found unexpected end of stream
+   |
+10 |     title: "Second
+   |            ^
+   = hint: check that the quote that starts here is closed
+
+1 problem found; nothing was run
+"#,
+    );
+}
+
 #[test]
 fn valid_runbooks_pass() {
     // `references.yaml` uses hyphenated ids (`{{ steps.get-ip.external_ip }}`), outputs of an

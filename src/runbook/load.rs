@@ -64,6 +64,9 @@ const NOT_TEMPLATES: &[&str] = &["pattern", "regex", "json", "id", "when"];
 /// Longest JSON path accepted in an output.
 const MAX_JSON_PATH: usize = 500;
 
+/// How many steps the parser hands over at a time.
+const BATCH: usize = 32;
+
 /// Deepest include nesting; deeper is almost certainly a mistake.
 const MAX_INCLUDE_DEPTH: usize = 16;
 
@@ -300,9 +303,14 @@ impl Loader {
             }
         };
         let source = Arc::new(SourceFile::new(path, text));
-        let root = match Node::parse(&source.text) {
+        let before = self.diags.len();
+        let mut read = Read::default();
+        let parsed = self.parse(&source, &mut read);
+        let root = match parsed {
             Ok(root) => root,
             Err(e) => {
+                // What was found in the steps read before the syntax error would only confuse.
+                self.diags.truncate(before);
                 let diag = source.diag(e.pos, e.message);
                 // A duplicate key is reported at the key: underline all of it.
                 let diag = if diag.message.starts_with("duplicate key") {
@@ -314,7 +322,7 @@ impl Loader {
                 return None;
             }
         };
-        // The step nodes are moved out of the tree rather than copied.
+        // A list of steps the parser kept (it has an anchor) is read here, the same way.
         let mut root = root;
         let steps_node = match &mut root.kind {
             NodeKind::Map(entries) => entries
@@ -323,22 +331,112 @@ impl Loader {
                 .map(|i| entries.remove(i).1),
             _ => None,
         };
-        let (doc, step_nodes) = self.document(&source, &root, steps_node)?;
+        let steps_node = steps_node.map(|node| match node.kind {
+            NodeKind::Seq(items) => {
+                for item in items {
+                    self.read_step(&source, item, &mut read);
+                }
+                Node {
+                    pos: node.pos,
+                    kind: NodeKind::Seq(Vec::new()),
+                }
+            }
+            _ => node,
+        });
+        let doc = self.document(&source, &root, steps_node, &mut read)?;
         let runbook = Arc::new(Runbook {
             source: source.clone(),
             doc,
         });
         self.files.insert(canonical.clone(), runbook.clone());
         stack.push(canonical);
-        // The step nodes locate problems while checking; the plan does not need them after.
-        // Freeing a large tree takes a while: it happens on another thread, while this one
-        // goes on.
-        self.check(&runbook, &step_nodes, stack);
-        if step_nodes.len() > 1000 {
-            std::thread::spawn(move || drop(step_nodes));
-        }
+        self.check(&runbook, read, stack);
         stack.pop();
         Some(runbook)
+    }
+
+    /// Parses a file on another thread while this one reads and checks each step as soon as
+    /// the parser hands it over, so that parsing and checking overlap and no more than a few
+    /// steps' YAML trees are held at once.
+    fn parse(
+        &mut self,
+        src: &SourceFile,
+        read: &mut Read,
+    ) -> Result<Node, super::yaml::SyntaxError> {
+        let text = src.text.as_str();
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Node>>(64);
+            let parser = std::thread::Builder::new()
+                .name("parse".into())
+                // The parser recurses once per level of nesting (at most 256 of them).
+                .stack_size(8 << 20)
+                .spawn_scoped(scope, move || {
+                    // Steps go over in batches: waking the reader for each costs more than
+                    // reading it.
+                    let mut batch = Vec::with_capacity(BATCH);
+                    let root = Node::parse_split(text, "steps", &mut |item| {
+                        batch.push(item);
+                        if batch.len() == BATCH {
+                            let _ =
+                                tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
+                        }
+                    });
+                    let _ = tx.send(batch);
+                    root
+                });
+            match parser {
+                Ok(parser) => {
+                    // Growing a large list moves it, which costs every core a TLB flush once
+                    // two threads run; a rough count of the steps (an upper bound for a usual
+                    // runbook) avoids that.
+                    let guess = text.matches("id:").count();
+                    read.steps.reserve(guess);
+                    read.facts.reserve(guess);
+                    for item in rx.into_iter().flatten() {
+                        self.read_step(src, item, read);
+                    }
+                    parser
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                }
+                // No thread to be had: parse here, keeping the steps in the tree.
+                Err(_) => Node::parse(text),
+            }
+        })
+    }
+
+    /// Reads one step and checks what it can on its own; the node is dropped here.
+    fn read_step(&mut self, src: &SourceFile, node: Node, read: &mut Read) {
+        let Some(step) = self.step(src, &node) else {
+            read.broken = true;
+            return;
+        };
+        let id = &step.id;
+        if !is_id(&id.value) {
+            self.diags.push(src.diag(
+                id.pos,
+                format!("invalid step id `{}`\nhint: use lowercase letters, digits, `-` and `_`, starting with a letter or digit", id.value),
+            ));
+        }
+        let index = read.steps.len();
+        let first = *read.ids.entry(template::key(&id.value)).or_insert(index);
+        if first != index {
+            self.diags.push(src.diag(
+                id.pos,
+                format!("duplicate step id `{}` (first used at line {})\nhint: step ids must be unique within a runbook; `-` and `_` count as the same", id.value, read.steps[first].id.pos.line),
+            ));
+        }
+        let names = std::iter::once(&id.value)
+            .chain(step.outputs.keys())
+            .chain(step.prompts.keys());
+        // Only names with `-` are spelled differently in templates.
+        for name in names.filter(|name| name.contains('-')) {
+            self.spellings
+                .entry(template::key(name))
+                .or_insert_with(|| name.clone());
+        }
+        read.facts.push(self.step_facts(src, &step, node));
+        read.steps.push(step);
     }
 
     fn de<T>(&mut self, src: &SourceFile, result: Result<T, DeError>, fallback: Pos) -> Option<T> {
@@ -358,7 +456,8 @@ impl Loader {
         src: &SourceFile,
         root: &Node,
         steps_node: Option<Node>,
-    ) -> Option<(RunbookDoc, Vec<Node>)> {
+        read: &mut Read,
+    ) -> Option<RunbookDoc> {
         let Some(entries) = root.as_map() else {
             self.diags.push(src.diag(
                 root.pos,
@@ -465,8 +564,6 @@ impl Loader {
                 )),
             }
         }
-        let mut steps = Vec::new();
-        let mut step_nodes = Vec::new();
         match steps_node {
             None => self.diags.push(src.diag(
                 root.pos,
@@ -476,16 +573,7 @@ impl Loader {
                 ),
             )),
             Some(node) => match node.kind {
-                NodeKind::Seq(items) => {
-                    steps.reserve_exact(items.len());
-                    step_nodes.reserve_exact(items.len());
-                    for item in items {
-                        if let Some(step) = self.step(src, &item) {
-                            steps.push(step);
-                            step_nodes.push(item);
-                        }
-                    }
-                }
+                NodeKind::Seq(_) => {}
                 _ => self.diags.push(src.diag(
                     node.pos,
                     format!(
@@ -495,9 +583,11 @@ impl Loader {
                 )),
             },
         }
-        if self.diags.len() > before {
+        // A step that could not be read would make references to it look wrong.
+        if self.diags.len() > before || read.broken {
             return None;
         }
+        let steps = std::mem::take(&mut read.steps);
         let doc = RunbookDoc {
             stepwise: version?,
             id: id?,
@@ -508,7 +598,7 @@ impl Loader {
             aws,
             steps,
         };
-        Some((doc, step_nodes))
+        Some(doc)
     }
 
     /// Reads one step, checking its fields by name first so that every unknown field is named.
@@ -589,23 +679,14 @@ impl Loader {
     }
 
     /// Checks what needs the whole runbook: ids, references, patterns, includes, actions.
-    fn check(&mut self, rb: &Arc<Runbook>, step_nodes: &[Node], stack: &mut Vec<PathBuf>) {
+    fn check(&mut self, rb: &Arc<Runbook>, read: Read, stack: &mut Vec<PathBuf>) {
         let src = rb.source.clone();
         let doc = &rb.doc;
-        for step in &doc.steps {
-            let names = std::iter::once(&step.id.value)
-                .chain(step.outputs.keys())
-                .chain(step.prompts.keys());
-            for name in names {
-                self.spellings
-                    .entry(template::key(name))
-                    .or_insert_with(|| name.clone());
-            }
-        }
         let mut scope = Checker {
             inputs: BTreeSet::new(),
-            steps: HashMap::new(),
-            later: HashMap::new(),
+            ids: read.ids,
+            outputs: Vec::with_capacity(doc.steps.len()),
+            this: None,
         };
         // Inputs: patterns, choices, and defaults that refer only to earlier inputs.
         let all_inputs: BTreeSet<String> = doc.inputs.keys().map(|k| template::key(k)).collect();
@@ -642,12 +723,6 @@ impl Loader {
             }
             scope.inputs.insert(template::key(name));
         }
-        for (i, step) in doc.steps.iter().enumerate() {
-            scope
-                .later
-                .entry(template::key(&step.id.value))
-                .or_insert(i);
-        }
         if let Some(run_name) = &doc.run_name {
             self.template(&src, run_name.pos, &run_name.value, &scope, None);
         }
@@ -666,47 +741,56 @@ impl Loader {
             }
         }
 
-        let mut seen: HashMap<String, Pos> = HashMap::new();
-        for (i, step) in doc.steps.iter().enumerate() {
-            let node = &step_nodes[i];
-            let id = &step.id;
-            if !is_id(&id.value) {
-                self.diags.push(src.diag(
-                    id.pos,
-                    format!("invalid step id `{}`\nhint: use lowercase letters, digits, `-` and `_`, starting with a letter or digit", id.value),
-                ));
-            }
-            let normal = template::key(&id.value);
-            if let Some(first) = seen.get(&normal) {
-                self.diags.push(src.diag(
-                    id.pos,
-                    format!("duplicate step id `{}` (first used at line {})\nhint: step ids must be unique within a runbook; `-` and `_` count as the same", id.value, first.line),
-                ));
-            } else {
-                seen.insert(normal.clone(), id.pos);
-            }
-            scope.later.remove(&normal);
-            self.step_fields(&src, step, node);
-            let outputs = self.step_outputs(&src, rb, i, step, node, &scope, stack);
-            // Templates anywhere in the step, located at their own node.
-            // A file step's `set` values may use `current`; a `for_each` step's templates `item`.
-            let extra_var = if step.for_each.is_some() {
-                Some("item")
-            } else if step.kind() == StepKind::File {
-                Some("current")
-            } else {
-                None
+        // Each step's templates may use the steps before it.
+        let no_names = BTreeSet::new();
+        for (i, (step, facts)) in doc.steps.iter().zip(read.facts).enumerate() {
+            scope.this = Some(i);
+            let outputs = match &facts.include {
+                Some(node) => self.include(&src, rb, i, step, node, stack),
+                None => Outputs::Names(facts.outputs),
             };
-            self.templates_in(&src, node, &scope, extra_var, None);
-            if let Some(when) = &step.when {
-                match template::expression_references(&when.value) {
-                    Ok(refs) => self.references(&src, when.pos, &when.value, &refs, &scope, None),
-                    Err(e) => self
-                        .diags
-                        .push(src.diag(when.pos, format!("invalid `when` expression: {e}"))),
-                }
+            for u in &facts.uses {
+                let extra = u.extra.map(|name| (name, &no_names));
+                self.references(&src, u.pos, &u.text, &u.refs, &scope, extra);
             }
-            scope.steps.entry(normal).or_insert(outputs);
+            scope.outputs.push(outputs);
+        }
+    }
+
+    /// Checks what a step needs nothing else for, and notes what it refers to for `check`.
+    fn step_facts(&mut self, src: &SourceFile, step: &Step, node: Node) -> StepFacts {
+        self.step_fields(src, step, &node);
+        let outputs = self.step_outputs(src, step, &node);
+        // Templates anywhere in the step, located at their own node.
+        // A file step's `set` values may use `current`; a `for_each` step's templates `item`.
+        let extra = if step.for_each.is_some() {
+            Some("item")
+        } else if step.kind() == StepKind::File {
+            Some("current")
+        } else {
+            None
+        };
+        let mut uses = Vec::new();
+        self.templates_in(src, &node, extra, &mut uses);
+        if let Some(when) = &step.when {
+            match template::expression_references(&when.value) {
+                Ok(refs) if refs.is_empty() => {}
+                Ok(refs) => uses.push(Use {
+                    pos: when.pos,
+                    text: when.value.as_str().into(),
+                    refs,
+                    extra: None,
+                }),
+                Err(e) => self
+                    .diags
+                    .push(src.diag(when.pos, format!("invalid `when` expression: {e}"))),
+            }
+        }
+        let include = (step.kind() == StepKind::Include).then_some(node);
+        StepFacts {
+            outputs,
+            uses,
+            include,
         }
     }
 
@@ -796,18 +880,9 @@ impl Loader {
         }
     }
 
-    /// The outputs a step makes, checking how each is extracted; includes are loaded here.
-    #[allow(clippy::too_many_arguments)]
-    fn step_outputs(
-        &mut self,
-        src: &SourceFile,
-        rb: &Arc<Runbook>,
-        index: usize,
-        step: &Step,
-        node: &Node,
-        scope: &Checker,
-        stack: &mut Vec<PathBuf>,
-    ) -> Outputs {
+    /// The outputs a step makes, checking how each is extracted (an include's are known only
+    /// once the included runbook is read).
+    fn step_outputs(&mut self, src: &SourceFile, step: &Step, node: &Node) -> BTreeSet<String> {
         let mut names: BTreeSet<String> = BTreeSet::new();
         for (name, spec) in &step.outputs {
             names.insert(template::key(name));
@@ -891,15 +966,11 @@ impl Loader {
                     }
                 }
             }
-            StepKind::Include => {
-                return self.include(src, rb, index, step, node, scope, stack);
-            }
             _ => {}
         }
-        Outputs::Names(names)
+        names
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn include(
         &mut self,
         src: &SourceFile,
@@ -907,7 +978,6 @@ impl Loader {
         index: usize,
         step: &Step,
         node: &Node,
-        _scope: &Checker,
         stack: &mut Vec<PathBuf>,
     ) -> Outputs {
         let Some(rel) = &step.include else {
@@ -1019,35 +1089,39 @@ impl Loader {
         }
     }
 
-    /// Checks every template string under a node.
+    /// Checks the syntax of every template string under a node, and notes what each refers to.
     fn templates_in(
         &mut self,
         src: &SourceFile,
         node: &Node,
-        scope: &Checker,
-        extra_var: Option<&'static str>,
-        skip: Option<&str>,
+        extra: Option<&'static str>,
+        uses: &mut Vec<Use>,
     ) {
         match &node.kind {
             NodeKind::Scalar(text, _) => {
-                if template::is_template(text) {
-                    let extra = BTreeSet::new();
-                    let allowed = extra_var.map(|name| (name, &extra));
-                    self.template(src, node.pos, text, scope, allowed);
+                if template::is_template(text)
+                    && let Some(refs) = self.template_refs(src, node.pos, text)
+                    && !refs.is_empty()
+                {
+                    uses.push(Use {
+                        pos: node.pos,
+                        text: text.as_str().into(),
+                        refs,
+                        extra,
+                    });
                 }
             }
             NodeKind::Seq(items) => {
                 for item in items {
-                    self.templates_in(src, item, scope, extra_var, None);
+                    self.templates_in(src, item, extra, uses);
                 }
             }
             NodeKind::Map(entries) => {
                 for (key, value) in entries {
                     let name = key.as_str().unwrap_or_default();
-                    if NOT_TEMPLATES.contains(&name) || Some(name) == skip {
-                        continue;
+                    if !NOT_TEMPLATES.contains(&name) {
+                        self.templates_in(src, value, extra, uses);
                     }
-                    self.templates_in(src, value, scope, extra_var, None);
                 }
             }
         }
@@ -1062,8 +1136,20 @@ impl Loader {
         scope: &Checker,
         extra: Option<(&str, &BTreeSet<String>)>,
     ) {
+        if let Some(refs) = self.template_refs(src, pos, text) {
+            self.references(src, pos, text, &refs, scope, extra);
+        }
+    }
+
+    /// What a template refers to; a syntax error is reported and gives nothing.
+    fn template_refs(
+        &mut self,
+        src: &SourceFile,
+        pos: Pos,
+        text: &str,
+    ) -> Option<BTreeSet<String>> {
         match template::references(text) {
-            Ok(refs) => self.references(src, pos, text, &refs, scope, extra),
+            Ok(refs) => Some(refs),
             Err(e) => {
                 // A tag left open is the usual cause, whatever the parser makes of the rest.
                 let open = [("{{", "}}"), ("{%", "%}"), ("{#", "#}")]
@@ -1087,6 +1173,7 @@ impl Loader {
                 };
                 let at = locate_offset(src, pos, text, at);
                 self.diags.push(src.diag(at, message).with_width(width));
+                None
             }
         }
     }
@@ -1191,14 +1278,18 @@ impl Loader {
     /// for looking up, `shown` as written for messages.
     fn step_reference(&self, parts: &[&str], shown: &[&str], scope: &Checker) -> Option<String> {
         let id = parts.get(1)?;
-        let Some(outputs) = scope.steps.get(*id) else {
-            if scope.later.contains_key(*id) {
+        let Some(outputs) = scope.earlier(id) else {
+            if scope.later(id) {
                 return Some(format!(
                     "`steps.{}` refers to a later step\nhint: a step can only use outputs of the steps before it",
                     shown[1]
                 ));
             }
-            return Some(unknown("step", shown[1], &self.spelled(scope.steps.keys())));
+            return Some(unknown(
+                "step",
+                shown[1],
+                &self.spelled(scope.earlier_ids()),
+            ));
         };
         let mut outputs = outputs;
         let mut path = format!("steps.{}", shown[1]);
@@ -1281,13 +1372,67 @@ pub fn declared_outputs(step: &Step) -> Vec<String> {
     names
 }
 
+/// The steps read so far, and what was found in each on its own.
+#[derive(Default)]
+struct Read {
+    steps: Vec<Step>,
+    facts: Vec<StepFacts>,
+    /// Where each step id (in template spelling) is first used.
+    ids: HashMap<String, usize>,
+    /// Whether a step could not be read.
+    broken: bool,
+}
+
+/// What `check` needs of a step once its YAML is gone.
+struct StepFacts {
+    /// The outputs it declares (for an include, those of the included steps are added later).
+    outputs: BTreeSet<String>,
+    /// The templates that refer to something, to check against what comes before the step.
+    uses: Vec<Use>,
+    /// An include step's node: the values passed in are checked against the included runbook.
+    include: Option<Node>,
+}
+
+/// A template and what it refers to.
+struct Use {
+    pos: Pos,
+    text: Box<str>,
+    refs: BTreeSet<String>,
+    /// A variable the step provides to its templates (`item`, `current`).
+    extra: Option<&'static str>,
+}
+
 /// What is known while walking a runbook's steps in order.
 struct Checker {
     inputs: BTreeSet<String>,
-    /// Earlier steps and their outputs.
-    steps: HashMap<String, Outputs>,
-    /// Steps not reached yet.
-    later: HashMap<String, usize>,
+    /// Every step id (in template spelling), with the index of the step that has it.
+    ids: HashMap<String, usize>,
+    /// The outputs of the steps before the one being checked.
+    outputs: Vec<Outputs>,
+    /// The step being checked; none while checking the runbook's own fields.
+    this: Option<usize>,
+}
+
+impl Checker {
+    /// The outputs of an earlier step.
+    fn earlier(&self, id: &str) -> Option<&Outputs> {
+        self.ids.get(id).and_then(|&i| self.outputs.get(i))
+    }
+
+    /// Whether a step comes after the one being checked.
+    fn later(&self, id: &str) -> bool {
+        self.ids
+            .get(id)
+            .is_some_and(|&i| i >= self.outputs.len() && Some(i) != self.this)
+    }
+
+    /// The ids of the earlier steps.
+    fn earlier_ids(&self) -> impl Iterator<Item = &String> {
+        self.ids
+            .iter()
+            .filter(|&(_, &i)| i < self.outputs.len())
+            .map(|(id, _)| id)
+    }
 }
 
 /// Finds where byte `offset` of a node's value is in the file, by finding the text around it;

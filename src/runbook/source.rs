@@ -13,28 +13,35 @@ use super::yaml::Pos;
 pub struct SourceFile {
     pub path: PathBuf,
     pub text: String,
-    line_starts: Vec<usize>,
+    /// Made when first needed: a runbook without problems never needs it.
+    line_starts: std::sync::OnceLock<Vec<usize>>,
 }
 
 impl SourceFile {
     /// Wraps the text read from `path`.
     pub fn new(path: &Path, text: String) -> SourceFile {
-        let mut line_starts = vec![0];
-        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
         SourceFile {
             path: path.to_path_buf(),
             text,
-            line_starts,
+            line_starts: std::sync::OnceLock::new(),
         }
+    }
+
+    fn line_starts(&self) -> &[usize] {
+        self.line_starts.get_or_init(|| {
+            let mut starts = vec![0];
+            starts.extend(self.text.match_indices('\n').map(|(i, _)| i + 1));
+            starts
+        })
     }
 
     /// The text of a 1-based line, without its line break.
     pub fn line(&self, line: usize) -> &str {
-        let Some(&start) = line.checked_sub(1).and_then(|i| self.line_starts.get(i)) else {
+        let Some(&start) = line.checked_sub(1).and_then(|i| self.line_starts().get(i)) else {
             return "";
         };
         let end = self
-            .line_starts
+            .line_starts()
             .get(line)
             .copied()
             .unwrap_or(self.text.len());
@@ -46,7 +53,7 @@ impl SourceFile {
         let Some(&start) = pos
             .line
             .checked_sub(1)
-            .and_then(|i| self.line_starts.get(i))
+            .and_then(|i| self.line_starts().get(i))
         else {
             return self.text.len();
         };
@@ -61,8 +68,9 @@ impl SourceFile {
 
     /// The position of a byte offset.
     pub fn pos(&self, offset: usize) -> Pos {
-        let line = self.line_starts.partition_point(|&s| s <= offset);
-        let start = self.line_starts[line.saturating_sub(1)];
+        let starts = self.line_starts();
+        let line = starts.partition_point(|&s| s <= offset);
+        let start = starts[line.saturating_sub(1)];
         let col = self
             .text
             .get(start..offset)

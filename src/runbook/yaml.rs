@@ -59,13 +59,20 @@ const MAX_DEPTH: usize = 256;
 impl Node {
     /// Parses one YAML document. An empty document is an empty mapping.
     pub fn parse(text: &str) -> Result<Node, SyntaxError> {
-        let mut builder = Builder {
-            parser: Parser::new_from_str(text),
-            anchors: HashMap::new(),
-            nodes: 0,
-            depth: 0,
-        };
-        builder.document()
+        Builder::new(text, None).document()
+    }
+
+    /// Parses one YAML document like `parse`, but hands each item of the root mapping's list
+    /// under `key` to `each` as soon as it is complete, instead of keeping it in the tree; the
+    /// tree gets an empty list in its place. The caller can work on the items while the rest
+    /// is parsed, and the whole tree is never in memory at once. A list with an anchor stays in
+    /// the tree (an alias may copy it later).
+    pub fn parse_split(
+        text: &str,
+        key: &str,
+        each: &mut dyn FnMut(Node),
+    ) -> Result<Node, SyntaxError> {
+        Builder::new(text, Some((key, each))).document()
     }
 
     /// The scalar text, if this is a scalar.
@@ -124,11 +131,13 @@ impl Node {
     }
 }
 
-struct Builder<'a> {
+struct Builder<'a, 's> {
     parser: Parser<'a, saphyr_parser::StrInput<'a>>,
     anchors: HashMap<usize, Node>,
     nodes: usize,
     depth: usize,
+    /// The root key whose list items are handed out, and where they go.
+    split: Option<(&'s str, &'s mut dyn FnMut(Node))>,
 }
 
 fn pos_of(marker: &saphyr_parser::Marker) -> Pos {
@@ -138,7 +147,17 @@ fn pos_of(marker: &saphyr_parser::Marker) -> Pos {
     }
 }
 
-impl<'a> Builder<'a> {
+impl<'a, 's> Builder<'a, 's> {
+    fn new(text: &'a str, split: Option<(&'s str, &'s mut dyn FnMut(Node))>) -> Self {
+        Builder {
+            parser: Parser::new_from_str(text),
+            anchors: HashMap::new(),
+            nodes: 0,
+            depth: 0,
+            split,
+        }
+    }
+
     fn next(&mut self) -> Result<(Event<'a>, Pos), SyntaxError> {
         match self.parser.next_event() {
             Some(Ok((event, span))) => Ok((event, pos_of(&span.start))),
@@ -209,11 +228,7 @@ impl<'a> Builder<'a> {
                     ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => Style::Quoted,
                     _ => Style::Block,
                 };
-                // The parser's buffers grow by doubling; a tree of many small scalars keeps
-                // only what it holds.
-                let mut value = value.into_owned();
-                value.shrink_to_fit();
-                let kind = NodeKind::Scalar(value, style);
+                let kind = NodeKind::Scalar(value.into_owned(), style);
                 (Node { pos, kind }, anchor)
             }
             Event::Alias(id) => {
@@ -236,7 +251,6 @@ impl<'a> Builder<'a> {
                     items.push(self.node(event, item_pos)?);
                 }
                 self.depth -= 1;
-                items.shrink_to_fit();
                 let kind = NodeKind::Seq(items);
                 (Node { pos, kind }, anchor)
             }
@@ -250,7 +264,14 @@ impl<'a> Builder<'a> {
                     }
                     let key = self.node(event, key_pos)?;
                     let (event, value_pos) = self.next()?;
-                    let value = self.node(event, value_pos)?;
+                    let split_here = self.depth == 1
+                        && matches!(event, Event::SequenceStart(0, _))
+                        && matches!((&self.split, key.as_str()), (Some((k, _)), Some(name)) if *k == name);
+                    let value = if split_here {
+                        self.split_seq(value_pos)?
+                    } else {
+                        self.node(event, value_pos)?
+                    };
                     let Some(name) = key.as_str() else {
                         return Err(SyntaxError {
                             pos: key.pos,
@@ -271,7 +292,6 @@ impl<'a> Builder<'a> {
                     entries.push((key, value));
                 }
                 self.depth -= 1;
-                entries.shrink_to_fit();
                 let kind = NodeKind::Map(entries);
                 (Node { pos, kind }, anchor)
             }
@@ -286,6 +306,27 @@ impl<'a> Builder<'a> {
             self.anchors.insert(anchor, node.clone());
         }
         Ok(node)
+    }
+
+    /// The items of the list being split, each handed out when complete; an empty list stays.
+    fn split_seq(&mut self, pos: Pos) -> Result<Node, SyntaxError> {
+        self.count(pos, 1)?;
+        self.enter(pos)?;
+        loop {
+            let (event, item_pos) = self.next()?;
+            if matches!(event, Event::SequenceEnd) {
+                break;
+            }
+            let item = self.node(event, item_pos)?;
+            if let Some((_, each)) = &mut self.split {
+                each(item);
+            }
+        }
+        self.depth -= 1;
+        Ok(Node {
+            pos,
+            kind: NodeKind::Seq(Vec::new()),
+        })
     }
 
     fn enter(&mut self, pos: Pos) -> Result<(), SyntaxError> {
