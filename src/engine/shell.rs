@@ -50,8 +50,29 @@ const GRACE: Duration = Duration::from_secs(3);
 /// The longest stdout kept for extracting outputs; more is streamed but not kept.
 const MAX_CAPTURE: usize = 16 * 1024 * 1024;
 
+/// Where bash is, looked up once in `PATH`: starting it by its full path spares every step
+/// the search (a failed exec for each directory before it).
+fn bash_path() -> &'static std::path::Path {
+    static BASH: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BASH.get_or_init(|| {
+        use std::os::unix::fs::PermissionsExt;
+        std::env::var_os("PATH")
+            .iter()
+            .flat_map(std::env::split_paths)
+            .map(|dir| dir.join("bash"))
+            .find(|path| {
+                path.is_absolute()
+                    && std::fs::metadata(path)
+                        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            })
+            .unwrap_or_else(|| PathBuf::from("bash"))
+    })
+}
+
 fn bash(source: &str) -> Command {
-    let mut cmd = Command::new("bash");
+    let mut cmd = Command::new(bash_path());
+    // As bash names itself in its messages (`bash: line 2: ...`).
+    cmd.arg0("bash");
     cmd.args([
         "--noprofile",
         "--norc",
