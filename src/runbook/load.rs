@@ -67,6 +67,10 @@ const MAX_JSON_PATH: usize = 500;
 /// How many steps the parser hands over at a time.
 const BATCH: usize = 32;
 
+/// How many batches may wait to be read; when the reader falls behind, the parser waits
+/// rather than holding ever more steps in memory.
+const QUEUE: usize = 4;
+
 /// Deepest include nesting; deeper is almost certainly a mistake.
 const MAX_INCLUDE_DEPTH: usize = 16;
 
@@ -261,6 +265,8 @@ struct Loader {
     /// Step ids and output names as written (`get-ip`), by their template spelling (`get_ip`),
     /// so that messages name them as the runbook does.
     spellings: HashMap<String, String>,
+    /// Regular expressions already found valid.
+    good_regexes: std::collections::HashSet<String>,
 }
 
 /// What a step makes available to later steps, for checking references.
@@ -365,7 +371,7 @@ impl Loader {
     ) -> Result<Node, super::yaml::SyntaxError> {
         let text = src.text.as_str();
         std::thread::scope(|scope| {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Node>>(64);
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Node>>(QUEUE);
             let parser = std::thread::Builder::new()
                 .name("parse".into())
                 // The parser recurses once per level of nesting (at most 256 of them).
@@ -1074,6 +1080,10 @@ impl Loader {
     }
 
     fn regex(&mut self, src: &SourceFile, pattern: &Spanned<String>) {
+        // Runbooks repeat patterns (an account id, a number); each is parsed once.
+        if self.good_regexes.contains(&pattern.value) {
+            return;
+        }
         // Parsing is enough to find a mistake, and much cheaper than building the automaton.
         if let Err(e) = regex_syntax::Parser::new().parse(&pattern.value) {
             let detail = e.to_string();
@@ -1086,6 +1096,8 @@ impl Loader {
                     last.trim_start_matches("error: ")
                 ),
             ));
+        } else {
+            self.good_regexes.insert(pattern.value.clone());
         }
     }
 
