@@ -17,7 +17,7 @@ use nix::sys::resource::{UsageWho, getrusage};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const RUNS: usize = 7;
+const RUNS: usize = 11;
 
 fn big_runbook(steps: usize) -> String {
     let mut s = String::from(
