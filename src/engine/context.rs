@@ -86,7 +86,12 @@ impl Values {
         };
         let parent_scope = plan.steps[parent].scope;
         let parent_ctx = self.context(plan, state, parent_scope, dry);
-        let with = plan.step(parent).with.clone().unwrap_or(Value::Null);
+        let with = plan
+            .step(parent)
+            .with
+            .as_deref()
+            .cloned()
+            .unwrap_or(Value::Null);
         let runbook = &plan.scopes[scope].runbook;
         let parent_secret = |text: &str| {
             // A value passed in is secret when it carries a secret of the including scope.

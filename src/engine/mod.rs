@@ -1376,7 +1376,8 @@ impl Engine {
             return Attempt::failed("unknown AWS action");
         };
         let ctx = self.values.context(&self.plan, &self.state, scope, false);
-        let params = match context::render_value(step.with.as_ref().unwrap_or(&Value::Null), &ctx) {
+        let params = match context::render_value(step.with.as_deref().unwrap_or(&Value::Null), &ctx)
+        {
             Ok(p) => p,
             Err(e) => return Attempt::failed(format!("cannot resolve `with`: {e}")),
         };
@@ -1603,7 +1604,7 @@ impl Engine {
                     .and_then(|a| aws::registry().get(&a.value));
                 match (
                     action,
-                    context::render_value(step.with.as_ref().unwrap_or(&Value::Null), &ctx),
+                    context::render_value(step.with.as_deref().unwrap_or(&Value::Null), &ctx),
                 ) {
                     (Some(a), Ok(params)) => {
                         let req = a.request(&params);
@@ -1760,7 +1761,8 @@ impl Engine {
                 let scope = self.plan.steps[i].scope;
                 let ctx = self.values.context(&self.plan, &self.state, scope, true);
                 let params =
-                    match context::render_value(step.with.as_ref().unwrap_or(&Value::Null), &ctx) {
+                    match context::render_value(step.with.as_deref().unwrap_or(&Value::Null), &ctx)
+                    {
                         Ok(p) => p,
                         Err(e) => {
                             preview.body = format!("{}\n=> not checked: {e}", preview.body);

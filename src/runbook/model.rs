@@ -119,7 +119,7 @@ pub struct Step {
     pub aws: Option<Spanned<String>>,
     /// Write a file from a template, or change keys in a YAML or JSON file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file: Option<FileSpec>,
+    pub file: Option<Box<FileSpec>>,
     /// Another runbook file (relative to this one); its steps run nested under this step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include: Option<Spanned<String>>,
@@ -127,7 +127,7 @@ pub struct Step {
     /// Parameters of an `aws` action, or inputs of an `include`; string values are templates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<IndexMap<String, serde_json::Value>>")]
-    pub with: Option<serde_json::Value>,
+    pub with: Option<Box<serde_json::Value>>,
     /// Environment variables for `run` and `check` (templates).
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub env: IndexMap<String, String>,
