@@ -1,7 +1,6 @@
 //! SSM: waiting for an instance's agent, running commands on it, opening a Session Manager
 //! session, and reading and writing parameters.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -469,18 +468,6 @@ pub struct SessionParams {
 }
 impl Params for SessionParams {}
 
-/// Where a program is on PATH.
-pub fn on_path(program: &str) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(program))
-        .find(|p| {
-            p.metadata()
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
-}
-
 /// The code of an error that only a terminal can fix.
 pub const NEEDS_TERMINAL: &str = "NeedsTerminal";
 
@@ -499,7 +486,7 @@ impl StartSession {
 
     /// What must be there before the terminal is handed over.
     fn preflight(aws: &Aws, p: &SessionParams) -> Result<(), AwsError> {
-        if on_path("session-manager-plugin").is_none() {
+        if crate::engine::shell::on_path("session-manager-plugin").is_none() {
             return Err(AwsError::new(
                 Self::NAME,
                 "SessionManagerPluginMissing",
@@ -507,7 +494,7 @@ impl StartSession {
             )
             .hint("install it: https://docs.aws.amazon.com/systems-manager/latest/userguide/session-manager-working-with-install-plugin.html (macOS: `brew install --cask session-manager-plugin`; Debian/Ubuntu: the session-manager-plugin .deb from that page; Red Hat/Amazon Linux: the .rpm), check with `session-manager-plugin --version`, then retry the step"));
         }
-        if on_path("aws").is_none() {
+        if crate::engine::shell::on_path("aws").is_none() {
             return Err(AwsError::new(
                 Self::NAME,
                 "AwsCliMissing",

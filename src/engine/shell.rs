@@ -50,21 +50,25 @@ const GRACE: Duration = Duration::from_secs(3);
 /// The longest stdout kept for extracting outputs; more is streamed but not kept.
 const MAX_CAPTURE: usize = 16 * 1024 * 1024;
 
+/// Where a program is on PATH.
+pub fn on_path(program: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(program))
+        .find(|p| {
+            p.metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
 /// Where bash is, looked up once in `PATH`: starting it by its full path spares every step
 /// the search (a failed exec for each directory before it).
 fn bash_path() -> &'static std::path::Path {
     static BASH: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     BASH.get_or_init(|| {
-        use std::os::unix::fs::PermissionsExt;
-        std::env::var_os("PATH")
-            .iter()
-            .flat_map(std::env::split_paths)
-            .map(|dir| dir.join("bash"))
-            .find(|path| {
-                path.is_absolute()
-                    && std::fs::metadata(path)
-                        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-            })
+        on_path("bash")
+            .and_then(|path| std::path::absolute(path).ok())
             .unwrap_or_else(|| PathBuf::from("bash"))
     })
 }
