@@ -889,9 +889,7 @@ impl Loader {
     /// The outputs a step makes, checking how each is extracted (an include's are known only
     /// once the included runbook is read).
     fn step_outputs(&mut self, src: &SourceFile, step: &Step, node: &Node) -> BTreeSet<String> {
-        let mut names: BTreeSet<String> = BTreeSet::new();
         for (name, spec) in &step.outputs {
-            names.insert(template::key(name));
             let Some(spec) = spec else { continue };
             if spec.regex.is_some()
                 && spec.json.is_some()
@@ -922,59 +920,51 @@ impl Loader {
                 ));
             }
         }
-        match step.kind() {
-            StepKind::Manual => {
-                names.extend(step.prompts.keys().map(|k| template::key(k)));
-            }
-            StepKind::File => {
-                names.insert("path".into());
-            }
-            StepKind::Aws => {
-                if let Some(name) = &step.aws {
-                    match aws::registry().get(&name.value) {
-                        None => {
-                            let known: Vec<&str> = aws::registry().names().collect();
-                            self.diags.push(
-                                src.diag(name.pos, unknown("AWS action", &name.value, &known)),
-                            );
-                        }
-                        Some(action) => {
-                            names.extend(action.outputs().iter().map(|s| s.to_string()));
-                            let with = node.get("with");
-                            for (pos, msg) in action.check_params(with) {
-                                let pos = if pos.line == 0 { name.pos } else { pos };
-                                // `with` holds the action's parameters, not fields.
-                                let msg = match msg.strip_prefix("unknown field ") {
-                                    Some(rest) if rest.contains('\n') => {
-                                        format!("unknown parameter {rest}")
-                                    }
-                                    Some(rest) => format!(
-                                        "unknown parameter {rest}\nhint: `{}` takes no parameters",
-                                        name.value
-                                    ),
-                                    None => msg,
-                                };
-                                self.diags
-                                    .push(src.diag(pos, format!("{}: {msg}", name.value)));
+        if step.kind() == StepKind::Aws
+            && let Some(name) = &step.aws
+        {
+            match aws::registry().get(&name.value) {
+                None => {
+                    let known: Vec<&str> = aws::registry().names().collect();
+                    self.diags
+                        .push(src.diag(name.pos, unknown("AWS action", &name.value, &known)));
+                }
+                Some(action) => {
+                    let with = node.get("with");
+                    for (pos, msg) in action.check_params(with) {
+                        let pos = if pos.line == 0 { name.pos } else { pos };
+                        // `with` holds the action's parameters, not fields.
+                        let msg = match msg.strip_prefix("unknown field ") {
+                            Some(rest) if rest.contains('\n') => {
+                                format!("unknown parameter {rest}")
                             }
-                            if let Some(why) = action.danger()
-                                && step.danger.is_none()
-                            {
-                                self.diags.push(src.diag(
+                            Some(rest) => format!(
+                                "unknown parameter {rest}\nhint: `{}` takes no parameters",
+                                name.value
+                            ),
+                            None => msg,
+                        };
+                        self.diags
+                            .push(src.diag(pos, format!("{}: {msg}", name.value)));
+                    }
+                    if let Some(why) = action.danger()
+                        && step.danger.is_none()
+                    {
+                        self.diags.push(src.diag(
                                     name.pos,
                                     format!(
                                         "{} {why}; give the step a `danger:` confirmation\nhint: e.g. `danger: \"{{{{ inputs.name }}}}\"`: a person types that text to let the step run",
                                         name.value
                                     ),
                                 ));
-                            }
-                        }
                     }
                 }
             }
-            _ => {}
         }
-        names
+        declared_outputs(step)
+            .iter()
+            .map(|k| template::key(k))
+            .collect()
     }
 
     fn include(
