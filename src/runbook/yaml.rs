@@ -241,16 +241,8 @@ impl<'a, 's> Builder<'a, 's> {
                 return Ok(Node { pos, ..node });
             }
             Event::SequenceStart(anchor, _) => {
-                self.enter(pos)?;
                 let mut items = Vec::new();
-                loop {
-                    let (event, item_pos) = self.next()?;
-                    if matches!(event, Event::SequenceEnd) {
-                        break;
-                    }
-                    items.push(self.node(event, item_pos)?);
-                }
-                self.depth -= 1;
+                self.seq_items(pos, &mut |_, item| items.push(item))?;
                 let kind = NodeKind::Seq(items);
                 (Node { pos, kind }, anchor)
             }
@@ -311,6 +303,23 @@ impl<'a, 's> Builder<'a, 's> {
     /// The items of the list being split, each handed out when complete; an empty list stays.
     fn split_seq(&mut self, pos: Pos) -> Result<Node, SyntaxError> {
         self.count(pos, 1)?;
+        self.seq_items(pos, &mut |builder, item| {
+            if let Some((_, each)) = &mut builder.split {
+                each(item);
+            }
+        })?;
+        Ok(Node {
+            pos,
+            kind: NodeKind::Seq(Vec::new()),
+        })
+    }
+
+    /// Reads the items of a list whose start was just read, handing each to `take`.
+    fn seq_items(
+        &mut self,
+        pos: Pos,
+        take: &mut dyn FnMut(&mut Self, Node),
+    ) -> Result<(), SyntaxError> {
         self.enter(pos)?;
         loop {
             let (event, item_pos) = self.next()?;
@@ -318,15 +327,10 @@ impl<'a, 's> Builder<'a, 's> {
                 break;
             }
             let item = self.node(event, item_pos)?;
-            if let Some((_, each)) = &mut self.split {
-                each(item);
-            }
+            take(self, item);
         }
         self.depth -= 1;
-        Ok(Node {
-            pos,
-            kind: NodeKind::Seq(Vec::new()),
-        })
+        Ok(())
     }
 
     fn enter(&mut self, pos: Pos) -> Result<(), SyntaxError> {
