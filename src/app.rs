@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::aws::AwsSettings;
 use crate::cli::{Cli, Command, RunArgs};
-use crate::engine::context::{InputValues, env_value, input_ctx};
+use crate::engine::context::{InputValues, derived_secret, env_value, holds_secret, input_ctx};
 use crate::engine::{Decisions, Engine, Mode, RunOutcome, Terminal, Values, check_value};
 use crate::error::{Error, Result, exit};
 use crate::plain;
@@ -206,13 +206,18 @@ fn resolve_inputs(
     let env = env_value();
     let mut out = InputValues::new();
     for (name, spec) in &doc.inputs {
+        let mut derived = false;
         let value = if let Some((_, v)) = given.iter().rev().find(|(k, _)| k == name) {
             Some(v.clone())
         } else if let Some(InputValue::Value { value }) = recorded.get(name) {
             Some(value.clone())
         } else if let Some(d) = &spec.default {
             match template::render(&d.value, &input_ctx(&out, &env, "")) {
-                Ok(v) => Some(v),
+                Ok(v) => {
+                    // A default made from a secret is a secret: not kept, made again on resume.
+                    derived = derived_secret(&d.value, &v, &out);
+                    Some(v)
+                }
                 Err(e) => {
                     problems.push(format!(
                         "input `{name}`: its default cannot be resolved: {e}"
@@ -232,7 +237,7 @@ fn resolve_inputs(
                 if !(dry && v.starts_with("<inputs.")) {
                     let pattern = spec.pattern.as_ref().map(|p| p.value.as_str());
                     if let Err(e) = check_value(&v, pattern, &spec.choices) {
-                        let e = if spec.secret {
+                        let e = if spec.secret || derived || holds_secret(&v, &out) {
                             "the value does not match its pattern or choices".to_string()
                         } else {
                             e
@@ -240,7 +245,8 @@ fn resolve_inputs(
                         problems.push(format!("input `{name}`: {e}"));
                     }
                 }
-                out.insert(name.clone(), (v, spec.secret));
+                let secret = spec.secret || derived || holds_secret(&v, &out);
+                out.insert(name.clone(), (v, secret));
             }
             None => {
                 if spec.required.unwrap_or(true) {

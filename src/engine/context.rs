@@ -99,6 +99,7 @@ impl Values {
         };
         let mut out = InputValues::new();
         for (name, spec) in &runbook.doc.inputs {
+            let mut derived = false;
             let given = with.get(name);
             let value = match given {
                 Some(v) => {
@@ -111,10 +112,10 @@ impl Values {
                 None => match &spec.default {
                     Some(d) => {
                         let ctx = input_ctx(&out, &self.env, &self.run_name);
-                        Some(
-                            template::render(&d.value, &ctx)
-                                .map_err(|e| format!("default of input `{name}`: {e}"))?,
-                        )
+                        let value = template::render(&d.value, &ctx)
+                            .map_err(|e| format!("default of input `{name}`: {e}"))?;
+                        derived |= derived_secret(&d.value, &value, &out);
+                        Some(value)
                     }
                     None => None,
                 },
@@ -136,7 +137,7 @@ impl Values {
                 )
                 .map_err(|e| format!("input `{name}` of `{}`: {e}", runbook.path().display()))?;
             }
-            let secret = spec.secret || parent_secret(&value);
+            let secret = spec.secret || derived || parent_secret(&value);
             out.insert(name.clone(), (value, secret));
         }
         Ok(out)
@@ -255,6 +256,32 @@ impl Values {
         }
         Ok(settings)
     }
+}
+
+/// Whether a value rendered from `template` is secret: it used a secret input, or it holds a
+/// secret input's value. What is derived from a secret is a secret.
+pub fn derived_secret(template_text: &str, value: &str, inputs: &InputValues) -> bool {
+    let uses_secret = template::references(template_text).is_ok_and(|refs| {
+        refs.iter().any(|r| {
+            let name = r.strip_prefix("inputs.").unwrap_or_default();
+            let name = name.split('.').next().unwrap_or_default();
+            inputs
+                .iter()
+                .any(|(k, (_, secret))| *secret && template::key(k) == name)
+        })
+    });
+    uses_secret || holds_secret(value, inputs)
+}
+
+/// Whether a value holds the value of a secret input.
+pub fn holds_secret(value: &str, inputs: &InputValues) -> bool {
+    let mut secrets = Secrets::default();
+    for (v, secret) in inputs.values() {
+        if *secret {
+            secrets.add(v);
+        }
+    }
+    secrets.appears_in(value)
 }
 
 /// The context in which input defaults render: earlier inputs, the environment, the run.

@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 use crate::aws::{self, Aws, AwsSettings, Identity};
 use crate::runbook::load::full_regex;
 use crate::runbook::model::Prompt;
-use crate::runbook::{Plan, StepKind, template};
+use crate::runbook::{Plan, StepKind, script, template};
 use crate::state::{InputValue, RunState, RunStore, Status, StepState, StoreError};
 
 pub use context::Values;
@@ -702,7 +702,8 @@ impl Engine {
         let mut outputs = IndexMap::new();
         let mut secret_names = Vec::new();
         for (name, (value, secret)) in &attempt.outputs {
-            if *secret {
+            // An output that holds a secret's value is a secret too.
+            if *secret || self.values.secrets().appears_in(value) {
                 self.values.set_secret_output(&key, name, value);
                 secret_names.push(name.clone());
                 shown.insert(name.clone(), Value::String(MASK.into()));
@@ -914,18 +915,29 @@ impl Engine {
         template::render(text, &ctx)
     }
 
+    /// Resolves a script in a step's scope: its text refers to its values, which go in its
+    /// environment (see `runbook::script`).
+    fn render_script(&self, i: usize, text: &str, dry: bool) -> Result<script::Script, String> {
+        let ctx = self
+            .values
+            .context(&self.plan, &self.state, self.plan.steps[i].scope, dry);
+        script::render(text, &ctx)
+    }
+
     async fn skip_check(&mut self, i: usize, script: &str) -> Result<bool, String> {
         // The check may take a while: what is recorded so far goes to disk first.
         self.flush().map_err(|e| e.to_string())?;
+        let dry = matches!(self.mode, Mode::DryRun { .. });
         let script = self
-            .render_in(i, script)
+            .render_script(i, script, dry)
             .map_err(|e| format!("cannot resolve `skip_if`: {e}"))?;
         let step = self.plan.step(i).clone();
-        let env = self.script_env(i, &step.env, None)?;
+        let mut env = self.script_env(i, &step.env, None)?;
+        env.extend(script.vars);
         let (tx, mut rx) = mpsc::unbounded_channel();
         let run = shell::run(
             shell::Script {
-                source: &script,
+                source: &script.source,
                 env,
                 cwd: self.cwd(i)?,
                 timeout: step.timeout.map(|t| t.0),
@@ -1076,19 +1088,21 @@ impl Engine {
             .as_deref()
             .or(step.check.as_deref())
             .unwrap_or_default();
-        let source = self
-            .render_in(i, source)
+        let dry = matches!(self.mode, Mode::DryRun { .. });
+        let script = self
+            .render_script(i, source, dry)
             .map_err(|e| format!("cannot resolve the script: {e}"))?;
         // Only a step that declares outputs gets a file to write them to.
         let output_file = (!step.outputs.is_empty()).then(outputs::output_file);
         let mut prepared = Prepared {
-            source,
+            source: script.source,
             env: Vec::new(),
             cwd: PathBuf::new(),
             timeout: step.timeout.map(|t| t.0),
             output_file,
         };
         prepared.env = self.script_env(i, &step.env, prepared.output_file.as_deref())?;
+        prepared.env.extend(script.vars);
         prepared.cwd = self.cwd(i)?;
         Ok(prepared)
     }
@@ -1579,16 +1593,21 @@ impl Engine {
                 }
                 body
             }),
-            StepKind::Run | StepKind::Check => render(
+            StepKind::Run | StepKind::Check => script::render(
                 step.run
                     .as_deref()
                     .or(step.check.as_deref())
                     .unwrap_or_default(),
+                &ctx,
             )
             .map(|s| {
-                let mut body = s.trim_end().to_string();
+                let mut body = s
+                    .shown(|v| self.values.secrets().mask(v))
+                    .trim_end()
+                    .to_string();
                 for (k, v) in &step.env {
                     if let Ok(v) = render(v) {
+                        let v = script::word(&self.values.secrets().mask(&v));
                         body = format!("{k}={v}\n{body}");
                     }
                 }
@@ -1703,9 +1722,10 @@ impl Engine {
                 }
             }
             if let Some(script) = &step.skip_if {
-                let ctx = self.values.context(&self.plan, &self.state, scope, true);
-                let placeholders =
-                    template::render(script, &ctx).map_or(true, |s| needs_earlier(&s));
+                let shown = self
+                    .render_script(i, script, true)
+                    .map(|s| s.shown(|v| self.values.secrets().mask(v)));
+                let placeholders = shown.as_ref().map_or(true, |s| needs_earlier(s));
                 if with_checks && placeholders {
                     preview.skip = Some(
                         "`skip_if` not checked: it needs values that earlier steps would produce"
@@ -1721,7 +1741,7 @@ impl Engine {
                     preview.body = format!(
                         "{}\n(skipped if this passes: {})",
                         preview.body,
-                        script.trim()
+                        shown.as_deref().unwrap_or(script).trim()
                     );
                 }
             }

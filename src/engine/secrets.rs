@@ -41,6 +41,11 @@ impl Secrets {
         out
     }
 
+    /// Whether the text holds any secret value.
+    pub fn appears_in(&self, text: &str) -> bool {
+        self.values.iter().any(|v| text.contains(v.as_str()))
+    }
+
     /// Whether any secret is known.
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()

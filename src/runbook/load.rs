@@ -13,8 +13,8 @@ use sha2::{Digest, Sha256};
 
 use super::model::{Input, RunbookDoc, Spanned, Step, StepKind};
 use super::source::{Diagnostic, SourceFile};
-use super::template;
 use super::yaml::{DeError, Node, NodeKind, Pos, from_node};
+use super::{script, template};
 use crate::aws;
 
 /// Top-level fields of a runbook.
@@ -731,6 +731,28 @@ impl Loader {
         }
         if let Some(run_name) = &doc.run_name {
             self.template(&src, run_name.pos, &run_name.value, &scope, None);
+            // The name is written everywhere (folders, listings, the journal): never a secret.
+            let secret = secret_inputs(doc);
+            if let Ok(refs) = template::references(&run_name.value)
+                && let Some(name) = refs.iter().find_map(|r| {
+                    let name = r.strip_prefix("inputs.")?.split('.').next()?;
+                    secret.contains(name).then_some(name)
+                })
+            {
+                let (at, width) = locate(
+                    &src,
+                    run_name.pos,
+                    &run_name.value,
+                    &format!("inputs.{name}"),
+                );
+                self.diags.push(
+                    src.diag(
+                        at,
+                        format!("`run_name` is made from the secret input `{name}`, and a run's name is written to disk and shown everywhere\nhint: make the name from inputs that are not secret"),
+                    )
+                    .with_width(width),
+                );
+            }
         }
         if let Some(aws) = &doc.aws {
             for value in [
@@ -778,6 +800,7 @@ impl Loader {
         };
         let mut uses = Vec::new();
         self.templates_in(src, &node, extra, &mut uses);
+        self.script_places(src, step, &node);
         if let Some(when) = &step.when {
             match template::expression_references(&when.value) {
                 Ok(refs) if refs.is_empty() => {}
@@ -797,6 +820,24 @@ impl Loader {
             outputs,
             uses,
             include,
+        }
+    }
+
+    /// Each value in a script must stand where bash takes it as data (see `script`).
+    fn script_places(&mut self, src: &SourceFile, step: &Step, node: &Node) {
+        let scripts = [
+            ("run", step.run.as_deref()),
+            ("check", step.check.as_deref()),
+            ("skip_if", step.skip_if.as_deref()),
+        ];
+        for (field, text) in scripts {
+            let (Some(text), Some(n)) = (text, node.get(field)) else {
+                continue;
+            };
+            if let Some((at, message)) = script::check(text) {
+                let at = locate_offset(src, n.pos, text, at);
+                self.diags.push(src.diag(at, message).with_width(2));
+            }
         }
     }
 
@@ -1435,6 +1476,26 @@ impl Checker {
             .filter(|&(_, &i)| i < self.outputs.len())
             .map(|(id, _)| id)
     }
+}
+
+/// The inputs that are secret: declared so, or with a default made from a secret input.
+fn secret_inputs(doc: &RunbookDoc) -> BTreeSet<String> {
+    let mut secret = BTreeSet::new();
+    for (name, input) in &doc.inputs {
+        let derived = input.default.as_ref().is_some_and(|d| {
+            template::references(&d.value).is_ok_and(|refs| {
+                refs.iter().any(|r| {
+                    r.strip_prefix("inputs.")
+                        .and_then(|n| n.split('.').next())
+                        .is_some_and(|n| secret.contains(n))
+                })
+            })
+        });
+        if input.secret || derived {
+            secret.insert(template::key(name));
+        }
+    }
+    secret
 }
 
 /// Finds where byte `offset` of a node's value is in the file, by finding the text around it;

@@ -118,12 +118,25 @@ pub fn render(src: &str, ctx: &Value) -> Result<String, String> {
     if !is_template(src) {
         return Ok(src.to_string());
     }
-    if overlong_tag(src).is_some() {
-        return Err(overlong_message());
-    }
+    check_length(src)?;
     let out = environment()
         .render_str(&prepare(src), ctx)
         .map_err(|e| describe(&e))?;
+    check_lost(&out)?;
+    Ok(out)
+}
+
+/// Refuses a template with a tag longer than `MAX_TAG`.
+pub fn check_length(src: &str) -> Result<(), String> {
+    match overlong_tag(src) {
+        Some(_) => Err(overlong_message()),
+        None => Ok(()),
+    }
+}
+
+/// Refuses rendered text that holds a secret output an earlier process made, saying what
+/// to do instead.
+pub fn check_lost(out: &str) -> Result<(), String> {
     if let Some(at) = out.find(LOST) {
         let what = out[at + LOST.len()..]
             .split('\u{0}')
@@ -134,7 +147,7 @@ pub fn render(src: &str, ctx: &Value) -> Result<String, String> {
             "the secret output `{what}` was made by an earlier process, and secrets are never kept on disk\nhint: run step `{step}` again (`--rerun {step}`) so that this process has it"
         ));
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Evaluates a `when` expression.
@@ -241,7 +254,7 @@ pub fn expression_references(expr: &str) -> Result<BTreeSet<String>, String> {
 }
 
 /// A one-line description of a template error, without minijinja's debug dump.
-fn describe(e: &minijinja::Error) -> String {
+pub fn describe(e: &minijinja::Error) -> String {
     let mut msg = e.kind().to_string();
     if let Some(detail) = e.detail() {
         msg.push_str(": ");
