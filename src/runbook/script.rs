@@ -202,14 +202,7 @@ fn reference(n: usize, place: Place) -> String {
 
 /// A value as a person would write it at `place`.
 fn quote(value: &str, place: Place) -> String {
-    // A dry run's `<steps.ID.NAME>` stands for a value not known yet; it is shown as it is.
-    let placeholder = value.starts_with('<')
-        && value.ends_with('>')
-        && value.len() > 2
-        && value[1..value.len() - 1]
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-    if placeholder {
+    if placeholder(value) {
         return value.to_string();
     }
     match place {
@@ -233,9 +226,21 @@ fn quote(value: &str, place: Place) -> String {
     }
 }
 
+/// Whether a value is a dry run's `<steps.ID.NAME>`, which stands for a value not known yet
+/// and is shown as it is.
+fn placeholder(value: &str) -> bool {
+    value.starts_with('<')
+        && value.ends_with('>')
+        && value.len() > 2
+        && value[1..value.len() - 1]
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
 /// A value as one shell word: bare when it needs no quoting, else in single quotes.
 pub fn word(value: &str) -> String {
-    let bare = !value.is_empty()
+    let bare = placeholder(value)
+        || !value.is_empty()
         && value
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./_-".contains(c));
