@@ -975,7 +975,12 @@ impl Engine {
             ("STEPWISE_STEP".to_string(), self.key(i)),
             (
                 "STEPWISE_RUNBOOK_DIR".to_string(),
-                self.plan.runbook_of(i).dir().display().to_string(),
+                // Absolute, also for a runbook given by a relative path.
+                self.state
+                    .workdir
+                    .join(self.plan.runbook_of(i).dir())
+                    .display()
+                    .to_string(),
             ),
         ];
         let output =

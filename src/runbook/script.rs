@@ -241,9 +241,9 @@ fn placeholder(value: &str) -> bool {
 pub fn word(value: &str) -> String {
     let bare = placeholder(value)
         || !value.is_empty()
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./_-".contains(c));
+            && value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./_-".contains(c));
     if bare {
         value.to_string()
     } else {

@@ -19,6 +19,11 @@ pub struct Ran {
 }
 
 impl Ran {
+    /// Runs a command to its end.
+    pub fn of(cmd: &mut Command) -> Ran {
+        Ran::from(cmd.output().expect("run stepwise"))
+    }
+
     fn from(out: Output) -> Ran {
         use std::os::unix::process::ExitStatusExt;
         Ran {
