@@ -582,3 +582,55 @@ fn a_hostile_aws_tag_reaches_a_script_as_data() {
     assert!(!canary.exists(), "the tag ran as code");
     assert_received(&sb, "tag", &value);
 }
+
+#[test]
+fn values_in_commands_sent_to_an_instance_are_quoted_as_data() {
+    let (_guard, moto) = moto::shared_reset();
+    let sb = Sandbox::new();
+    let canary = sb.path().join("CANARY");
+    let value = format!(
+        "$(touch {c}) \"; touch {c}; \" '; touch {c}; '",
+        c = canary.display()
+    );
+    let id = awsh::cli_json(
+        moto,
+        &[
+            "ec2",
+            "run-instances",
+            "--image-id",
+            "ami-12345678",
+            "--instance-type",
+            "t3.micro",
+            "--count",
+            "1",
+        ],
+    )["Instances"][0]["InstanceId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let rb = format!(
+        "stepwise: 1\nid: ssm\ntitle: SSM\ninputs:\n  x:\n    description: Free text\nsteps:\n  - id: send\n    title: Send\n    description: Commands that an instance's shell runs.\n    aws: ssm.run_command\n    with:\n      instance_id: {id}\n      commands:\n        - printf '%s\\n' {{{{ inputs.x }}}} \"{{{{ inputs.x }}}}\" '{{{{ inputs.x }}}}'\n"
+    );
+    let r = awsh::start(&sb, moto, &rb, "s", &["--input", &format!("x={value}")]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let command = sb.state("s")["steps"]["send"]["outputs"]["command_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let listed = awsh::cli_json(moto, &["ssm", "list-commands", "--command-id", &command]);
+    let sent = listed["Commands"][0]["Parameters"]["commands"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // What the instance's shell would run prints the value three times, and runs nothing.
+    let out = std::process::Command::new("sh")
+        .args(["-c", &sent])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("{value}\n{value}\n{value}\n"),
+        "{sent}"
+    );
+    assert!(!canary.exists(), "{sent}");
+}

@@ -184,6 +184,11 @@ pub trait Action: Send + Sync {
     fn interactive(&self) -> bool {
         false
     }
+    /// The parameters that are shell scripts (run by a shell elsewhere): their template values
+    /// are put in quoted, as data, where they stand.
+    fn scripts(&self) -> &'static [&'static str] {
+        &[]
+    }
     /// Checks the `with` parameters as written; each problem with where it is.
     fn check_params(&self, with: Option<&Node>) -> Vec<(Pos, String)>;
     /// The request it would send, with templates already resolved in `params`.
@@ -218,6 +223,7 @@ pub trait Typed: Send + Sync + 'static {
     const READ_ONLY: bool;
     const DANGER: Option<&'static str> = None;
     const INTERACTIVE: bool = false;
+    const SCRIPTS: &'static [&'static str] = &[];
     type P: Params;
 
     /// The request, as shown in a dry run.
@@ -253,6 +259,9 @@ impl<T: Typed> Action for T {
     }
     fn interactive(&self) -> bool {
         T::INTERACTIVE
+    }
+    fn scripts(&self) -> &'static [&'static str] {
+        T::SCRIPTS
     }
     fn check_params(&self, with: Option<&Node>) -> Vec<(Pos, String)> {
         check_typed::<T::P>(with)

@@ -370,6 +370,7 @@ impl Typed for RunCommand {
     const SUMMARY: &'static str = "run shell commands on an instance through SSM and wait for them (not idempotent: the commands run each time)";
     const OUTPUTS: &'static [&'static str] = &["status", "stdout", "stderr", "command_id"];
     const READ_ONLY: bool = false;
+    const SCRIPTS: &'static [&'static str] = &["commands"];
     type P = RunCommandParams;
 
     fn request(&self, p: &RunCommandParams) -> Value {

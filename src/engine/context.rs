@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 use super::Secrets;
 use crate::aws::AwsSettings;
 use crate::runbook::load::declared_outputs;
-use crate::runbook::{Plan, template};
+use crate::runbook::{Plan, script, template};
 use crate::state::RunState;
 
 /// Input values by name, each with whether it is secret.
@@ -300,6 +300,40 @@ pub fn env_value() -> Value {
             .map(|(k, v)| (k, Value::String(v)))
             .collect(),
     )
+}
+
+/// Renders an AWS action's `with`: every string, and the parameters that are shell scripts
+/// with each value quoted where it stands, so that it is data for the shell that runs them.
+pub fn render_params(with: &Value, scripts: &[&str], ctx: &Ctx) -> Result<Value, String> {
+    let Value::Object(map) = with else {
+        return render_value(with, ctx);
+    };
+    let script = |v: &Value| -> Result<Value, String> {
+        let one = |s: &str| script::render(s, ctx).map(|s| Value::String(s.inline()));
+        match v {
+            Value::String(s) => one(s),
+            Value::Array(items) => items
+                .iter()
+                .map(|i| match i {
+                    Value::String(s) => one(s),
+                    other => render_value(other, ctx),
+                })
+                .collect::<Result<_, _>>()
+                .map(Value::Array),
+            other => render_value(other, ctx),
+        }
+    };
+    map.iter()
+        .map(|(k, v)| {
+            let rendered = if scripts.contains(&k.as_str()) {
+                script(v)?
+            } else {
+                render_value(v, ctx)?
+            };
+            Ok((k.clone(), rendered))
+        })
+        .collect::<Result<_, String>>()
+        .map(Value::Object)
 }
 
 /// Renders every string inside a JSON value.

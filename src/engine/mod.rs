@@ -1395,8 +1395,11 @@ impl Engine {
             return Attempt::failed("unknown AWS action");
         };
         let ctx = self.values.context(&self.plan, &self.state, scope, false);
-        let params = match context::render_value(step.with.as_deref().unwrap_or(&Value::Null), &ctx)
-        {
+        let params = match context::render_params(
+            step.with.as_deref().unwrap_or(&Value::Null),
+            action.scripts(),
+            &ctx,
+        ) {
             Ok(p) => p,
             Err(e) => return Attempt::failed(format!("cannot resolve `with`: {e}")),
         };
@@ -1612,7 +1615,7 @@ impl Engine {
                     .to_string();
                 for (k, v) in &step.env {
                     if let Ok(v) = render(v) {
-                        let v = script::word(&self.values.secrets().mask(&v));
+                        let v = script::shown_word(&self.values.secrets().mask(&v));
                         body = format!("{k}={v}\n{body}");
                     }
                 }
@@ -1628,7 +1631,11 @@ impl Engine {
                     .and_then(|a| aws::registry().get(&a.value));
                 match (
                     action,
-                    context::render_value(step.with.as_deref().unwrap_or(&Value::Null), &ctx),
+                    context::render_params(
+                        step.with.as_deref().unwrap_or(&Value::Null),
+                        action.map_or(&[][..], |a| a.scripts()),
+                        &ctx,
+                    ),
                 ) {
                     (Some(a), Ok(params)) => {
                         let req = a.request(&params);
@@ -1785,15 +1792,17 @@ impl Engine {
                 };
                 let scope = self.plan.steps[i].scope;
                 let ctx = self.values.context(&self.plan, &self.state, scope, true);
-                let params =
-                    match context::render_value(step.with.as_deref().unwrap_or(&Value::Null), &ctx)
-                    {
-                        Ok(p) => p,
-                        Err(e) => {
-                            preview.body = format!("{}\n=> not checked: {e}", preview.body);
-                            return;
-                        }
-                    };
+                let params = match context::render_params(
+                    step.with.as_deref().unwrap_or(&Value::Null),
+                    action.scripts(),
+                    &ctx,
+                ) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        preview.body = format!("{}\n=> not checked: {e}", preview.body);
+                        return;
+                    }
+                };
                 // Values that only earlier steps would produce may hide in masked parameters.
                 if needs_earlier(&params.to_string()) {
                     preview.body.push_str(

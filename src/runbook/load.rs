@@ -972,6 +972,24 @@ impl Loader {
                 }
                 Some(action) => {
                     let with = node.get("with");
+                    // Parameters that are shell scripts follow the rules of scripts.
+                    for param in action.scripts() {
+                        let Some(value) = with.and_then(|w| w.get(param)) else {
+                            continue;
+                        };
+                        let items = match &value.kind {
+                            NodeKind::Seq(items) => items.iter().collect(),
+                            _ => vec![value],
+                        };
+                        for item in items {
+                            if let Some(text) = item.as_str()
+                                && let Some((at, message)) = script::check(text)
+                            {
+                                let at = locate_offset(src, item.pos, text, at);
+                                self.diags.push(src.diag(at, message).with_width(2));
+                            }
+                        }
+                    }
                     for (pos, msg) in action.check_params(with) {
                         let pos = if pos.line == 0 { name.pos } else { pos };
                         // `with` holds the action's parameters, not fields.

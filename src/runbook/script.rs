@@ -97,13 +97,29 @@ impl Script {
         self.vars.iter().map(|(_, v)| v.as_str())
     }
 
+    /// The script with each value quoted in place, for a shell that cannot be given the
+    /// values in its environment (commands sent to an instance).
+    pub fn inline(&self) -> String {
+        self.put_back(|v: &str| Cow::Borrowed(v), false)
+    }
+
     /// The script as a person reads it: each value in place, quoted as bash would need it
     /// there; `mask` hides secrets in a value before it is quoted.
     pub fn shown(&self, mask: impl Fn(&str) -> Cow<'_, str>) -> String {
+        self.put_back(mask, true)
+    }
+
+    /// The text with each value quoted in place; a dry run's placeholders are left bare when
+    /// `placeholders` (they are for reading, never run).
+    fn put_back(&self, mask: impl Fn(&str) -> Cow<'_, str>, placeholders: bool) -> String {
         replace_marks(&self.marked, |n| {
             let value = self.vars.get(n - 1).map_or("", |(_, v)| v.as_str());
             let place = self.places.get(n - 1).copied().unwrap_or(Place::Word);
-            quote(&mask(value), place)
+            let value = mask(value);
+            if placeholders && is_placeholder(&value) {
+                return value.into_owned();
+            }
+            quote(&value, place)
         })
     }
 }
@@ -202,9 +218,6 @@ fn reference(n: usize, place: Place) -> String {
 
 /// A value as a person would write it at `place`.
 fn quote(value: &str, place: Place) -> String {
-    if placeholder(value) {
-        return value.to_string();
-    }
     match place {
         Place::Word => word(value),
         Place::Double | Place::Heredoc => {
@@ -228,7 +241,7 @@ fn quote(value: &str, place: Place) -> String {
 
 /// Whether a value is a dry run's `<steps.ID.NAME>`, which stands for a value not known yet
 /// and is shown as it is.
-fn placeholder(value: &str) -> bool {
+pub fn is_placeholder(value: &str) -> bool {
     value.starts_with('<')
         && value.ends_with('>')
         && value.len() > 2
@@ -237,13 +250,22 @@ fn placeholder(value: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
+/// A value as a person reads it as one shell word: a dry run's placeholder as it is, else
+/// as `word` quotes it.
+pub fn shown_word(value: &str) -> String {
+    if is_placeholder(value) {
+        value.to_string()
+    } else {
+        word(value)
+    }
+}
+
 /// A value as one shell word: bare when it needs no quoting, else in single quotes.
 pub fn word(value: &str) -> String {
-    let bare = placeholder(value)
-        || !value.is_empty()
-            && value
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./_-".contains(c));
+    let bare = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./_-".contains(c));
     if bare {
         value.to_string()
     } else {
