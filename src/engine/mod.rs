@@ -697,6 +697,7 @@ impl Engine {
         started: Instant,
     ) -> Result<Flow, EngineError> {
         let key = self.key(i);
+        let attempt = self.with_cut_log(i, attempt);
         let continue_on_error = self.plan.step(i).continue_on_error;
         let mut shown = IndexMap::new();
         let mut outputs = IndexMap::new();
@@ -761,6 +762,32 @@ impl Engine {
             Status::Waiting => Flow::Stop(RunOutcome::Waiting { key }),
             _ => Flow::Next,
         })
+    }
+
+    /// Says so, in the output and in the step's message, when the step's log was cut (the
+    /// disk was full): the log does not hold all the step printed.
+    fn with_cut_log(&self, i: usize, mut attempt: Attempt) -> Attempt {
+        let Some(store) = &self.store else {
+            return attempt;
+        };
+        let path = store.log_path(&self.plan.steps[i].key);
+        let Some(why) = outputs::take_cut(&path) else {
+            return attempt;
+        };
+        let cut = format!(
+            "the log {} was cut ({why}): it lacks the step's later output",
+            path.display()
+        );
+        self.emit(Event::Output {
+            index: i,
+            stream: Stream::Info,
+            line: cut.clone(),
+        });
+        attempt.message = Some(match attempt.message.take() {
+            Some(m) => format!("{m}\n{cut}"),
+            None => cut,
+        });
+        attempt
     }
 
     fn skip_with_children(
@@ -1080,7 +1107,9 @@ impl Engine {
             .render_in(i, source)
             .map_err(|e| format!("cannot resolve the script: {e}"))?;
         // Only a step that declares outputs gets a file to write them to.
-        let output_file = (!step.outputs.is_empty()).then(outputs::output_file);
+        let output_file = (!step.outputs.is_empty())
+            .then(outputs::OutputFile::new)
+            .transpose()?;
         let mut prepared = Prepared {
             source,
             env: Vec::new(),
@@ -1088,7 +1117,8 @@ impl Engine {
             timeout: step.timeout.map(|t| t.0),
             output_file,
         };
-        prepared.env = self.script_env(i, &step.env, prepared.output_file.as_deref())?;
+        let output_path = prepared.output_file.as_ref().map(outputs::OutputFile::path);
+        prepared.env = self.script_env(i, &step.env, output_path)?;
         prepared.cwd = self.cwd(i)?;
         Ok(prepared)
     }
@@ -1105,7 +1135,10 @@ impl Engine {
                 Err(e) => return Attempt::failed(e),
             },
         };
-        let output_file = prepared.output_file.clone();
+        let output_file = prepared
+            .output_file
+            .as_ref()
+            .map(|f| f.path().to_path_buf());
         let remove_output_file = || {
             if let Some(f) = &output_file {
                 let _ = std::fs::remove_file(f);
@@ -1815,7 +1848,8 @@ struct Prepared {
     env: Vec<(String, String)>,
     cwd: PathBuf,
     timeout: Option<Duration>,
-    output_file: Option<PathBuf>,
+    /// Goes with the script, however the step ends: dropping it removes it.
+    output_file: Option<outputs::OutputFile>,
 }
 
 impl Prepared {
@@ -1825,15 +1859,6 @@ impl Prepared {
             env: self.env.clone(),
             cwd: self.cwd.clone(),
             timeout: self.timeout,
-        }
-    }
-}
-
-impl Drop for Prepared {
-    /// The output file goes with the script, however the step ended.
-    fn drop(&mut self) {
-        if let Some(f) = &self.output_file {
-            let _ = std::fs::remove_file(f);
         }
     }
 }
