@@ -1529,7 +1529,8 @@ impl Engine {
         }
         let diff = self.values.secrets().mask(&change.diff()).into_owned();
         self.note(i, &diff);
-        match file::apply(&change, spec.mode.as_deref()) {
+        let secret = self.values.secrets().mask(&change.new) != change.new.as_str();
+        match file::apply(&change, spec.mode.as_deref(), secret) {
             Ok(()) => Attempt {
                 outputs,
                 ..Attempt::new(Status::Succeeded)
