@@ -150,7 +150,7 @@ steps:
 "#,
     );
     // A folder left by a stepwise process that is gone, one of a process that runs (this
-    // one), and a link under the same kind of name.
+    // one), a link under the same kind of name, and a file stepwise would not make.
     let gone = {
         let mut child = Command::new("true").spawn().unwrap();
         child.wait().unwrap();
@@ -165,11 +165,15 @@ steps:
     let link = base.join(format!("stepwise-{gone}-cccccc"));
     let _ = std::fs::remove_file(&link);
     std::os::unix::fs::symlink(sb.path(), &link).unwrap();
+    let notes = base.join(format!("stepwise-{gone}-notes.txt"));
+    std::fs::write(&notes, "mine\n").unwrap();
 
     let r = sb.run(&["run", "rb.yaml", "--name", "k"]);
     let left_stays = left.exists();
     let alive_stays = alive.exists();
     let link_stays = link.symlink_metadata().is_ok();
+    let notes_stay = notes.exists();
+    let _ = std::fs::remove_file(&notes);
     let _ = std::fs::remove_dir_all(&left);
     let _ = std::fs::remove_dir_all(&alive);
     let _ = std::fs::remove_file(&link);
@@ -182,6 +186,7 @@ steps:
     assert!(!left_stays, "the folder of a gone process was left");
     assert!(alive_stays, "the folder of a running process was removed");
     assert!(link_stays, "a link was removed");
+    assert!(notes_stay, "a file stepwise did not make was removed");
     assert!(sb.path().is_dir());
 }
 

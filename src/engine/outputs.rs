@@ -55,7 +55,7 @@ impl OutputFile {
     }
 
     /// Makes the folder and the empty file under `base`.
-    pub fn new_in(base: &Path) -> std::io::Result<OutputFile> {
+    fn new_in(base: &Path) -> std::io::Result<OutputFile> {
         let template = base.join(format!("{OUTPUT_DIR_PREFIX}{}-XXXXXX", std::process::id()));
         let dir = nix::unistd::mkdtemp(&template)?;
         let path = dir.join("outputs");
@@ -92,14 +92,19 @@ fn remove_left_behind(base: &Path) {
     let me = nix::unistd::geteuid().as_raw();
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(pid) = name
+        let Some((pid, rest)) = name
             .to_str()
             .and_then(|n| n.strip_prefix(OUTPUT_DIR_PREFIX))
-            .and_then(|n| n.split('-').next())
-            .and_then(|p| p.parse::<i32>().ok())
+            .and_then(|n| n.split_once('-'))
+            .and_then(|(pid, rest)| Some((pid.parse::<i32>().ok()?, rest)))
         else {
             continue;
         };
+        // Only names stepwise makes: `XXXXXX` from mkdtemp for a folder, `N.out` for a file.
+        let folder = rest.len() == 6 && rest.chars().all(|c| c.is_ascii_alphanumeric());
+        let old_file = rest
+            .strip_suffix(".out")
+            .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
         // Not following links: a link is someone else's doing, and left alone.
         let Ok(meta) = entry.path().symlink_metadata() else {
             continue;
@@ -107,9 +112,9 @@ fn remove_left_behind(base: &Path) {
         if meta.uid() != me || pid == std::process::id() as i32 || process_alive(pid) {
             continue;
         }
-        if meta.is_dir() {
+        if folder && meta.is_dir() {
             let _ = std::fs::remove_dir_all(entry.path());
-        } else if meta.is_file() {
+        } else if old_file && meta.is_file() {
             let _ = std::fs::remove_file(entry.path());
         }
     }
