@@ -373,13 +373,7 @@ pub fn prepare_start(
         if state::exists(&name) {
             return Err(state::StoreError::Exists(name).into());
         }
-        let mut store = RunStore::create(&state)?;
-        store.journal(
-            "run.created",
-            None,
-            Some(&format!("runbook {}", state.runbook.path.display())),
-        )?;
-        Some(store)
+        Some(RunStore::create(&state)?)
     };
     let values = Values::new(&name, inputs);
     Ok(Prepared {

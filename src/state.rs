@@ -255,10 +255,11 @@ struct StateOnDisk<'a> {
 }
 
 impl RunStore {
-    /// Creates the folder of a new run and takes its lock. All or nothing: the run is made
-    /// whole in a hidden folder (`runs/.NAME.tmp-XXXXXX`) and renamed into place, so that a
-    /// full disk or a crash never leaves a run without its state; on failure the hidden
-    /// folder is removed (or, after a crash, by a later `create`).
+    /// Creates the folder of a new run, with its state and the journal's `run.created` entry,
+    /// and takes its lock. All or nothing: the run is made whole in a hidden folder
+    /// (`runs/.NAME.tmp-XXXXXX`) and renamed into place, so that a full disk or a crash never
+    /// leaves a run without its state; on failure the hidden folder is removed (or, after a
+    /// crash, by a later `create`).
     pub fn create(state: &RunState) -> Result<RunStore, StoreError> {
         if !valid_name(&state.name) {
             return Err(StoreError::BadName(state.name.clone()));
@@ -274,6 +275,8 @@ impl RunStore {
         make_private_dir(&build.dir.join("logs"))?;
         let mut store = RunStore::lock(&state.name, build.dir.clone())?;
         store.save(state)?;
+        let runbook = format!("runbook {}", state.runbook.path.display());
+        store.journal("run.created", None, Some(&runbook))?;
         // A run's folder is never empty, and renaming a folder onto a folder that is not empty
         // fails: a run of the same name made meanwhile is never replaced.
         match fs::rename(&build.dir, &dir) {

@@ -416,8 +416,9 @@ fn creating_a_run_on_a_full_disk_leaves_nothing_and_the_name_stays_free() {
     let Some(disk) = Tmpfs::mount(&sb.home(), 256 * 1024) else {
         return;
     };
-    // With no room at all the lock cannot be written; with one page, state.json cannot.
-    for pages in [0, 1] {
+    // With no room at all the lock cannot be written; with one page, state.json cannot; with
+    // two, the journal cannot.
+    for pages in [0, 1, 2] {
         disk.fill(pages);
         let r = sb.run(&["run", "rb.yaml", "--name", "full"]);
         assert_eq!(r.code, 4, "{pages} pages free: {r:?}");
