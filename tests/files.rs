@@ -196,6 +196,8 @@ fn a_file_step_writes_through_a_symlink_and_keeps_the_mode() {
     let target = sb.write("real/app.conf", "port: 80\nname: old\n");
     std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o640)).unwrap();
     std::os::unix::fs::symlink("real/app.conf", sb.path().join("app.conf")).unwrap();
+    sb.write("real/settings.data", "{\"a\": 1}\n");
+    std::os::unix::fs::symlink("real/settings.data", sb.path().join("settings.json")).unwrap();
     sb.write(
         "rb.yaml",
         r#"
@@ -209,6 +211,12 @@ steps:
       path: app.conf
       set:
         name: new
+  - id: json
+    title: JSON by the name the runbook gives
+    file:
+      path: settings.json
+      set:
+        a: 2
 "#,
     );
     let dry = sb.run(&["run", "rb.yaml", "--dry-run"]);
@@ -233,11 +241,13 @@ steps:
     assert_eq!(sb.read("real/app.conf"), "port: 80\nname: new\n");
     assert_eq!(mode_of(&target), 0o640);
     // No temporary file is left beside it.
-    let names: Vec<_> = std::fs::read_dir(sb.path().join("real"))
+    let mut names: Vec<_> = std::fs::read_dir(sb.path().join("real"))
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
-    assert_eq!(names, ["app.conf"]);
+    names.sort();
+    assert_eq!(names, ["app.conf", "settings.data"]);
+    assert_eq!(sb.read("real/settings.data"), "{\n  \"a\": 2\n}\n");
 }
 
 #[test]

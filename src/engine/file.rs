@@ -72,7 +72,8 @@ pub fn plan(
 ) -> Result<Change, String> {
     let rendered_path =
         template::render(&spec.path, ctx).map_err(|e| format!("cannot resolve `path`: {e}"))?;
-    let (path, link) = target(&workdir.join(&rendered_path))?;
+    let named = workdir.join(&rendered_path);
+    let (path, link) = target(&named)?;
     let old = read(&path)?;
     let new = if let Some(content) = &spec.content {
         template::render(content, ctx).map_err(|e| format!("cannot resolve `content`: {e}"))?
@@ -87,12 +88,13 @@ pub fn plan(
                 "{rendered_path} does not exist; `set` changes keys in an existing file"
             ));
         };
-        let format =
-            spec.format
-                .unwrap_or_else(|| match path.extension().and_then(|e| e.to_str()) {
-                    Some("json") => FileFormat::Json,
-                    _ => FileFormat::Yaml,
-                });
+        let format = spec
+            .format
+            // By the name the runbook gives, also when it is a link to another name.
+            .unwrap_or_else(|| match named.extension().and_then(|e| e.to_str()) {
+                Some("json") => FileFormat::Json,
+                _ => FileFormat::Yaml,
+            });
         let mut doc: Value = match format {
             FileFormat::Json => serde_json::from_str(text)
                 .map_err(|e| format!("{} is not valid JSON: {e}", path.display()))?,
