@@ -1108,7 +1108,7 @@ impl Engine {
             .map_err(|e| format!("cannot resolve the script: {e}"))?;
         // Only a step that declares outputs gets a file to write them to.
         let output_file = (!step.outputs.is_empty())
-            .then(outputs::OutputFile::new)
+            .then(outputs::output_file)
             .transpose()?;
         let mut prepared = Prepared {
             source,
@@ -1117,8 +1117,7 @@ impl Engine {
             timeout: step.timeout.map(|t| t.0),
             output_file,
         };
-        let output_path = prepared.output_file.as_ref().map(outputs::OutputFile::path);
-        prepared.env = self.script_env(i, &step.env, output_path)?;
+        prepared.env = self.script_env(i, &step.env, prepared.output_file.as_deref())?;
         prepared.cwd = self.cwd(i)?;
         Ok(prepared)
     }
@@ -1135,10 +1134,7 @@ impl Engine {
                 Err(e) => return Attempt::failed(e),
             },
         };
-        let output_file = prepared
-            .output_file
-            .as_ref()
-            .map(|f| f.path().to_path_buf());
+        let output_file = prepared.output_file.clone();
         let remove_output_file = || {
             if let Some(f) = &output_file {
                 let _ = std::fs::remove_file(f);
@@ -1849,8 +1845,7 @@ struct Prepared {
     env: Vec<(String, String)>,
     cwd: PathBuf,
     timeout: Option<Duration>,
-    /// Goes with the script, however the step ends: dropping it removes it.
-    output_file: Option<outputs::OutputFile>,
+    output_file: Option<PathBuf>,
 }
 
 impl Prepared {
@@ -1860,6 +1855,15 @@ impl Prepared {
             env: self.env.clone(),
             cwd: self.cwd.clone(),
             timeout: self.timeout,
+        }
+    }
+}
+
+impl Drop for Prepared {
+    /// The output file goes with the script, however the step ended.
+    fn drop(&mut self) {
+        if let Some(f) = &self.output_file {
+            outputs::remove_output_file(f);
         }
     }
 }

@@ -15,70 +15,74 @@ use crate::runbook::model::OutputSpec;
 /// Output values by name, each with whether it is secret.
 pub type OutputValues = IndexMap<String, (String, bool)>;
 
-/// A new, empty, private file for a script's `key=value` outputs, in a folder of its own.
+/// A new, empty, private file for a script's `key=value` outputs, in a folder of its own;
+/// `remove_output_file` removes both.
 ///
 /// The folder is made with `mkdtemp` (mode 0700, a name no one can guess or take first) in
 /// memory (`/dev/shm`) where the machine has that, so secret outputs do not touch a disk; the
-/// file in it is created anew (`O_EXCL | O_NOFOLLOW`, mode 0600). Dropping it removes the
-/// folder, however the step ended; a folder left by a stepwise process that was killed is
-/// removed by the next one that makes an output file.
-#[derive(Debug)]
-pub struct OutputFile {
-    dir: PathBuf,
-    path: PathBuf,
+/// file in it is created anew (`O_EXCL | O_NOFOLLOW`, mode 0600). A folder left by a stepwise
+/// process that was killed is removed by the next one that makes an output file.
+pub fn output_file() -> Result<PathBuf, String> {
+    let shm = Path::new("/dev/shm");
+    let mut bases = vec![std::env::temp_dir()];
+    if shm.is_dir() {
+        bases.insert(0, shm.to_path_buf());
+    }
+    static SWEPT: std::sync::Once = std::sync::Once::new();
+    SWEPT.call_once(|| bases.iter().for_each(|b| remove_left_behind(b)));
+    let mut problems = Vec::new();
+    for base in &bases {
+        match output_file_in(base) {
+            Ok(f) => return Ok(f),
+            Err(e) => problems.push(format!("in {}: {e}", base.display())),
+        }
+    }
+    Err(format!(
+        "cannot make a private file for the step's outputs: {}",
+        problems.join("; ")
+    ))
 }
 
 /// How the folders are named: `stepwise-PID-XXXXXX`, the PID being the process that made it.
 const OUTPUT_DIR_PREFIX: &str = "stepwise-";
+/// The file's name in its folder.
+const OUTPUT_FILE: &str = "outputs";
 
-impl OutputFile {
-    /// Makes the folder and the empty file.
-    pub fn new() -> Result<OutputFile, String> {
-        let shm = Path::new("/dev/shm");
-        let mut bases = vec![std::env::temp_dir()];
-        if shm.is_dir() {
-            bases.insert(0, shm.to_path_buf());
+fn output_file_in(base: &Path) -> std::io::Result<PathBuf> {
+    let template = base.join(format!("{OUTPUT_DIR_PREFIX}{}-XXXXXX", std::process::id()));
+    let dir = nix::unistd::mkdtemp(&template)?;
+    let path = dir.join(OUTPUT_FILE);
+    let created = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
+        .open(&path);
+    match created {
+        Ok(_) => Ok(path),
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&dir);
+            Err(e)
         }
-        static SWEPT: std::sync::Once = std::sync::Once::new();
-        SWEPT.call_once(|| bases.iter().for_each(|b| remove_left_behind(b)));
-        let mut problems = Vec::new();
-        for base in &bases {
-            match OutputFile::new_in(base) {
-                Ok(f) => return Ok(f),
-                Err(e) => problems.push(format!("in {}: {e}", base.display())),
-            }
-        }
-        Err(format!(
-            "cannot make a private file for the step's outputs: {}",
-            problems.join("; ")
-        ))
-    }
-
-    /// Makes the folder and the empty file under `base`.
-    fn new_in(base: &Path) -> std::io::Result<OutputFile> {
-        let template = base.join(format!("{OUTPUT_DIR_PREFIX}{}-XXXXXX", std::process::id()));
-        let dir = nix::unistd::mkdtemp(&template)?;
-        let path = dir.join("outputs");
-        let created = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
-            .open(&path);
-        let file = OutputFile { dir, path };
-        // On an error, dropping `file` removes the folder.
-        created.map(|_| file)
-    }
-
-    /// The file, as given to the script in `$STEPWISE_OUTPUT`.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 }
 
-impl Drop for OutputFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+/// Removes an output file made by `output_file`, with its folder.
+pub fn remove_output_file(path: &Path) {
+    let own = format!("{OUTPUT_DIR_PREFIX}{}-", std::process::id());
+    match path.parent() {
+        Some(dir)
+            if path.file_name() == Some(OUTPUT_FILE.as_ref())
+                && dir
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(&own)) =>
+        {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        _ => {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 
