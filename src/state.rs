@@ -477,6 +477,69 @@ fn make_private_dir(dir: &Path) -> Result<(), StoreError> {
         .map_err(io(dir))
 }
 
+/// A run being made by `RunStore::create`, in its hidden folder; removed when dropped, unless
+/// it was placed.
+struct Build {
+    dir: PathBuf,
+    placed: bool,
+}
+
+/// How the hidden folders are named: `.NAME.tmp-XXXXXX`.
+const BUILD_MARK: &str = ".tmp-";
+
+impl Build {
+    fn new(runs: &Path, name: &str) -> Result<Build, StoreError> {
+        let template = runs.join(format!(".{name}{BUILD_MARK}XXXXXX"));
+        let dir = nix::unistd::mkdtemp(&template).map_err(|e| StoreError::Io {
+            path: template,
+            source: e.into(),
+        })?;
+        Ok(Build { dir, placed: false })
+    }
+
+    fn placed(mut self) {
+        self.placed = true;
+    }
+}
+
+impl Drop for Build {
+    fn drop(&mut self) {
+        if !self.placed {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// Removes hidden folders left by a `create` that crashed: older than a minute (a creation
+/// takes milliseconds) and with no process holding their lock.
+fn remove_abandoned_builds(runs: &Path) {
+    let Ok(entries) = fs::read_dir(runs) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !(name.starts_with('.') && name.contains(BUILD_MARK)) {
+            continue;
+        }
+        let dir = entry.path();
+        let old = dir
+            .symlink_metadata()
+            .ok()
+            .filter(|m| m.is_dir())
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > std::time::Duration::from_secs(60));
+        let held = OpenOptions::new()
+            .write(true)
+            .open(dir.join("lock"))
+            .is_ok_and(|f| matches!(f.try_lock(), Err(fs::TryLockError::WouldBlock)));
+        if old && !held {
+            let _ = fs::remove_dir_all(&dir);
+        }
+    }
+}
+
 fn read_state(path: &Path) -> Result<RunState, StoreError> {
     let bytes = fs::read(path).map_err(io(path))?;
     let corrupt = |e: serde_json::Error| StoreError::Corrupt {
@@ -556,69 +619,6 @@ pub fn list() -> Vec<Result<RunState, StoreError>> {
         .collect();
     runs.sort_by_key(|r| std::cmp::Reverse(r.as_ref().map(|s| s.updated_at).ok()));
     runs
-}
-
-/// A run being made by `RunStore::create`, in its hidden folder; removed when dropped, unless
-/// it was placed.
-struct Build {
-    dir: PathBuf,
-    placed: bool,
-}
-
-/// How the hidden folders are named: `.NAME.tmp-XXXXXX`.
-const BUILD_MARK: &str = ".tmp-";
-
-impl Build {
-    fn new(runs: &Path, name: &str) -> Result<Build, StoreError> {
-        let template = runs.join(format!(".{name}{BUILD_MARK}XXXXXX"));
-        let dir = nix::unistd::mkdtemp(&template).map_err(|e| StoreError::Io {
-            path: template,
-            source: e.into(),
-        })?;
-        Ok(Build { dir, placed: false })
-    }
-
-    fn placed(mut self) {
-        self.placed = true;
-    }
-}
-
-impl Drop for Build {
-    fn drop(&mut self) {
-        if !self.placed {
-            let _ = fs::remove_dir_all(&self.dir);
-        }
-    }
-}
-
-/// Removes hidden folders left by a `create` that crashed: older than a minute (a creation
-/// takes milliseconds) and with no process holding their lock.
-fn remove_abandoned_builds(runs: &Path) {
-    let Ok(entries) = fs::read_dir(runs) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if !(name.starts_with('.') && name.contains(BUILD_MARK)) {
-            continue;
-        }
-        let dir = entry.path();
-        let old = dir
-            .symlink_metadata()
-            .ok()
-            .filter(|m| m.is_dir())
-            .and_then(|m| m.modified().ok())
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age > std::time::Duration::from_secs(60));
-        let held = OpenOptions::new()
-            .write(true)
-            .open(dir.join("lock"))
-            .is_ok_and(|f| matches!(f.try_lock(), Err(fs::TryLockError::WouldBlock)));
-        if old && !held {
-            let _ = fs::remove_dir_all(&dir);
-        }
-    }
 }
 
 /// Whether a run of this name exists.
