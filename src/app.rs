@@ -15,6 +15,7 @@ use crate::cli::{Cli, Command, RunArgs};
 use crate::engine::context::{InputValues, derived_secret, env_value, holds_secret, input_ctx};
 use crate::engine::{Decisions, Engine, Mode, RunOutcome, Terminal, Values, check_value};
 use crate::error::{Error, Result, exit};
+use crate::out::{errln, outln};
 use crate::plain;
 use crate::runbook::{self, Plan, template};
 use crate::state::{self, InputValue, RunState, RunStore, RunbookRef, StepState};
@@ -27,7 +28,7 @@ pub fn main(cli: Cli) -> Result<i32> {
     match command {
         Command::Validate { files } => validate(&files),
         Command::Schema => {
-            print!("{}", runbook::json_schema());
+            crate::out::print(format_args!("{}", runbook::json_schema()));
             Ok(exit::OK)
         }
         Command::Runs { json } => plain::runs(json),
@@ -76,7 +77,7 @@ fn use_ui(args: &RunArgs) -> bool {
 fn home(paths: Vec<std::path::PathBuf>) -> Result<i32> {
     if !use_ui(&RunArgs::default()) {
         use clap::CommandFactory;
-        eprintln!("{}", Cli::command().render_help());
+        errln!("{}", Cli::command().render_help());
         return Ok(exit::INVALID);
     }
     crate::tui::run(crate::tui::Launch::Home { paths })
@@ -96,7 +97,7 @@ fn validate(files: &[std::path::PathBuf]) -> Result<i32> {
     for file in files {
         match runbook::load(file) {
             Ok(plan) => {
-                println!("{}: ok", file.display());
+                outln!("{}: ok", file.display());
                 // The process ends right after: the system takes the memory back at once,
                 // where freeing a large runbook piece by piece takes longer than checking it.
                 std::mem::forget(plan);
@@ -108,8 +109,8 @@ fn validate(files: &[std::path::PathBuf]) -> Result<i32> {
         Ok(exit::OK)
     } else {
         let n = all.len();
-        eprintln!("{}", Error::Invalid(all));
-        eprintln!(
+        errln!("{}", Error::Invalid(all));
+        errln!(
             "\n{n} problem{} found; nothing was run",
             if n == 1 { "" } else { "s" }
         );
@@ -178,7 +179,7 @@ fn ask(name: &str, spec: &runbook::Input) -> Option<String> {
     if spec.secret {
         rpassword::prompt_password(question).ok()
     } else {
-        eprint!("{question}");
+        crate::out::eprint(format_args!("{question}"));
         let mut line = String::new();
         std::io::stdin().read_line(&mut line).ok()?;
         Some(line.trim_end_matches(['\n', '\r']).to_string())
@@ -378,13 +379,7 @@ pub fn prepare_start(
         if state::exists(&name) {
             return Err(state::StoreError::Exists(name).into());
         }
-        let mut store = RunStore::create(&state)?;
-        store.journal(
-            "run.created",
-            None,
-            Some(&format!("runbook {}", state.runbook.path.display())),
-        )?;
-        Some(store)
+        Some(RunStore::create(&state)?)
     };
     let values = Values::new(&name, inputs);
     Ok(Prepared {

@@ -10,6 +10,7 @@ pub mod aws;
 pub mod cli;
 pub mod engine;
 pub mod error;
+pub mod out;
 pub mod plain;
 pub mod runbook;
 pub mod state;

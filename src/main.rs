@@ -10,9 +10,11 @@ fn main() {
     let code = match stepwise::app::main(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("{}", stepwise::plain::error_text(&e));
+            stepwise::out::eprint(format_args!("{}\n", stepwise::plain::error_text(&e)));
             e.exit_code()
         }
     };
+    // A closed stdout does not change the status: it is the command's own.
+    stepwise::out::flush();
     std::process::exit(code);
 }

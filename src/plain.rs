@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 
 use crate::engine::{Event, Need, RunOutcome, Stream};
 use crate::error::{Error, Result, exit};
+use crate::out::{errln, outln};
 use crate::runbook::{Plan, StepKind};
 use crate::state::{self, InputValue, RunState, Status};
 
@@ -41,13 +42,13 @@ impl Printer {
     pub fn header(&self, state: &RunState, resuming: bool) {
         let rb = self.plan.root();
         if self.dry {
-            println!(
+            outln!(
                 "DRY RUN of {} ({}): nothing will be changed",
                 rb.path().display(),
                 rb.doc.title
             );
         } else if resuming {
-            println!(
+            outln!(
                 "resuming run {} of {} ({}): {}/{} done",
                 self.run,
                 rb.path().display(),
@@ -56,7 +57,7 @@ impl Printer {
                 state.steps.len()
             );
         } else {
-            println!(
+            outln!(
                 "run {} of {} ({})",
                 self.run,
                 rb.path().display(),
@@ -97,11 +98,10 @@ impl Printer {
     /// Prints events until the engine is gone; returns what the run waits for, if anything.
     pub async fn consume(self, mut rx: mpsc::UnboundedReceiver<Event>) -> Option<Waiting> {
         use std::io::Write;
-        let stdout = std::io::stdout();
         let mut waiting = None;
         let mut started = vec![false; self.plan.steps.len()];
         while let Some(event) = rx.recv().await {
-            let mut out = stdout.lock();
+            let mut out = crate::out::Stdout::lock();
             let _ = match event {
                 Event::Identity(id) => writeln!(
                     out,
@@ -262,7 +262,7 @@ impl Printer {
                 }
             };
         }
-        let _ = std::io::stdout().flush();
+        crate::out::flush();
         waiting
     }
 }
@@ -295,15 +295,15 @@ pub fn finish(
     dry: bool,
 ) -> i32 {
     if dry {
-        println!("dry run complete: nothing was changed and no run was recorded");
+        outln!("dry run complete: nothing was changed and no run was recorded");
         return exit::OK;
     }
     let progress = format!("{}/{} done", state.done(), state.steps.len());
     match outcome {
-        RunOutcome::Completed => println!("run {run} completed ({progress})"),
+        RunOutcome::Completed => outln!("run {run} completed ({progress})"),
         RunOutcome::Failed { key } => {
-            println!("run {run} stopped: step {key} failed ({progress})");
-            println!(
+            outln!("run {run} stopped: step {key} failed ({progress})");
+            outln!(
                 "  fix the cause, then `stepwise resume {run}` runs it again; or `--skip {key}=REASON` to go past it"
             );
         }
@@ -312,16 +312,16 @@ pub fn finish(
                 .as_deref()
                 .map(|k| format!(" at {k}"))
                 .unwrap_or_default();
-            println!("run {run} interrupted{at} ({progress}); state is saved");
+            outln!("run {run} interrupted{at} ({progress}); state is saved");
             if let Some(k) = key {
-                println!(
+                outln!(
                     "  `stepwise resume {run}` will ask whether to --rerun {k}, mark it --done, or --skip it"
                 );
             }
         }
         RunOutcome::Waiting { key } => {
-            println!("run {run} is waiting at {key} ({progress}); state is saved");
-            println!("  to continue: {}", continue_hint(run, key, waiting));
+            outln!("run {run} is waiting at {key} ({progress}); state is saved");
+            outln!("  to continue: {}", continue_hint(run, key, waiting));
         }
     }
     crate::app::exit_code(outcome)
@@ -438,30 +438,37 @@ pub fn progress(s: &RunSummary) -> String {
     text
 }
 
-/// `stepwise runs`.
+/// `stepwise runs`. A run whose state cannot be read is listed as unreadable, with the path
+/// and why (on stderr with `--json`, whose list holds readable runs only).
 pub fn runs(json: bool) -> Result<i32> {
     let now = Timestamp::now();
     let mut summaries = Vec::new();
+    let mut unreadable = Vec::new();
     for run in state::list() {
         match run {
             Ok(st) => summaries.push(summary(&st)),
-            Err(e) => eprintln!("warning: {e}"),
+            Err(e) => unreadable.push(e),
         }
     }
     if json {
-        println!(
+        for e in &unreadable {
+            errln!("warning: unreadable run: {}", first_line(e));
+        }
+        outln!(
             "{}",
             serde_json::to_string_pretty(&summaries).unwrap_or_default()
         );
         return Ok(exit::OK);
     }
-    if summaries.is_empty() {
-        println!("no runs yet; start one with `stepwise run RUNBOOK`");
+    if summaries.is_empty() && unreadable.is_empty() {
+        outln!("no runs yet; start one with `stepwise run RUNBOOK`");
         return Ok(exit::OK);
     }
+    let names: Vec<String> = unreadable.iter().map(unreadable_name).collect();
     let width = summaries
         .iter()
         .map(|s| s.name.len())
+        .chain(names.iter().map(String::len))
         .max()
         .unwrap_or(4)
         .max(4);
@@ -471,9 +478,9 @@ pub fn runs(json: bool) -> Result<i32> {
         .max()
         .unwrap_or(7)
         .max(7);
-    println!("{:width$}  {:rb_width$}  PROGRESS", "RUN", "RUNBOOK");
+    outln!("{:width$}  {:rb_width$}  PROGRESS", "RUN", "RUNBOOK");
     for s in &summaries {
-        println!(
+        outln!(
             "{:width$}  {:rb_width$}  {}, {}",
             s.name,
             s.runbook.id,
@@ -481,7 +488,35 @@ pub fn runs(json: bool) -> Result<i32> {
             ago(s.updated_at, now)
         );
     }
+    for (name, e) in names.iter().zip(&unreadable) {
+        outln!(
+            "{name:width$}  {:rb_width$}  unreadable: {}",
+            "?",
+            first_line(e)
+        );
+    }
     Ok(exit::OK)
+}
+
+/// An error's first line: its hint is for commands on the run, not for a listing.
+fn first_line(e: &state::StoreError) -> String {
+    e.to_string().lines().next().unwrap_or_default().to_string()
+}
+
+/// The name of an unreadable run: its folder's.
+fn unreadable_name(e: &state::StoreError) -> String {
+    use state::StoreError;
+    let path = match e {
+        StoreError::Corrupt { path, .. }
+        | StoreError::UnknownVersion { path, .. }
+        | StoreError::Io { path, .. } => path,
+        _ => return "?".into(),
+    };
+    path.ends_with("state.json")
+        .then(|| path.parent().and_then(|d| d.file_name()))
+        .flatten()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "?".into())
 }
 
 /// One step as shown by `stepwise status --json`.
@@ -537,20 +572,20 @@ pub fn status(run: &str, json: bool) -> Result<i32> {
         steps,
     };
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&report).unwrap_or_default()
         );
         return Ok(exit::OK);
     }
     let now = Timestamp::now();
-    println!(
+    outln!(
         "run {} of {} ({})",
         st.name,
         st.runbook.path.display(),
         st.runbook.title
     );
-    println!(
+    outln!(
         "{}, updated {}",
         progress(&report.summary),
         ago(st.updated_at, now)
@@ -567,10 +602,10 @@ pub fn status(run: &str, json: bool) -> Result<i32> {
         if let Some(m) = &s.state.message {
             line.push_str(&format!("  ({})", m.lines().next().unwrap_or_default()));
         }
-        println!("{line}");
+        outln!("{line}");
     }
     if plan.is_none() {
-        println!(
+        outln!(
             "note: the runbook {} cannot be read now; titles are not shown",
             st.runbook.path.display()
         );

@@ -168,6 +168,10 @@ pub enum StoreError {
     },
     #[error("{path}: the run's state cannot be read: {message}")]
     Corrupt { path: PathBuf, message: String },
+    #[error(
+        "{path}: the run's state has layout version {version}, and this stepwise reads version {STATE_VERSION} only\nhint: the run was written by another version of stepwise; use that one for it"
+    )]
+    UnknownVersion { path: PathBuf, version: u32 },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
@@ -251,7 +255,11 @@ struct StateOnDisk<'a> {
 }
 
 impl RunStore {
-    /// Creates the folder of a new run and takes its lock.
+    /// Creates the folder of a new run, with its state and the journal's `run.created` entry,
+    /// and takes its lock. All or nothing: the run is made whole in a hidden folder
+    /// (`runs/.NAME.tmp-XXXXXX`) and renamed into place, so that a full disk or a crash never
+    /// leaves a run without its state; on failure the hidden folder is removed (or, after a
+    /// crash, by a later `create`).
     pub fn create(state: &RunState) -> Result<RunStore, StoreError> {
         if !valid_name(&state.name) {
             return Err(StoreError::BadName(state.name.clone()));
@@ -259,16 +267,36 @@ impl RunStore {
         let runs = runs_dir();
         make_private_dir(&runs)?;
         let dir = runs.join(&state.name);
-        match fs::DirBuilder::new().mode(0o700).create(&dir) {
+        if dir.symlink_metadata().is_ok() {
+            return Err(StoreError::Exists(state.name.clone()));
+        }
+        remove_abandoned_builds(&runs);
+        let build = Build::new(&runs, &state.name)?;
+        make_private_dir(&build.dir.join("logs"))?;
+        let mut store = RunStore::lock(&state.name, build.dir.clone())?;
+        store.save(state)?;
+        let runbook = format!("runbook {}", state.runbook.path.display());
+        store.journal("run.created", None, Some(&runbook))?;
+        // A run's folder is never empty, and renaming a folder onto a folder that is not empty
+        // fails: a run of the same name made meanwhile is never replaced.
+        match fs::rename(&build.dir, &dir) {
             Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::DirectoryNotEmpty | std::io::ErrorKind::AlreadyExists
+                ) =>
+            {
                 return Err(StoreError::Exists(state.name.clone()));
             }
             Err(e) => return Err(io(&dir)(e)),
         }
-        make_private_dir(&dir.join("logs"))?;
-        let mut store = RunStore::lock(&state.name, dir)?;
-        store.save(state)?;
+        build.placed();
+        // The lock and the journal stay open across the rename: they are the same files.
+        store.dir = dir;
+        File::open(&runs)
+            .and_then(|d| d.sync_all())
+            .map_err(io(&runs))?;
         Ok(store)
     }
 
@@ -449,12 +477,89 @@ fn make_private_dir(dir: &Path) -> Result<(), StoreError> {
         .map_err(io(dir))
 }
 
+/// A run being made by `RunStore::create`, in its hidden folder; removed when dropped, unless
+/// it was placed.
+struct Build {
+    dir: PathBuf,
+    placed: bool,
+}
+
+/// How the hidden folders are named: `.NAME.tmp-XXXXXX`.
+const BUILD_MARK: &str = ".tmp-";
+
+impl Build {
+    fn new(runs: &Path, name: &str) -> Result<Build, StoreError> {
+        let template = runs.join(format!(".{name}{BUILD_MARK}XXXXXX"));
+        let dir = nix::unistd::mkdtemp(&template).map_err(|e| StoreError::Io {
+            path: template,
+            source: e.into(),
+        })?;
+        Ok(Build { dir, placed: false })
+    }
+
+    fn placed(mut self) {
+        self.placed = true;
+    }
+}
+
+impl Drop for Build {
+    fn drop(&mut self) {
+        if !self.placed {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// Removes hidden folders left by a `create` that crashed: older than a minute (a creation
+/// takes milliseconds) and with no process holding their lock.
+fn remove_abandoned_builds(runs: &Path) {
+    let Ok(entries) = fs::read_dir(runs) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !(name.starts_with('.') && name.contains(BUILD_MARK)) {
+            continue;
+        }
+        let dir = entry.path();
+        let old = dir
+            .symlink_metadata()
+            .ok()
+            .filter(|m| m.is_dir())
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > std::time::Duration::from_secs(60));
+        let held = OpenOptions::new()
+            .write(true)
+            .open(dir.join("lock"))
+            .is_ok_and(|f| matches!(f.try_lock(), Err(fs::TryLockError::WouldBlock)));
+        if old && !held {
+            let _ = fs::remove_dir_all(&dir);
+        }
+    }
+}
+
 fn read_state(path: &Path) -> Result<RunState, StoreError> {
     let bytes = fs::read(path).map_err(io(path))?;
-    serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
+    let corrupt = |e: serde_json::Error| StoreError::Corrupt {
         path: path.to_path_buf(),
         message: e.to_string(),
-    })
+    };
+    // The version first: a layout this stepwise does not know is refused as such, rather than
+    // as whatever field it happens to trip on.
+    #[derive(Deserialize)]
+    struct Versioned {
+        version: u32,
+    }
+    let Versioned { version } = serde_json::from_slice(&bytes).map_err(corrupt)?;
+    if version != STATE_VERSION {
+        return Err(StoreError::UnknownVersion {
+            path: path.to_path_buf(),
+            version,
+        });
+    }
+    serde_json::from_slice(&bytes).map_err(corrupt)
 }
 
 /// Reads a run's state without taking its lock (for listings).
@@ -462,22 +567,55 @@ pub fn peek(name: &str) -> Result<RunState, StoreError> {
     if !valid_name(name) {
         return Err(StoreError::NotFound(name.to_string()));
     }
-    let path = runs_dir().join(name).join("state.json");
+    let dir = runs_dir().join(name);
+    let path = dir.join("state.json");
     if !path.is_file() {
+        if dir.is_dir() {
+            return Err(no_state(&dir));
+        }
         return Err(StoreError::NotFound(name.to_string()));
     }
     read_state(&path)
 }
 
-/// All runs on disk, most recently updated first. Unreadable runs are returned as errors.
+/// A run's folder that has no state: left by a stepwise older than the all-or-nothing
+/// `create`, or by hand.
+fn no_state(dir: &Path) -> StoreError {
+    StoreError::Corrupt {
+        path: dir.join("state.json"),
+        message: format!(
+            "there is no state.json: the run's creation was cut short\nhint: remove {} to use its name again",
+            dir.display()
+        ),
+    }
+}
+
+/// All runs on disk, most recently updated first. Unreadable runs (a folder whose state
+/// cannot be read) are returned as errors naming the path and why; runs being created (hidden
+/// folders) are left out.
 pub fn list() -> Vec<Result<RunState, StoreError>> {
-    let Ok(entries) = fs::read_dir(runs_dir()) else {
-        return Vec::new();
+    let dir = runs_dir();
+    let entries = match fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
+        Err(e) => return vec![Err(io(&dir)(e))],
     };
     let mut runs: Vec<Result<RunState, StoreError>> = entries
-        .filter_map(Result::ok)
-        .filter(|e| e.path().join("state.json").is_file())
-        .map(|e| read_state(&e.path().join("state.json")))
+        .map(|e| e.map_err(io(&dir)))
+        .filter(|e| {
+            e.as_ref().map_or(true, |e| {
+                !e.file_name().to_string_lossy().starts_with('.') && e.path().is_dir()
+            })
+        })
+        .map(|e| {
+            let run = e?.path();
+            let path = run.join("state.json");
+            if path.is_file() {
+                read_state(&path)
+            } else {
+                Err(no_state(&run))
+            }
+        })
         .collect();
     runs.sort_by_key(|r| std::cmp::Reverse(r.as_ref().map(|s| s.updated_at).ok()));
     runs

@@ -1,5 +1,13 @@
 //! `file` steps: write a file from a template, or change keys in a YAML or JSON file, shown as
 //! a diff before anything is written.
+//!
+//! A path that is a symbolic link is written through: the link stays, and the file it points
+//! to gets the new content, as editors do (a link into a checked-out repository keeps pointing
+//! there). The diff is made against that file, and it is checked again just before the write:
+//! what is replaced is exactly what the diff was made against. A link to nothing, or a path
+//! that is not a regular file, is refused. The new content is written atomically next to the
+//! file it replaces, and never with a wider mode: an existing file keeps its mode, a new one
+//! gets 0644 (less the umask), or 0600 when it holds a secret; `mode` in the step overrides.
 
 use std::path::{Path, PathBuf};
 
@@ -14,8 +22,10 @@ use crate::runbook::{Runbook, template};
 /// A planned change to one file.
 #[derive(Debug)]
 pub struct Change {
-    /// Where the file is.
+    /// The file replaced: the link's target when the runbook's path is a symbolic link.
     pub path: PathBuf,
+    /// The symbolic link the runbook's path names, when it is one.
+    pub link: Option<PathBuf>,
     /// The path as the runbook gave it (resolved), for showing.
     pub shown: String,
     pub old: Option<String>,
@@ -28,7 +38,8 @@ impl Change {
         self.old.as_deref() != Some(self.new.as_str())
     }
 
-    /// A unified diff of the change.
+    /// A unified diff of the change, after a line naming the link's target when the path is a
+    /// symbolic link.
     pub fn diff(&self) -> String {
         let old = self.old.as_deref().unwrap_or("");
         let name = &self.shown;
@@ -37,11 +48,18 @@ impl Change {
         } else {
             "/dev/null".into()
         };
-        similar::TextDiff::from_lines(old, &self.new)
+        let diff = similar::TextDiff::from_lines(old, &self.new)
             .unified_diff()
             .context_radius(3)
             .header(&from, &format!("b/{name}"))
-            .to_string()
+            .to_string();
+        match &self.link {
+            Some(_) => format!(
+                "{name} is a symbolic link: writing through it to {}\n{diff}",
+                self.path.display()
+            ),
+            None => diff,
+        }
     }
 }
 
@@ -54,12 +72,9 @@ pub fn plan(
 ) -> Result<Change, String> {
     let rendered_path =
         template::render(&spec.path, ctx).map_err(|e| format!("cannot resolve `path`: {e}"))?;
-    let path = workdir.join(&rendered_path);
-    let old = match std::fs::read_to_string(&path) {
-        Ok(text) => Some(text),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
-    };
+    let named = workdir.join(&rendered_path);
+    let (path, link) = target(&named)?;
+    let old = read(&path)?;
     let new = if let Some(content) = &spec.content {
         template::render(content, ctx).map_err(|e| format!("cannot resolve `content`: {e}"))?
     } else if let Some(t) = &spec.template {
@@ -73,12 +88,13 @@ pub fn plan(
                 "{rendered_path} does not exist; `set` changes keys in an existing file"
             ));
         };
-        let format =
-            spec.format
-                .unwrap_or_else(|| match path.extension().and_then(|e| e.to_str()) {
-                    Some("json") => FileFormat::Json,
-                    _ => FileFormat::Yaml,
-                });
+        let format = spec
+            .format
+            // By the name the runbook gives, also when it is a link to another name.
+            .unwrap_or_else(|| match named.extension().and_then(|e| e.to_str()) {
+                Some("json") => FileFormat::Json,
+                _ => FileFormat::Yaml,
+            });
         let mut doc: Value = match format {
             FileFormat::Json => serde_json::from_str(text)
                 .map_err(|e| format!("{} is not valid JSON: {e}", path.display()))?,
@@ -121,22 +137,92 @@ pub fn plan(
     };
     Ok(Change {
         path,
+        link,
         shown: rendered_path,
         old,
         new,
     })
 }
 
-/// Writes the new content atomically (and with `mode`, for a new file).
-pub fn apply(change: &Change, mode: Option<&str>) -> Result<(), String> {
+/// The file a path names, and the link when the path is a symbolic link (see the module's
+/// comment): a path that does not exist yet names itself.
+fn target(path: &Path) -> Result<(PathBuf, Option<PathBuf>), String> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok((path.to_path_buf(), None));
+        }
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
+    if !meta.file_type().is_symlink() {
+        return regular(path, &meta).map(|()| (path.to_path_buf(), None));
+    }
+    let to = std::fs::read_link(path)
+        .map(|t| t.display().to_string())
+        .unwrap_or_else(|_| "?".into());
+    let resolved = std::fs::canonicalize(path).map_err(|e| {
+        format!(
+            "{} is a symbolic link to {to}, which cannot be followed: {e}\nhint: a `file` step writes through a link to an existing file only; make the file, or point `path` at it",
+            path.display()
+        )
+    })?;
+    let meta = std::fs::metadata(&resolved)
+        .map_err(|e| format!("cannot read {}: {e}", resolved.display()))?;
+    regular(&resolved, &meta)?;
+    Ok((resolved, Some(path.to_path_buf())))
+}
+
+fn regular(path: &Path, meta: &std::fs::Metadata) -> Result<(), String> {
+    if meta.is_file() {
+        return Ok(());
+    }
+    let kind = if meta.is_dir() {
+        "a directory"
+    } else {
+        "not a regular file"
+    };
+    Err(format!(
+        "{} is {kind}; a `file` step writes regular files only",
+        path.display()
+    ))
+}
+
+/// The file's content, or `None` when there is no file.
+fn read(path: &Path) -> Result<Option<String>, String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
+/// Writes the new content atomically, in place of exactly what the diff was made against.
+/// The mode is `mode` when given, else the replaced file's, else 0644 less the umask (0600
+/// when `secret`: the content holds a secret value).
+pub fn apply(change: &Change, mode: Option<&str>, secret: bool) -> Result<(), String> {
+    use atomic_write_file::unix::OpenOptionsExt as _;
     use std::io::Write;
-    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt};
+    let named = change.link.as_deref().unwrap_or(&change.path);
+    let (path, _) = target(named)?;
+    if path != change.path || read(&path)? != change.old {
+        return Err(format!(
+            "{} changed since its diff was made; nothing was written\nhint: run the step again to see the new diff",
+            change.shown
+        ));
+    }
     if let Some(parent) = change.path.parent() {
         std::fs::create_dir_all(parent)
             .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
     }
     let err = |e: std::io::Error| format!("cannot write {}: {e}", change.path.display());
-    let mut file = atomic_write_file::AtomicWriteFile::open(&change.path).map_err(err)?;
+    // An existing file's mode is copied (`preserve_mode`); `mode` is for a new file, and the
+    // kernel takes the umask from it.
+    let mut file = atomic_write_file::OpenOptions::new()
+        .preserve_mode(true)
+        .mode(if secret { 0o600 } else { 0o644 })
+        .open(&change.path)
+        .map_err(err)?;
     if let Some(mode) = mode
         && let Ok(bits) = u32::from_str_radix(mode.trim_start_matches("0o"), 8)
     {
@@ -222,4 +308,45 @@ fn set(doc: &mut Value, path: &str, value: Value) -> Result<(), String> {
     }
     *cur = value;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(path: PathBuf, old: Option<&str>) -> Change {
+        Change {
+            path,
+            link: None,
+            shown: "f.txt".into(),
+            old: old.map(str::to_string),
+            new: "new\n".into(),
+        }
+    }
+
+    #[test]
+    fn a_file_changed_after_its_diff_is_not_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.txt");
+        std::fs::write(&path, "changed meanwhile\n").unwrap();
+        let e = apply(&change(path.clone(), Some("old\n")), None, false).unwrap_err();
+        assert!(
+            e.starts_with("f.txt changed since its diff was made"),
+            "{e}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "changed meanwhile\n"
+        );
+        // Made meanwhile, where the diff was against no file.
+        let e = apply(&change(path.clone(), None), None, false).unwrap_err();
+        assert!(e.contains("changed since its diff was made"), "{e}");
+        apply(
+            &change(path.clone(), Some("changed meanwhile\n")),
+            None,
+            false,
+        )
+        .unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new\n");
+    }
 }

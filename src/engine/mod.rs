@@ -697,6 +697,7 @@ impl Engine {
         started: Instant,
     ) -> Result<Flow, EngineError> {
         let key = self.key(i);
+        let attempt = self.with_cut_log(i, attempt);
         let continue_on_error = self.plan.step(i).continue_on_error;
         let mut shown = IndexMap::new();
         let mut outputs = IndexMap::new();
@@ -762,6 +763,32 @@ impl Engine {
             Status::Waiting => Flow::Stop(RunOutcome::Waiting { key }),
             _ => Flow::Next,
         })
+    }
+
+    /// Says so, in the output and in the step's message, when the step's log was cut (the
+    /// disk was full): the log does not hold all the step printed.
+    fn with_cut_log(&self, i: usize, mut attempt: Attempt) -> Attempt {
+        let Some(store) = &self.store else {
+            return attempt;
+        };
+        let path = store.log_path(&self.plan.steps[i].key);
+        let Some(why) = outputs::take_cut(&path) else {
+            return attempt;
+        };
+        let cut = format!(
+            "the log {} was cut ({why}): it lacks the step's later output",
+            path.display()
+        );
+        self.emit(Event::Output {
+            index: i,
+            stream: Stream::Info,
+            line: cut.clone(),
+        });
+        attempt.message = Some(match attempt.message.take() {
+            Some(m) => format!("{m}\n{cut}"),
+            None => cut,
+        });
+        attempt
     }
 
     fn skip_with_children(
@@ -1098,7 +1125,9 @@ impl Engine {
             .render_script(i, source, dry)
             .map_err(|e| format!("cannot resolve the script: {e}"))?;
         // Only a step that declares outputs gets a file to write them to.
-        let output_file = (!step.outputs.is_empty()).then(outputs::output_file);
+        let output_file = (!step.outputs.is_empty())
+            .then(outputs::output_file)
+            .transpose()?;
         let mut prepared = Prepared {
             source: script.source,
             env: Vec::new(),
@@ -1518,7 +1547,8 @@ impl Engine {
         }
         let diff = self.values.secrets().mask(&change.diff()).into_owned();
         self.note(i, &diff);
-        match file::apply(&change, spec.mode.as_deref()) {
+        let secret = self.values.secrets().mask(&change.new) != change.new.as_str();
+        match file::apply(&change, spec.mode.as_deref(), secret) {
             Ok(()) => Attempt {
                 outputs,
                 ..Attempt::new(Status::Succeeded)
@@ -1867,7 +1897,7 @@ impl Drop for Prepared {
     /// The output file goes with the script, however the step ended.
     fn drop(&mut self) {
         if let Some(f) = &self.output_file {
-            let _ = std::fs::remove_file(f);
+            outputs::remove_output_file(f);
         }
     }
 }

@@ -93,7 +93,7 @@ pub fn run(launch: Launch) -> Result<i32> {
         drop(term);
         drop(host);
         if let Some(f) = &app.farewell {
-            println!("{f}");
+            crate::out::outln!("{f}");
         }
         result.map_err(|e| Error::Other(format!("the terminal UI failed: {e}")))?;
         Ok(app.exit.unwrap_or(crate::error::exit::OK))
