@@ -12,6 +12,7 @@
 
 pub mod ec2;
 #[doc(hidden)]
+#[cfg(any(test, feature = "fakes"))]
 pub mod fake;
 mod flex;
 pub mod iam;
