@@ -7,6 +7,8 @@
 //!
 //! Each figure is the median of several runs of the release binary; the machine is noisy.
 
+#![allow(clippy::unwrap_used)]
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

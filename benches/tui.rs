@@ -6,6 +6,8 @@
 //!    running step while keys are pressed; each key's latency is the time from injecting it
 //!    to the flush of the first frame that shows its effect. It must be within one frame.
 
+#![allow(clippy::unwrap_used)]
+
 use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -2,6 +2,8 @@
 //! code), the region flag, and the identity shown before the first AWS step. Against moto,
 //! which lets any role be assumed.
 
+#![allow(clippy::unwrap_used)]
+
 #[path = "support/aws.rs"]
 mod awsh;
 #[path = "support/cli.rs"]

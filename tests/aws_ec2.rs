@@ -1,6 +1,8 @@
 //! EC2 actions through the real binary, in plain mode, against moto, checked with the `aws`
 //! CLI; and the CI node runbook end to end.
 
+#![allow(clippy::unwrap_used)]
+
 #[path = "support/aws.rs"]
 mod awsh;
 #[path = "support/cli.rs"]

@@ -2,6 +2,8 @@
 //! (key ages), states that last (a pending instance, a DNS change that stays PENDING, an SSM
 //! agent coming online), and credentials expiring in the middle of a run.
 
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 
 use indexmap::IndexMap;

@@ -3,6 +3,8 @@
 //! nothing), a dry run shows the request (and with `--with-checks`, what it would do), and a
 //! failure says what went wrong and what to do.
 
+#![allow(clippy::unwrap_used)]
+
 #[path = "support/aws.rs"]
 mod awsh;
 #[path = "support/cli.rs"]

@@ -1,6 +1,8 @@
 //! Route53 actions through the real binary, in plain mode, against moto, checked with the
 //! `aws` CLI; and a CNAME runbook with its `danger` confirmation, end to end.
 
+#![allow(clippy::unwrap_used)]
+
 #[path = "support/aws.rs"]
 mod awsh;
 #[path = "support/cli.rs"]

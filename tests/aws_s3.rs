@@ -1,6 +1,8 @@
 //! s3.get_object through the real binary, in plain mode, against moto, checked with the `aws`
 //! CLI: fetching a deployment's `.sops.yaml`.
 
+#![allow(clippy::unwrap_used)]
+
 #[path = "support/aws.rs"]
 mod awsh;
 #[path = "support/cli.rs"]

@@ -1,6 +1,8 @@
 //! The `aws` step kind through the real SDK against moto: the identity is read and shown
 //! before the first AWS step, results become outputs, and an expected account is enforced.
 
+#![allow(clippy::unwrap_used)]
+
 #[path = "support/cli.rs"]
 mod cli;
 #[path = "support/moto.rs"]

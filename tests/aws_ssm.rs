@@ -2,6 +2,8 @@
 //! CLI. moto runs no commands (it reports Success with no output) and does not implement
 //! DescribeInstanceInformation; the waiting logic is tested with fakes in aws_fakes.rs.
 
+#![allow(clippy::unwrap_used)]
+
 #[path = "support/aws.rs"]
 mod awsh;
 #[path = "support/cli.rs"]

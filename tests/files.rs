@@ -2,6 +2,8 @@
 //! steps through symbolic links and their modes, a full disk while a run is created or a step
 //! logs, unreadable runs, and a stdout closed by its reader.
 
+#![allow(clippy::unwrap_used)]
+
 #[path = "support/cli.rs"]
 mod cli;
 

@@ -2,6 +2,8 @@
 //! data, never as code, in every place a runbook writes it; and what is derived from a secret
 //! stays a secret.
 
+#![allow(clippy::unwrap_used)]
+
 #[path = "support/aws.rs"]
 mod awsh;
 #[path = "support/cli.rs"]

@@ -1,5 +1,7 @@
 //! Plain mode, resume, the run store, secrets and crashes, through the real binary.
 
+#![allow(clippy::unwrap_used)]
+
 #[path = "support/cli.rs"]
 mod cli;
 

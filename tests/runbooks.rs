@@ -1,6 +1,8 @@
 //! The shipped runbooks: they validate, every step says why it is there, and every dry run
 //! renders completely (snapshots in tests/snapshots/).
 
+#![allow(clippy::unwrap_used)]
+
 #[path = "support/cli.rs"]
 mod cli;
 

@@ -4,6 +4,8 @@
 //! gh, the image scripts) are recording stand-ins whose command lines are checked. What AWS
 //! holds afterwards is checked with the `aws` CLI, an independent client.
 
+#![allow(clippy::unwrap_used)]
+
 #[path = "support/cli.rs"]
 mod cli;
 #[path = "support/moto.rs"]

@@ -1,6 +1,8 @@
 //! The JSON Schema committed in assets/ is the one the code generates, and it describes the
 //! same fields the validator accepts.
 
+#![allow(clippy::unwrap_used)]
+
 use stepwise::runbook::load::{STEP_KEYS, TOP_KEYS};
 
 #[test]

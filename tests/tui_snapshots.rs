@@ -1,5 +1,7 @@
 //! Whole screens of the terminal UI, drawn on ratatui's TestBackend and compared with insta.
 
+#![allow(clippy::unwrap_used)]
+
 #[path = "support/tui.rs"]
 mod tui;
 

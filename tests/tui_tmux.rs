@@ -1,6 +1,8 @@
 //! The real binary in a real terminal (tmux): start a run of the example, run steps with keys,
 //! quit in the middle, resume it, answer the manual step and the danger step, and finish.
 
+#![allow(clippy::unwrap_used)]
+
 #[path = "support/cli.rs"]
 mod cli;
 

@@ -1,5 +1,7 @@
 //! The UI's state changes without a terminal: keys and engine events in, state and effects out.
 
+#![allow(clippy::unwrap_used)]
+
 #[path = "support/tui.rs"]
 mod tui;
 

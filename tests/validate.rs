@@ -5,6 +5,8 @@
 //! The broken runbooks are in `tests/fixtures/broken/`, one sort of problem per file; the
 //! expected report is written out in full below each test's name.
 
+#![allow(clippy::unwrap_used)]
+
 use std::io::Write as _;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;

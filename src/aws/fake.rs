@@ -6,6 +6,8 @@
 //! `Fakes::new()` gives every service; `Fakes::aws()` a session over them, and
 //! `Fakes::settings()` engine settings that use that session instead of connecting.
 
+#![allow(clippy::unwrap_used)]
+
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
