@@ -13,7 +13,9 @@ use tokio_util::sync::CancellationToken;
 use crate::aws::AwsSettings;
 use crate::cli::{Cli, Command, RunArgs};
 use crate::engine::context::{InputValues, env_value, input_ctx};
-use crate::engine::{Decisions, Engine, Mode, RunOutcome, Terminal, Values, check_value};
+use crate::engine::{
+    Backlog, Decisions, Engine, Mode, Orphan, RunOutcome, Terminal, Values, check_value,
+};
 use crate::error::{Error, Result, exit};
 use crate::plain;
 use crate::runbook::{self, Plan, template};
@@ -56,7 +58,9 @@ pub fn main(cli: Cli) -> Result<i32> {
             block_on(start(&file, mode, name, common))
         }
         Command::Resume { run, common } => {
-            if use_ui(&common) {
+            // Waiting for or stopping processes left running is done in plain mode.
+            let orphan = common.wait_orphan || common.stop_orphan;
+            if use_ui(&common) && !orphan {
                 return crate::tui::run(crate::tui::Launch::Resume {
                     name: run,
                     args: common,
@@ -137,6 +141,13 @@ fn decisions(args: &RunArgs) -> Result<Decisions> {
     let mut d = Decisions {
         done: args.done.iter().cloned().collect(),
         rerun: args.rerun.iter().cloned().collect(),
+        orphan: if args.stop_orphan {
+            Some(Orphan::Stop)
+        } else if args.wait_orphan {
+            Some(Orphan::Wait)
+        } else {
+            None
+        },
         ..Decisions::default()
     };
     for s in &args.skip {
@@ -465,12 +476,15 @@ async fn drive(prepared: Prepared) -> Result<i32> {
         Terminal::Absent
     };
     let dry = matches!(mode, Mode::DryRun { .. });
-    let printer = plain::Printer::new(plan.clone(), state.name.clone(), dry);
+    let backlog = Arc::new(Backlog::default());
+    let printer =
+        plain::Printer::new(plan.clone(), state.name.clone(), dry).with_backlog(backlog.clone());
     printer.header(&state, resuming);
     let printing = tokio::spawn(printer.consume(rx));
     let mut engine = Engine::new(plan, mode, state, store, values, tx, cancel.clone())
         .with_aws_settings(aws)
-        .with_terminal(terminal);
+        .with_terminal(terminal)
+        .with_backlog(backlog);
 
     let signals = cancel.clone();
     tokio::spawn(async move {
@@ -494,7 +508,13 @@ async fn drive(prepared: Prepared) -> Result<i32> {
     let outcome = async {
         if !dry {
             engine.mark_interrupted()?;
-            engine.apply_decisions(&decisions)?;
+            if let Some(choice) = decisions.orphan {
+                engine.settle_orphans(choice).await?;
+            }
+            // Interrupted while waiting: `run` records nothing more and says so.
+            if !cancel.is_cancelled() {
+                engine.apply_decisions(&decisions)?;
+            }
         }
         engine.run(&decisions).await.map_err(Error::from)
     }
