@@ -3,6 +3,8 @@
 
 #[path = "support/cli.rs"]
 mod cli;
+#[path = "support/tui.rs"]
+mod tui;
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -261,9 +263,6 @@ fn a_deleted_lock_file_does_not_let_a_second_process_drive_the_run() {
         reaper.group(pgid as i32);
     }
     std::fs::remove_file(sb.run_dir("l").join("lock")).unwrap();
-    let status = json(&sb.run(&["status", "l", "--json"]).stdout);
-    assert_eq!(status["driven"], true, "{status:#}");
-    assert_eq!(status["status"], "running");
     let r = sb
         .cmd(&["resume", "l", "--rerun", "long"])
         .env("SLEEP_FOR", "0")
@@ -276,6 +275,9 @@ fn a_deleted_lock_file_does_not_let_a_second_process_drive_the_run() {
         "{stderr}"
     );
     assert_eq!(sb.read("marks"), "first\nstarted\n", "the step ran twice");
+    let status = json(&sb.run(&["status", "l", "--json"]).stdout);
+    assert_eq!(status["driven"], true, "{status:#}");
+    assert_eq!(status["status"], "running");
     let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
     let _ = child.wait();
 }
@@ -401,4 +403,43 @@ fn output_without_newlines_keeps_memory_flat() {
     assert!(peak > 0);
     assert!(peak < 100 * 1024, "peak VmHWM {peak} KiB");
     assert!(max_rss_kib < 100 * 1024, "ru_maxrss {max_rss_kib} KiB");
+}
+
+#[test]
+fn the_tui_offers_no_rerun_done_or_skip_while_the_steps_processes_still_run() {
+    use stepwise::engine::{Command, Event, Need};
+    use stepwise::tui::run_view::Modal;
+    use stepwise::tui::{Effect, Msg};
+    let mut app = tui::run_app(false);
+    app.update(Msg::Engine(Event::Waiting {
+        index: 3,
+        need: Need::StillRunning {
+            pgid: 4242,
+            last_output: vec!["pulling image 3/7".into()],
+        },
+    }));
+    assert!(matches!(
+        tui::view(&mut app).modal,
+        Some(Modal::Decide { index: 3, .. })
+    ));
+    let screen = tui::screen(&app, 100, 30);
+    assert!(screen.contains("process group 4242"), "{screen}");
+    assert!(!screen.contains("re-run"), "{screen}");
+    for c in ['r', 'm', 's'] {
+        let fx = app.update(tui::ch(c));
+        let decided = fx.iter().any(|e| {
+            matches!(
+                e,
+                Effect::Engine(Command::Next(_) | Command::Continue(_) | Command::Decide(_))
+            )
+        });
+        assert!(!decided, "`{c}` decided: {fx:?}");
+        let v = tui::view(&mut app);
+        let error = v.error.clone().unwrap_or_default();
+        assert!(error.contains("--wait-orphan"), "`{c}`: {error}");
+        assert!(!matches!(v.modal, Some(Modal::Skip { .. })), "`{c}`");
+        // The dialog comes back on Enter, as for any step waiting.
+        v.modal = None;
+        app.update(tui::key(crossterm::event::KeyCode::Enter));
+    }
 }
