@@ -87,13 +87,19 @@ fn home(paths: Vec<std::path::PathBuf>) -> Result<i32> {
 }
 
 pub(crate) fn block_on(f: impl std::future::Future<Output = Result<i32>>) -> Result<i32> {
-    tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| Error::Other(format!("cannot start the runtime: {e}")))?
-        .block_on(f)
+        .map_err(|e| Error::Other(format!("cannot start the runtime: {e}")))?;
+    let result = runtime.block_on(f);
+    // A task still blocked (writing to a stdout nobody reads) does not keep the process.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    result
 }
+
+/// After a stop, how long the output printed so far may take to go out.
+const STDOUT_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 fn validate(files: &[std::path::PathBuf]) -> Result<i32> {
     let mut all = Vec::new();
@@ -522,7 +528,22 @@ async fn drive(prepared: Prepared) -> Result<i32> {
     let run_name = engine.state().name.clone();
     let final_state = engine.state().clone();
     drop(engine);
-    let waiting = printing.await.unwrap_or_default();
+    // A stdout nobody reads (a paused pager) would hold a stop up for ever.
+    let waiting = if cancel.is_cancelled() {
+        match tokio::time::timeout(STDOUT_GRACE, printing).await {
+            Ok(waiting) => waiting.unwrap_or_default(),
+            Err(_) => {
+                let outcome = outcome?;
+                eprintln!(
+                    "stepwise: stdout is not being read; run {run_name} stopped ({}); the steps' output is in their logs",
+                    plain::progress(&plain::summary(&final_state))
+                );
+                return Ok(exit_code(&outcome));
+            }
+        }
+    } else {
+        printing.await.unwrap_or_default()
+    };
     let outcome = outcome?;
     Ok(plain::finish(
         &run_name,

@@ -330,6 +330,43 @@ steps:
 }
 
 #[test]
+fn a_signal_ends_stepwise_promptly_though_nobody_reads_its_stdout() {
+    let sb = Sandbox::new();
+    let mut reaper = Reaper::default();
+    sb.write(
+        "rb.yaml",
+        "stepwise: 1\nid: flood\ntitle: Flood\nsteps:\n  - id: flood\n    title: Flood\n    run: |\n      touch started\n      yes 'a line of output nobody reads'\n",
+    );
+    let mut child = sb
+        .cmd(&["run", "rb.yaml", "--name", "p"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    reaper.pid(child.id() as i32);
+    // Held, never read: the pipe fills and stepwise's writes block, as under a paused pager.
+    let _stdout = child.stdout.take();
+    wait_for("the step to start", Duration::from_secs(20), || {
+        sb.path().join("started").exists()
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let sent = Instant::now();
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            sent.elapsed() < Duration::from_secs(5),
+            "still running 5 s after SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(130));
+    assert_eq!(sb.status_of("p", "flood"), "interrupted");
+}
+
+#[test]
 fn a_step_is_over_when_its_script_is_though_a_background_child_holds_its_output() {
     let sb = Sandbox::new();
     let mut reaper = Reaper::default();

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc};
+use tokio_util::sync::CancellationToken;
 
 /// The most output, in bytes, sent and not yet shown before the engine waits.
 const MAX_WAITING: usize = 4 * 1024 * 1024;
@@ -40,12 +41,22 @@ impl Backlog {
         self.shown.notify_one();
     }
 
-    /// Waits until there is room for more output, or nobody is left to show it.
-    pub(super) async fn room<T>(&self, events: &mpsc::UnboundedSender<T>) {
+    /// Waits until there is room for more output, or nobody is left to show it. False when
+    /// the run is being stopped and there is no room: the line is not shown (it is in the
+    /// step's log), so that a slow front end does not hold the stop up.
+    pub(super) async fn room<T>(
+        &self,
+        events: &mpsc::UnboundedSender<T>,
+        cancel: &CancellationToken,
+    ) -> bool {
         while self.bytes.load(Ordering::Relaxed) > MAX_WAITING && !events.is_closed() {
             // `notify_one` keeps a wakeup for a waiter that comes later; the timeout only
             // notices a front end gone.
-            let _ = tokio::time::timeout(Duration::from_millis(100), self.shown.notified()).await;
+            tokio::select! {
+                _ = tokio::time::timeout(Duration::from_millis(100), self.shown.notified()) => {}
+                _ = cancel.cancelled() => return false,
+            }
         }
+        true
     }
 }

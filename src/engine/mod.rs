@@ -1359,8 +1359,10 @@ impl Engine {
                     } else {
                         let line = self.values.secrets().mask(&line).into_owned();
                         log.line(stream, &line);
-                        if let Some(b) = &self.backlog {
-                            b.room(&self.events).await;
+                        if let Some(b) = &self.backlog
+                            && !b.room(&self.events, &self.cancel).await
+                        {
+                            continue;
                         }
                         self.emit(Event::Output {
                             index: i,

@@ -8,9 +8,10 @@
 //! starting bash.
 //!
 //! A script is over when bash is. A process it left behind may still hold its stdout or stderr
-//! open (`sleep 60 &`, or a `setsid` child outside the group that a stop does not reach): the
-//! rest of the output is read while it comes, and reading stops once the pipes have been quiet
-//! for a moment (`DRAIN`), so that such a process never keeps a step, or stepwise, from ending.
+//! open (`sleep 60 &`, or a `setsid` child outside the group that a stop does not reach): what
+//! the script wrote is still read (it is in the pipe, which holds at most `IN_PIPE`), and
+//! reading stops once a pipe has been quiet for a moment (`DRAIN`) or more came than the pipe
+//! could have held, so that such a process never keeps a step, or stepwise, from ending.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -66,13 +67,15 @@ pub const MAX_LINE: usize = 64 * 1024;
 /// Lines read ahead of the engine: with `MAX_LINE`, at most 4 MiB of output waits in memory.
 pub const LINES_AHEAD: usize = 64;
 
-/// Once bash has ended, how long the pipes may stay quiet before reading stops: only a process
-/// left behind holds them open then.
+/// Once bash has ended, how long a pipe may stay quiet before reading stops: only a process
+/// left behind holds it open then.
 const DRAIN: Duration = Duration::from_millis(200);
 
-/// Once bash has ended, the longest reading goes on, however much a process left behind
-/// writes; after a stop (Ctrl-C, a timeout), the shorter `DRAIN_STOPPED`.
-const DRAIN_MAX: Duration = GRACE;
+/// The most a pipe holds (Linux's default `pipe-max-size`): once bash has ended, more than this
+/// read from a pipe was written by a process left behind, and reading stops.
+const IN_PIPE: usize = 1024 * 1024;
+
+/// After a stop (Ctrl-C, a timeout), the longest reading goes on, whatever is left behind.
 const DRAIN_STOPPED: Duration = Duration::from_millis(500);
 
 /// Where a script's lines go.
@@ -235,21 +238,24 @@ pub async fn wait(
         _ = cancel.cancelled() => { stop(&mut child, pgid).await; Exit::Cancelled }
     };
     // Bash is gone; what is left in the pipes is read, unless a process left behind keeps them
-    // open, quiet or not: it never keeps the step from ending.
+    // open, quiet or not: it never keeps the step from ending. After a stop, the pipes get a
+    // moment only, however fast the output is taken.
     ended.cancel();
     let limit = match exit {
-        Exit::Code(_) | Exit::Signal(_) => DRAIN_MAX,
-        Exit::TimedOut | Exit::Cancelled => DRAIN_STOPPED,
+        Exit::Code(_) | Exit::Signal(_) => None,
+        Exit::TimedOut | Exit::Cancelled => Some(tokio::time::Instant::now() + DRAIN_STOPPED),
     };
-    let deadline = tokio::time::Instant::now() + limit;
     let mut done = Vec::new();
     for mut pump in pumps {
-        let pumped = match tokio::time::timeout_at(deadline, &mut pump).await {
-            Ok(pumped) => pumped,
-            Err(_) => {
-                stop_reading.cancel();
-                pump.await
-            }
+        let pumped = match limit {
+            None => pump.await,
+            Some(deadline) => match tokio::time::timeout_at(deadline, &mut pump).await {
+                Ok(pumped) => pumped,
+                Err(_) => {
+                    stop_reading.cancel();
+                    pump.await
+                }
+            },
         };
         done.push(pumped);
     }
@@ -359,8 +365,9 @@ impl Pump {
         Pumped { captured, complete }
     }
 
-    /// Passes on lines until the pipe ends, or stays quiet after bash ended. A line never
-    /// takes more than `MAX_LINE` bytes here: a longer one goes on in pieces.
+    /// Passes on lines until the pipe ends, or, after bash ended, stays quiet or brings more
+    /// than it could have held. A line never takes more than `MAX_LINE` bytes here: a longer
+    /// one goes on in pieces.
     async fn read(
         &self,
         stream: impl AsyncRead + Unpin,
@@ -370,8 +377,11 @@ impl Pump {
         let mut reader = BufReader::with_capacity(MAX_LINE, stream);
         let mut line: Vec<u8> = Vec::new();
         let mut cut = false;
+        // Bytes read since bash ended.
+        let mut after_end = 0;
         loop {
             let n = match self.fill(&mut reader).await {
+                Fill::Data(_) if after_end > IN_PIPE => break,
                 Fill::Data(n) => n,
                 Fill::End => {
                     *complete = true;
@@ -379,6 +389,7 @@ impl Pump {
                 }
                 Fill::Quiet => break,
             };
+            let ended = self.ended.is_cancelled();
             let chunk = &reader.buffer()[..n];
             let room = MAX_LINE - line.len();
             // A newline right after a full piece still ends that line.
@@ -386,6 +397,7 @@ impl Pump {
             if let Some(at) = window.iter().position(|&b| b == b'\n') {
                 line.extend_from_slice(&window[..at]);
                 reader.consume(at + 1);
+                after_end += if ended { at + 1 } else { 0 };
                 if line.last() == Some(&b'\r') {
                     line.pop();
                 }
@@ -396,6 +408,7 @@ impl Pump {
             let take = chunk.len().min(room);
             line.extend_from_slice(&chunk[..take]);
             reader.consume(take);
+            after_end += if ended { take } else { 0 };
             if line.len() == MAX_LINE {
                 let whole = MAX_LINE - partial_char(&line);
                 self.send(&line[..whole], captured.as_deref_mut()).await;
@@ -546,5 +559,25 @@ mod tests {
             texts[2].contains("still holds its output open"),
             "{texts:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_background_child_that_keeps_writing_does_not_hold_the_step() {
+        let (all, exit, _, took) =
+            lines_of("yes >&2 & echo \"bg $!\"; head -c 100000 /dev/zero | tr '\\0' y").await;
+        // (`yes` ends by itself too, once its pipe is closed.)
+        let bg = all.iter().find_map(|(_, t)| t.strip_prefix("bg "));
+        if let Some(pid) = bg.and_then(|p| p.parse::<i32>().ok()).filter(|&p| p > 1) {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        assert!(matches!(exit, Exit::Code(0)), "{exit:?}");
+        assert!(took < Duration::from_secs(10), "took {took:?}");
+        // What the script wrote before it ended is all there.
+        assert!(
+            all.iter().any(|(_, l)| l.len() == 100_000 - MAX_LINE),
+            "the end of the script's own output is missing"
+        );
+        let last = all.last().map(|(_, l)| l.as_str()).unwrap_or_default();
+        assert!(last.contains("still holds its output open"), "{last}");
     }
 }
