@@ -428,6 +428,9 @@ impl Engine {
                 let st = self.step_state(i);
                 st.pgid = None;
                 st.pgid_started = None;
+                if !running {
+                    st.message = Some("the process driving this step stopped before it finished, and its processes have ended since; it may have half-happened".into());
+                }
                 self.unsaved = true;
             }
             if !running {
