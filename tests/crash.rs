@@ -480,3 +480,35 @@ fn the_tui_offers_no_rerun_done_or_skip_while_the_steps_processes_still_run() {
         app.update(tui::key(crossterm::event::KeyCode::Enter));
     }
 }
+
+#[test]
+fn a_step_with_secret_outputs_keeps_a_bounded_part_of_its_output() {
+    let sb = Sandbox::new();
+    sb.write(
+        "rb.yaml",
+        r#"
+stepwise: 1
+id: held
+title: Held
+steps:
+  - id: make
+    title: Make
+    run: |
+      echo "token=s3cr3t-t0ken" >> "$STEPWISE_OUTPUT"
+      echo "the token is s3cr3t-t0ken"
+      head -c 40000000 /dev/zero | tr '\0' x
+    outputs:
+      token: { secret: true }
+"#,
+    );
+    let r = sb.run(&["run", "rb.yaml", "--name", "h"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let log = std::fs::read_to_string(sb.run_dir("h").join("logs/make.log")).unwrap();
+    assert!(log.starts_with("the token is ********\n"), "{}", &log[..80]);
+    assert!(!log.contains("s3cr3t"));
+    assert!(log.len() < 17 * 1024 * 1024, "{} bytes logged", log.len());
+    assert!(
+        log.contains("more lines were not kept: a step with secret outputs keeps its output until the secrets are known, at most 16 MiB of it"),
+        "the note is missing"
+    );
+}
