@@ -13,7 +13,9 @@ use tokio_util::sync::CancellationToken;
 use crate::aws::AwsSettings;
 use crate::cli::{Cli, Command, RunArgs};
 use crate::engine::context::{InputValues, derived_secret, env_value, holds_secret, input_ctx};
-use crate::engine::{Decisions, Engine, Mode, RunOutcome, Terminal, Values, check_value};
+use crate::engine::{
+    Backlog, Decisions, Engine, Mode, Orphan, RunOutcome, Terminal, Values, check_value,
+};
 use crate::error::{Error, Result, exit};
 use crate::out::{errln, outln};
 use crate::plain;
@@ -57,7 +59,9 @@ pub fn main(cli: Cli) -> Result<i32> {
             block_on(start(&file, mode, name, common))
         }
         Command::Resume { run, common } => {
-            if use_ui(&common) {
+            // Waiting for or stopping processes left running is done in plain mode.
+            let orphan = common.wait_orphan || common.stop_orphan;
+            if use_ui(&common) && !orphan {
                 return crate::tui::run(crate::tui::Launch::Resume {
                     name: run,
                     args: common,
@@ -84,13 +88,19 @@ fn home(paths: Vec<std::path::PathBuf>) -> Result<i32> {
 }
 
 pub(crate) fn block_on(f: impl std::future::Future<Output = Result<i32>>) -> Result<i32> {
-    tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| Error::Other(format!("cannot start the runtime: {e}")))?
-        .block_on(f)
+        .map_err(|e| Error::Other(format!("cannot start the runtime: {e}")))?;
+    let result = runtime.block_on(f);
+    // A task still blocked (writing to a stdout nobody reads) does not keep the process.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    result
 }
+
+/// After a stop, how long the output printed so far may take to go out.
+const STDOUT_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 fn validate(files: &[std::path::PathBuf]) -> Result<i32> {
     let mut all = Vec::new();
@@ -138,6 +148,13 @@ fn decisions(args: &RunArgs) -> Result<Decisions> {
     let mut d = Decisions {
         done: args.done.iter().cloned().collect(),
         rerun: args.rerun.iter().cloned().collect(),
+        orphan: if args.stop_orphan {
+            Some(Orphan::Stop)
+        } else if args.wait_orphan {
+            Some(Orphan::Wait)
+        } else {
+            None
+        },
         ..Decisions::default()
     };
     for s in &args.skip {
@@ -466,12 +483,15 @@ async fn drive(prepared: Prepared) -> Result<i32> {
         Terminal::Absent
     };
     let dry = matches!(mode, Mode::DryRun { .. });
-    let printer = plain::Printer::new(plan.clone(), state.name.clone(), dry);
+    let backlog = Arc::new(Backlog::default());
+    let printer =
+        plain::Printer::new(plan.clone(), state.name.clone(), dry).with_backlog(backlog.clone());
     printer.header(&state, resuming);
     let printing = tokio::spawn(printer.consume(rx));
     let mut engine = Engine::new(plan, mode, state, store, values, tx, cancel.clone())
         .with_aws_settings(aws)
-        .with_terminal(terminal);
+        .with_terminal(terminal)
+        .with_backlog(backlog);
 
     let signals = cancel.clone();
     tokio::spawn(async move {
@@ -495,7 +515,13 @@ async fn drive(prepared: Prepared) -> Result<i32> {
     let outcome = async {
         if !dry {
             engine.mark_interrupted()?;
-            engine.apply_decisions(&decisions)?;
+            if let Some(choice) = decisions.orphan {
+                engine.settle_orphans(choice).await?;
+            }
+            // Interrupted while waiting: `run` records nothing more and says so.
+            if !cancel.is_cancelled() {
+                engine.apply_decisions(&decisions)?;
+            }
         }
         engine.run(&decisions).await.map_err(Error::from)
     }
@@ -503,7 +529,22 @@ async fn drive(prepared: Prepared) -> Result<i32> {
     let run_name = engine.state().name.clone();
     let final_state = engine.state().clone();
     drop(engine);
-    let waiting = printing.await.unwrap_or_default();
+    // A stdout nobody reads (a paused pager) would hold a stop up for ever.
+    let waiting = if cancel.is_cancelled() {
+        match tokio::time::timeout(STDOUT_GRACE, printing).await {
+            Ok(waiting) => waiting.unwrap_or_default(),
+            Err(_) => {
+                let outcome = outcome?;
+                errln!(
+                    "stepwise: stdout is not being read; run {run_name} stopped ({}); the steps' output is in their logs",
+                    plain::progress(&plain::summary(&final_state))
+                );
+                return Ok(exit_code(&outcome));
+            }
+        }
+    } else {
+        printing.await.unwrap_or_default()
+    };
     let outcome = outcome?;
     Ok(plain::finish(
         &run_name,

@@ -92,6 +92,15 @@ pub struct RunArgs {
     /// Run a step again: an interrupted one, or one whose definition changed (repeatable)
     #[arg(long, value_name = "STEP")]
     pub rerun: Vec<String>,
+    /// When a step's processes still run after the stepwise driving it died: wait until they
+    /// have ended, then go on as with an interrupted step (prints lines, as with --plain)
+    #[arg(long, conflicts_with = "stop_orphan")]
+    pub wait_orphan: bool,
+    /// When a step's processes still run after the stepwise driving it died: stop them
+    /// (SIGTERM to their process group, SIGKILL after 3s), then go on as with an interrupted
+    /// step (prints lines, as with --plain)
+    #[arg(long)]
+    pub stop_orphan: bool,
     /// Type the confirmation text of a dangerous step (repeatable)
     #[arg(long, value_name = "STEP=TEXT")]
     pub confirm: Vec<String>,

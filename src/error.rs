@@ -12,8 +12,8 @@ pub mod exit {
     pub const INVALID: i32 = 2;
     /// The run stopped at a step that needs a person; `stepwise resume` continues it.
     pub const WAITING: i32 = 3;
-    /// stepwise itself could not go on: the run is held by another process, or its files
-    /// cannot be read or written.
+    /// stepwise itself could not go on: the run is held by another process, a step's processes
+    /// left by a stepwise that died still run, or the run's files cannot be read or written.
     pub const ERROR: i32 = 4;
     /// The run was interrupted (Ctrl-C or SIGTERM); the step that was running is recorded as
     /// interrupted.
@@ -29,6 +29,9 @@ pub enum Error {
     Usage(String),
     #[error(transparent)]
     Store(#[from] crate::state::StoreError),
+    /// A step's processes still run, left by a stepwise that died.
+    #[error("{0}")]
+    StillRunning(String),
     #[error("{0}")]
     Other(String),
 }
@@ -41,7 +44,7 @@ impl Error {
             Error::Store(crate::state::StoreError::NotFound(_)) => exit::INVALID,
             Error::Store(crate::state::StoreError::Exists(_)) => exit::INVALID,
             Error::Store(crate::state::StoreError::BadName(_)) => exit::INVALID,
-            Error::Store(_) | Error::Other(_) => exit::ERROR,
+            Error::Store(_) | Error::StillRunning(_) | Error::Other(_) => exit::ERROR,
         }
     }
 }
@@ -51,6 +54,7 @@ impl From<crate::engine::EngineError> for Error {
         match e {
             crate::engine::EngineError::Store(s) => Error::Store(s),
             crate::engine::EngineError::Decision(d) => Error::Usage(d),
+            crate::engine::EngineError::StillRunning(m) => Error::StillRunning(m),
         }
     }
 }

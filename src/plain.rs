@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::engine::{Event, Need, RunOutcome, Stream};
+use crate::engine::{Backlog, Event, Need, RunOutcome, Stream};
 use crate::error::{Error, Result, exit};
 use crate::out::{errln, outln};
 use crate::runbook::{Plan, StepKind};
@@ -23,6 +23,8 @@ pub struct Printer {
     plan: Arc<Plan>,
     run: String,
     dry: bool,
+    /// Counts the output lines printed, so that the engine waits for a slow stdout.
+    backlog: Option<Arc<Backlog>>,
 }
 
 /// What the run waits for, kept to say at the end how to continue.
@@ -35,7 +37,18 @@ pub struct Waiting {
 impl Printer {
     /// A printer for a run.
     pub fn new(plan: Arc<Plan>, run: String, dry: bool) -> Printer {
-        Printer { plan, run, dry }
+        Printer {
+            plan,
+            run,
+            dry,
+            backlog: None,
+        }
+    }
+
+    /// Counts the output lines printed in `backlog`.
+    pub fn with_backlog(mut self, backlog: Arc<Backlog>) -> Printer {
+        self.backlog = Some(backlog);
+        self
     }
 
     /// The first lines: which run, which runbook, which mode.
@@ -141,7 +154,11 @@ impl Printer {
                         Stream::Stderr => "!",
                         Stream::Info => "-",
                     };
-                    writeln!(out, "{}{mark} {line}", self.indent(index))
+                    let written = writeln!(out, "{}{mark} {line}", self.indent(index));
+                    if let Some(b) = &self.backlog {
+                        b.shown(&line);
+                    }
+                    written
                 }
                 Event::StepFinished {
                     index,
@@ -210,6 +227,16 @@ impl Printer {
                             let _ = writeln!(
                                 out,
                                 "{pad}? interrupted: the process running this step stopped before it finished; it may have half-happened"
+                            );
+                            for l in last_output {
+                                let _ = writeln!(out, "{pad}  | {l}");
+                            }
+                            Ok(())
+                        }
+                        Need::StillRunning { pgid, last_output } => {
+                            let _ = writeln!(
+                                out,
+                                "{pad}? still running: the stepwise process driving this step stopped, but its processes (process group {pgid}) go on; it is not started again beside them"
                             );
                             for l in last_output {
                                 let _ = writeln!(out, "{pad}  | {l}");
@@ -341,6 +368,9 @@ fn continue_hint(run: &str, key: &str, waiting: Option<&Waiting>) -> String {
         Some(Need::Interrupted { .. }) => {
             format!("{base} --rerun {key}   (or --done {key}, or --skip {key}=REASON)")
         }
+        Some(Need::StillRunning { .. }) => format!(
+            "{base} --wait-orphan   (waits for them to end), or --stop-orphan (stops them); add --rerun {key}, --done {key} or --skip {key}=REASON to decide in the same go"
+        ),
         Some(Need::Changed) => {
             format!("{base} --rerun {key}   (or --done {key} to keep its result)")
         }
@@ -385,22 +415,67 @@ pub struct RunSummary {
     pub runbook: state::RunbookRef,
     pub done: usize,
     pub total: usize,
-    /// `completed`, `waiting`, `failed`, `interrupted`, `running` or `in_progress`.
+    /// `completed`, `waiting`, `failed`, `interrupted`, `running` or `in_progress`. `running`
+    /// only while a process drives the run; a step found running without one is `interrupted`.
     pub status: &'static str,
     pub current_step: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
 
+/// Whether a process of a step's recorded process group still runs.
+fn group_alive(s: &state::StepState) -> Option<bool> {
+    let group = crate::engine::group::Group {
+        pgid: s.pgid?,
+        started: s.pgid_started?,
+    };
+    Some(group.alive())
+}
+
+/// Whether a run is driven now, and whether its current step's processes still run.
+#[derive(Debug, Serialize)]
+pub struct Driving {
+    /// A stepwise process drives the run now (holds its lock).
+    pub driven: bool,
+    /// Which one, as its lock file names it (`pid N by USER@HOST since TIME`).
+    pub driver: Option<String>,
+    /// For a current step that recorded its process group: whether a process of that group
+    /// still runs (with `driven` false: processes left running by a stepwise that died).
+    pub group_alive: Option<bool>,
+}
+
+/// Asks whether a run is driven now (without taking its lock), and looks at the process group
+/// of its current step.
+pub fn driving(st: &RunState) -> Driving {
+    let driver = state::driver(&st.name);
+    Driving {
+        driven: driver.is_some(),
+        driver,
+        group_alive: st.current().and_then(|(_, s)| group_alive(s)),
+    }
+}
+
+/// A run as listed by `stepwise runs --json`.
+#[derive(Debug, Serialize)]
+struct Listed {
+    #[serde(flatten)]
+    summary: RunSummary,
+    #[serde(flatten)]
+    driving: Driving,
+}
+
 /// Summarises a run's progress.
 pub fn summary(st: &RunState) -> RunSummary {
     let current = st.current();
+    let driver = state::driver(&st.name);
     let status = match current.map(|(_, s)| s.status) {
         None => "completed",
         Some(Status::Waiting) => "waiting",
         Some(Status::Failed) => "failed",
         Some(Status::Interrupted) => "interrupted",
-        Some(Status::Running) => "running",
+        Some(Status::Running) if driver.is_some() => "running",
+        // Nothing drives it: the process that did died.
+        Some(Status::Running) => "interrupted",
         Some(_) => "in_progress",
     };
     RunSummary {
@@ -438,6 +513,15 @@ pub fn progress(s: &RunSummary) -> String {
     text
 }
 
+/// `progress`, and what is left running when no stepwise drives the run.
+fn progress_driven(s: &RunSummary, d: &Driving) -> String {
+    let mut text = progress(s);
+    if !d.driven && d.group_alive == Some(true) {
+        text.push_str(" (no stepwise drives it, but its processes still run)");
+    }
+    text
+}
+
 /// `stepwise runs`. A run whose state cannot be read is listed as unreadable, with the path
 /// and why (on stderr with `--json`, whose list holds readable runs only).
 pub fn runs(json: bool) -> Result<i32> {
@@ -446,7 +530,10 @@ pub fn runs(json: bool) -> Result<i32> {
     let mut unreadable = Vec::new();
     for run in state::list() {
         match run {
-            Ok(st) => summaries.push(summary(&st)),
+            Ok(st) => summaries.push(Listed {
+                summary: summary(&st),
+                driving: driving(&st),
+            }),
             Err(e) => unreadable.push(e),
         }
     }
@@ -467,24 +554,28 @@ pub fn runs(json: bool) -> Result<i32> {
     let names: Vec<String> = unreadable.iter().map(unreadable_name).collect();
     let width = summaries
         .iter()
-        .map(|s| s.name.len())
+        .map(|l| l.summary.name.len())
         .chain(names.iter().map(String::len))
         .max()
         .unwrap_or(4)
         .max(4);
     let rb_width = summaries
         .iter()
-        .map(|s| s.runbook.id.len())
+        .map(|l| l.summary.runbook.id.len())
         .max()
         .unwrap_or(7)
         .max(7);
     outln!("{:width$}  {:rb_width$}  PROGRESS", "RUN", "RUNBOOK");
-    for s in &summaries {
+    for Listed {
+        summary: s,
+        driving,
+    } in &summaries
+    {
         outln!(
             "{:width$}  {:rb_width$}  {}, {}",
             s.name,
             s.runbook.id,
-            progress(s),
+            progress_driven(s, driving),
             ago(s.updated_at, now)
         );
     }
@@ -530,6 +621,10 @@ pub struct StepStatus {
     pub state: state::StepState,
     /// The step's definition changed since it ran.
     pub changed: bool,
+    /// For a step that recorded its process group (`pgid`): whether a process of that group
+    /// still runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group_alive: Option<bool>,
 }
 
 /// `stepwise status RUN --json`.
@@ -537,6 +632,8 @@ pub struct StepStatus {
 pub struct RunStatus {
     #[serde(flatten)]
     pub summary: RunSummary,
+    #[serde(flatten)]
+    pub driving: Driving,
     pub workdir: std::path::PathBuf,
     pub inputs: indexmap::IndexMap<String, InputValue>,
     pub steps: Vec<StepStatus>,
@@ -561,12 +658,14 @@ pub fn status(run: &str, json: bool) -> Result<i32> {
                         && !s.definition_hash.is_empty()
                         && s.definition_hash != p.hash(i)
                 }),
+                group_alive: group_alive(s),
                 state: s.clone(),
             }
         })
         .collect();
     let report = RunStatus {
         summary: summary(&st),
+        driving: driving(&st),
         workdir: st.workdir.clone(),
         inputs: st.inputs.clone(),
         steps,
@@ -587,7 +686,7 @@ pub fn status(run: &str, json: bool) -> Result<i32> {
     );
     outln!(
         "{}, updated {}",
-        progress(&report.summary),
+        progress_driven(&report.summary, &report.driving),
         ago(st.updated_at, now)
     );
     for s in &report.steps {
@@ -598,6 +697,21 @@ pub fn status(run: &str, json: bool) -> Result<i32> {
         }
         if s.changed {
             line.push_str("  [changed since it ran]");
+        }
+        let found_running = s.state.status == Status::Running;
+        match (&report.driving.driver, s.group_alive, s.state.pgid) {
+            (Some(driver), _, _) if found_running => {
+                line.push_str(&format!("  [driven by {driver}]"));
+            }
+            (None, Some(true), Some(pgid)) => line.push_str(&format!(
+                "  [no stepwise drives it; its processes (process group {pgid}) still run]"
+            )),
+            (None, _, _) if found_running => {
+                line.push_str(
+                    "  [no stepwise drives it: the one that did stopped before it finished]",
+                );
+            }
+            _ => {}
         }
         if let Some(m) = &s.state.message {
             line.push_str(&format!("  ({})", m.lines().next().unwrap_or_default()));

@@ -3,8 +3,11 @@
 //! A run lives in its own folder under the data directory (`STEPWISE_HOME` overrides it):
 //! `state.json` (inputs and each step's status, rewritten atomically and durably on every
 //! change), `journal.jsonl` (an append-only record of what happened, by whom, where), `logs/`
-//! (each step's output) and `lock` (held by the one process driving the run). Secret values
+//! (each step's output) and `lock` (naming the one process driving the run). Secret values
 //! never reach any of these files: the engine masks them before anything is written.
+//!
+//! The process driving a run holds a lock on the run's folder itself (and on `lock`, which an
+//! older stepwise locks): deleting the `lock` file does not let a second process in.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
@@ -96,6 +99,14 @@ pub struct StepState {
     /// For an include step: the inputs its runbook received (secrets left out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inputs: Option<IndexMap<String, InputValue>>,
+    /// While the step's script runs (and after, if the process driving it died): the id of
+    /// its process group, which is bash's pid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pgid: Option<i32>,
+    /// With `pgid`: when bash started, in clock ticks after boot (field 22 of
+    /// `/proc/PID/stat`), so that a later process with the same number is not taken for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pgid_started: Option<u64>,
 }
 
 /// The runbook a run follows.
@@ -232,6 +243,9 @@ pub fn who() -> (String, String) {
 /// An open run: its folder, held by this process.
 pub struct RunStore {
     dir: PathBuf,
+    /// The run's folder, locked while this process drives the run.
+    _folder: File,
+    /// The `lock` file, locked too, and naming this process.
     _lock: File,
     journal: File,
     user: String,
@@ -315,6 +329,9 @@ impl RunStore {
     }
 
     fn lock(name: &str, dir: PathBuf) -> Result<RunStore, StoreError> {
+        // The folder is what is locked: it cannot be deleted from under the lock as the `lock`
+        // file can (a run's folder is not removed while it is driven).
+        let folder = File::open(&dir).map_err(io(&dir))?;
         let path = dir.join("lock");
         let mut lock = OpenOptions::new()
             .read(true)
@@ -324,22 +341,37 @@ impl RunStore {
             .mode(0o600)
             .open(&path)
             .map_err(io(&path))?;
+        let refused = |lock: &mut File| {
+            let mut holder = String::new();
+            let _ = lock.read_to_string(&mut holder);
+            let holder = holder.trim();
+            let holder = if holder.is_empty() {
+                "unknown process".to_string()
+            } else {
+                holder.to_string()
+            };
+            StoreError::Locked {
+                name: name.to_string(),
+                holder,
+            }
+        };
+        // A listing asking whether the run is driven holds a shared lock for a moment: a few
+        // tries tell it from a process driving the run.
+        let mut tries = 0;
+        loop {
+            match folder.try_lock() {
+                Ok(()) => break,
+                Err(fs::TryLockError::WouldBlock) if tries < 5 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(fs::TryLockError::WouldBlock) => return Err(refused(&mut lock)),
+                Err(fs::TryLockError::Error(e)) => return Err(io(&dir)(e)),
+            }
+        }
         match lock.try_lock() {
             Ok(()) => {}
-            Err(fs::TryLockError::WouldBlock) => {
-                let mut holder = String::new();
-                let _ = lock.read_to_string(&mut holder);
-                let holder = holder.trim();
-                let holder = if holder.is_empty() {
-                    "unknown process".to_string()
-                } else {
-                    holder.to_string()
-                };
-                return Err(StoreError::Locked {
-                    name: name.to_string(),
-                    holder,
-                });
-            }
+            Err(fs::TryLockError::WouldBlock) => return Err(refused(&mut lock)),
             Err(fs::TryLockError::Error(e)) => return Err(io(&path)(e)),
         }
         let (user, host) = who();
@@ -360,6 +392,7 @@ impl RunStore {
             .map_err(io(&journal_path))?;
         Ok(RunStore {
             dir,
+            _folder: folder,
             _lock: lock,
             journal,
             user,
@@ -621,6 +654,31 @@ pub fn list() -> Vec<Result<RunState, StoreError>> {
     runs
 }
 
+/// Which process drives a run right now, as its `lock` file names it; None when no process
+/// does. The run's lock is not taken (only tried, shared, for a moment).
+pub fn driver(name: &str) -> Option<String> {
+    if !valid_name(name) {
+        return None;
+    }
+    let dir = runs_dir().join(name);
+    let folder = File::open(&dir).ok()?;
+    match folder.try_lock_shared() {
+        Ok(()) => {
+            let _ = folder.unlock();
+            None
+        }
+        Err(_) => {
+            let holder = fs::read_to_string(dir.join("lock")).unwrap_or_default();
+            let holder = holder.trim();
+            Some(if holder.is_empty() {
+                "unknown process".to_string()
+            } else {
+                holder.to_string()
+            })
+        }
+    }
+}
+
 /// Whether a run of this name exists.
 pub fn exists(name: &str) -> bool {
     valid_name(name) && runs_dir().join(name).exists()
@@ -680,6 +738,26 @@ mod tests {
             holder.starts_with(&format!("pid {} by ", std::process::id())),
             "{holder}"
         );
+    }
+
+    #[test]
+    fn the_lock_holds_when_the_lock_file_is_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = RunStore::lock("t", dir.path().to_path_buf()).unwrap();
+        std::fs::remove_file(dir.path().join("lock")).unwrap();
+        let second = RunStore::lock("t", dir.path().to_path_buf());
+        assert!(
+            matches!(second, Err(StoreError::Locked { .. })),
+            "a second holder was let in"
+        );
+    }
+
+    #[test]
+    fn old_state_without_a_process_group_still_reads() {
+        let st: StepState = serde_json::from_str(r#"{"status":"running","attempts":1}"#).unwrap();
+        assert_eq!(st.pgid, None);
+        let text = serde_json::to_string(&StepState::default()).unwrap();
+        assert!(!text.contains("pgid"), "{text}");
     }
 
     #[test]

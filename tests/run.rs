@@ -637,7 +637,13 @@ fn sigkill_mid_step_leaves_it_interrupted_and_nothing_is_rerun_or_lost() {
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
 
-    // A second process can drive the run now (the lock died with the first).
+    // A second process can drive the run now (the lock died with the first), but the step's
+    // `sleep` goes on without it: it is not started again beside it.
+    let r = sb.run(&["resume", "k"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stdout.contains("? still running"), "{}", r.stdout);
+    // Once it has ended, the step is interrupted, for a person to decide about.
+    end_group_left_running(&sb, "k");
     let r = sb.run(&["resume", "k"]);
     assert_eq!(r.code, 3, "{r:?}");
     assert!(r.stdout.contains("? interrupted"), "{}", r.stdout);
@@ -675,6 +681,20 @@ fn sigkill_mid_step_leaves_it_interrupted_and_nothing_is_rerun_or_lost() {
     assert_eq!(sb.state("k")["steps"]["first"]["attempts"], 1);
 }
 
+/// Ends the process group of the `long` step, left running by a stepwise killed with SIGKILL,
+/// and waits until it has gone.
+fn end_group_left_running(sb: &Sandbox, run: &str) {
+    let pgid = sb.state(run)["steps"]["long"]["pgid"]
+        .as_i64()
+        .expect("the step's process group is recorded") as i32;
+    assert!(pgid > 1);
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(pgid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    wait_for("the step's process group to end", || !process_alive(pgid));
+}
+
 #[test]
 fn marking_an_interrupted_step_done_or_skipping_it() {
     let sb = Sandbox::new();
@@ -690,6 +710,7 @@ fn marking_an_interrupted_step_done_or_skipping_it() {
     });
     child.kill().unwrap();
     child.wait().unwrap();
+    end_group_left_running(&sb, "k2");
     // The interrupted step's log shows how far it got.
     let log = std::fs::read_to_string(sb.run_dir("k2").join("logs/long.log")).unwrap_or_default();
     assert_eq!(log, "long step is running\n");
@@ -773,6 +794,7 @@ fn one_process_drives_a_run_at_a_time() {
     let r = sb.run(&["resume", "l"]);
     child.kill().unwrap();
     child.wait().unwrap();
+    end_group_left_running(&sb, "l");
     assert_eq!(r.code, 4, "{r:?}");
     let pid = child.id();
     assert!(

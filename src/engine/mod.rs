@@ -5,9 +5,11 @@
 //! durably, before the engine moves on. A dry run is a mode of the same engine: it goes through
 //! the same steps, resolves the same templates, and shows what each would do instead of doing it.
 
+mod backlog;
 pub mod context;
 mod drive;
 mod file;
+pub mod group;
 mod outputs;
 pub mod secrets;
 pub mod shell;
@@ -29,6 +31,7 @@ use crate::runbook::model::Prompt;
 use crate::runbook::{Plan, StepKind, script, template};
 use crate::state::{InputValue, RunState, RunStore, Status, StepState, StoreError};
 
+pub use backlog::Backlog;
 pub use context::Values;
 pub use drive::{Ack, Command, Handoff, Report, serve};
 pub use secrets::{MASK, Secrets};
@@ -87,6 +90,10 @@ pub enum Need {
     Danger { text: String, preview: String },
     /// A step was running when the last process stopped: re-run it, mark it done, or skip it.
     Interrupted { last_output: Vec<String> },
+    /// A step was running when the process driving it stopped, and its processes still run
+    /// (process group `pgid`): it is not started again beside them. Wait for them to end, or
+    /// stop them (`Orphan`); then decide as for an interrupted step.
+    StillRunning { pgid: i32, last_output: Vec<String> },
     /// A finished step's definition changed since it ran: keep it, or re-run it.
     Changed,
     /// An interactive step needs a terminal.
@@ -130,6 +137,18 @@ pub struct Decisions {
     pub rerun: HashSet<String>,
     pub confirm: HashMap<String, String>,
     pub outputs: HashMap<String, HashMap<String, String>>,
+    /// What to do about a step's processes left running by a stepwise that died.
+    pub orphan: Option<Orphan>,
+}
+
+/// What a person chose to do about a step's processes left running when the process driving
+/// the step died.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Orphan {
+    /// Wait until they have ended.
+    Wait,
+    /// Stop them: SIGTERM to the group, then SIGKILL after a grace period.
+    Stop,
 }
 
 /// The engine's own errors (distinct from a step failing).
@@ -139,6 +158,9 @@ pub enum EngineError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Decision(String),
+    /// A decision about a step whose processes still run, left by a stepwise that died.
+    #[error("{0}")]
+    StillRunning(String),
 }
 
 /// Whether the terminal is available to interactive steps.
@@ -167,6 +189,8 @@ pub struct Engine {
     unsaved: bool,
     /// Events held back until the changes they report are on disk.
     held: Vec<Event>,
+    /// Output the front end has not shown yet, when it counts it.
+    backlog: Option<Arc<Backlog>>,
 }
 
 /// The result of one attempt at a step.
@@ -226,7 +250,15 @@ impl Engine {
             terminal: Terminal::Absent,
             unsaved: false,
             held: Vec::new(),
+            backlog: None,
         }
+    }
+
+    /// A front end that counts the output lines it has shown: the engine waits while too much
+    /// is waiting to be shown.
+    pub fn with_backlog(mut self, backlog: Arc<Backlog>) -> Engine {
+        self.backlog = Some(backlog);
+        self
     }
 
     /// Settings for AWS steps from the command line (they override the runbook's).
@@ -257,6 +289,9 @@ impl Engine {
     }
 
     fn emit(&self, event: Event) {
+        if let (Some(b), Event::Output { line, .. }) = (&self.backlog, &event) {
+            b.sent(line);
+        }
         let _ = self.events.send(event);
     }
 
@@ -351,7 +386,14 @@ impl Engine {
             match st.status {
                 Status::Running | Status::Interrupted => {
                     let last_output = self.last_output(&ps.key, 10);
-                    out.push((i, Need::Interrupted { last_output }));
+                    let need = match left_running(st) {
+                        Some(g) => Need::StillRunning {
+                            pgid: g.pgid,
+                            last_output,
+                        },
+                        None => Need::Interrupted { last_output },
+                    };
+                    out.push((i, need));
                 }
                 Status::Succeeded | Status::Satisfied
                     if !st.definition_hash.is_empty()
@@ -365,38 +407,117 @@ impl Engine {
         out
     }
 
-    /// The last lines of a step's log.
+    /// The last lines of a step's log, read from its end: a log may be large.
     pub fn last_output(&self, key: &str, n: usize) -> Vec<String> {
         let Some(store) = &self.store else {
             return Vec::new();
         };
-        let text = std::fs::read_to_string(store.log_path(key)).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(n)..]
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
+        tail(&store.log_path(key), n)
     }
 
-    /// Marks steps found `running` (the process driving them died) as interrupted.
+    /// Marks steps found `running` (the process driving them died) as interrupted, and forgets
+    /// the process groups of steps whose processes have ended since.
     pub fn mark_interrupted(&mut self) -> Result<(), StoreError> {
-        let found: Vec<usize> = (0..self.plan.steps.len())
-            .filter(|&i| {
-                self.state
-                    .steps
-                    .get(&self.plan.steps[i].key)
-                    .is_some_and(|s| s.status == Status::Running)
-            })
-            .collect();
-        for i in found {
+        for i in 0..self.plan.steps.len() {
+            let Some(st) = self.state.steps.get(&self.plan.steps[i].key) else {
+                continue;
+            };
+            let group = left_running(st);
+            let (running, recorded) = (st.status == Status::Running, st.pgid.is_some());
+            if group.is_none() && recorded {
+                let st = self.step_state(i);
+                st.pgid = None;
+                st.pgid_started = None;
+                if !running {
+                    st.message = Some("the process driving this step stopped before it finished, and its processes have ended since; it may have half-happened".into());
+                }
+                self.unsaved = true;
+            }
+            if !running {
+                continue;
+            }
             let st = self.step_state(i);
             st.status = Status::Interrupted;
-            st.message = Some("the process running this step stopped before it finished; it may have half-happened".into());
-            self.record(
-                "step.interrupted",
-                Some(i),
-                Some("found running after the last process stopped"),
-            )?;
+            let result = match group {
+                Some(g) => {
+                    st.message = Some(format!(
+                        "the process driving this step stopped before it finished; its processes (process group {}) are still running",
+                        g.pgid
+                    ));
+                    format!(
+                        "found running after the last process stopped; its process group {} is still running",
+                        g.pgid
+                    )
+                }
+                None => {
+                    st.message = Some("the process running this step stopped before it finished; it may have half-happened".into());
+                    "found running after the last process stopped".to_string()
+                }
+            };
+            self.record("step.interrupted", Some(i), Some(&result))?;
+        }
+        self.flush()
+    }
+
+    /// Carries out what a person chose about steps whose processes were left running by a
+    /// stepwise that died: waits for them to end, or stops them. Each choice is journaled.
+    pub async fn settle_orphans(&mut self, choice: Orphan) -> Result<(), EngineError> {
+        for i in 0..self.plan.steps.len() {
+            let Some(group) = self
+                .state
+                .steps
+                .get(&self.plan.steps[i].key)
+                .and_then(left_running)
+            else {
+                continue;
+            };
+            let pgid = group.pgid;
+            let ended = match choice {
+                Orphan::Wait => {
+                    self.record(
+                        "step.orphan_wait",
+                        Some(i),
+                        Some(&format!("a person chose to wait for its processes left running (process group {pgid}) to end")),
+                    )?;
+                    self.note(
+                        i,
+                        &format!(
+                            "waiting for its processes left running (process group {pgid}) to end"
+                        ),
+                    );
+                    if !group.wait(&self.cancel).await {
+                        return Ok(());
+                    }
+                    "its processes left running ended (how they ended is not known)"
+                }
+                Orphan::Stop => {
+                    self.record(
+                        "step.orphan_stop",
+                        Some(i),
+                        Some(&format!("a person chose to stop its processes left running (process group {pgid})")),
+                    )?;
+                    self.note(
+                        i,
+                        &format!(
+                            "stopping its processes left running (process group {pgid}): SIGTERM, then SIGKILL after {}s",
+                            group::GRACE.as_secs()
+                        ),
+                    );
+                    if !group.stop().await {
+                        return Err(EngineError::StillRunning(format!(
+                            "step `{}`: its processes (process group {pgid}) did not end even after SIGKILL",
+                            self.key(i)
+                        )));
+                    }
+                    "its processes left running were stopped by a person"
+                }
+            };
+            let st = self.step_state(i);
+            st.pgid = None;
+            st.pgid_started = None;
+            st.message = Some(format!("{ended}; the step may have half-happened"));
+            self.record("step.orphan_ended", Some(i), Some(ended))?;
+            self.note(i, ended);
         }
         Ok(())
     }
@@ -415,6 +536,19 @@ impl Engine {
                 let known: Vec<&str> = self.plan.steps.iter().map(|s| s.key.as_str()).collect();
                 return Err(EngineError::Decision(crate::runbook::load::unknown(
                     "step", key, &known,
+                )));
+            }
+        }
+        for i in 0..self.plan.steps.len() {
+            let key = self.key(i);
+            let decided = decisions.rerun.contains(&key)
+                || decisions.done.contains(&key)
+                || decisions.skip.contains_key(&key);
+            if decided && let Some(g) = self.state.steps.get(&key).and_then(left_running) {
+                return Err(EngineError::StillRunning(format!(
+                    "step `{key}` is still running: the stepwise process driving it stopped, but its processes (process group {}) go on, and it is not started or decided about beside them\nhint: `--wait-orphan` waits for them to end, `--stop-orphan` stops them (SIGTERM, then SIGKILL after {}s); either can go with --rerun {key}, --done {key} or --skip {key}",
+                    g.pgid,
+                    group::GRACE.as_secs()
                 )));
             }
         }
@@ -633,8 +767,16 @@ impl Engine {
         loop {
             attempt_no += 1;
             let started = Instant::now();
+            // The script's process group is on disk with the "running" state, before the
+            // script passes its gate: after a crash, it tells whether the step still runs.
+            let group = early
+                .as_ref()
+                .and_then(|(_, held)| held.pid())
+                .and_then(group::Group::of);
             let attempts = {
                 let st = self.step_state(i);
+                st.pgid = group.map(|g| g.pgid);
+                st.pgid_started = group.map(|g| g.started);
                 st.status = Status::Running;
                 st.attempts += 1;
                 st.started_at = Some(Timestamp::now());
@@ -674,6 +816,8 @@ impl Engine {
                 );
                 self.note(i, &msg);
                 let st = self.step_state(i);
+                st.pgid = None;
+                st.pgid_started = None;
                 st.status = Status::Failed;
                 st.exit_code = attempt.exit_code;
                 st.message = attempt.message.clone();
@@ -738,6 +882,8 @@ impl Engine {
             st.definition_hash = hash.to_string();
             st.message = message.clone();
             st.continued = attempt.status == Status::Failed && continue_on_error;
+            st.pgid = None;
+            st.pgid_started = None;
         }
         let what = format!("step.{}", attempt.status.as_str());
         let event = Event::StepFinished {
@@ -961,19 +1107,22 @@ impl Engine {
         let step = self.plan.step(i).clone();
         let mut env = self.script_env(i, &step.env, None)?;
         env.extend(script.vars);
-        let (tx, mut rx) = mpsc::unbounded_channel();
+        let (tx, mut rx) = shell::lines();
         let run = shell::run(
             shell::Script {
                 source: &script.source,
                 env,
                 cwd: self.cwd(i)?,
                 timeout: step.timeout.map(|t| t.0),
+                capture: false,
             },
             tx,
             &self.cancel,
         );
-        let (exit, _) = run.await.map_err(|e| format!("cannot start bash: {e}"))?;
-        while rx.try_recv().is_ok() {}
+        // Its output is not shown, but taken as it comes: the channel is bounded.
+        let drop_lines = async { while rx.recv().await.is_some() {} };
+        let (ran, ()) = tokio::join!(run, drop_lines);
+        let (exit, _) = ran.map_err(|e| format!("cannot start bash: {e}"))?;
         Ok(matches!(exit, shell::Exit::Code(0)))
     }
 
@@ -1134,6 +1283,11 @@ impl Engine {
             cwd: PathBuf::new(),
             timeout: step.timeout.map(|t| t.0),
             output_file,
+            capture: step
+                .outputs
+                .values()
+                .flatten()
+                .any(|o| o.regex.is_some() || o.json.is_some()),
         };
         prepared.env = self.script_env(i, &step.env, prepared.output_file.as_deref())?;
         prepared.env.extend(script.vars);
@@ -1164,9 +1318,11 @@ impl Engine {
             env,
             cwd,
             timeout,
+            capture,
             ..
         } = &prepared;
-        let (source, env, cwd, timeout) = (source.clone(), env.clone(), cwd.clone(), *timeout);
+        let (source, env, cwd, timeout, capture) =
+            (source.clone(), env.clone(), cwd.clone(), *timeout, *capture);
 
         if step.interactive {
             let lease = self.lend_terminal(i).await;
@@ -1175,6 +1331,7 @@ impl Engine {
                 env,
                 cwd,
                 timeout,
+                capture: false,
             })
             .await;
             drop(lease);
@@ -1202,12 +1359,13 @@ impl Engine {
         let mut tries = 0u32;
         loop {
             tries += 1;
-            let (tx, mut rx) = mpsc::unbounded_channel();
+            let (tx, mut rx) = shell::lines();
             let script = shell::Script {
                 source: &source,
                 env: env.clone(),
                 cwd: cwd.clone(),
                 timeout,
+                capture,
             };
             let started_bash = match held.take() {
                 Some(h) => Ok(h),
@@ -1220,16 +1378,44 @@ impl Engine {
                     return Attempt::failed(format!("cannot start bash: {e}"));
                 }
             };
+            // A script started here (a retry, a poll, an item) has its process group on disk
+            // before it passes its gate, as the first one has with the "running" state.
+            if let Some(g) = held_bash.pid().and_then(group::Group::of) {
+                let st = self.step_state(i);
+                if st.pgid != Some(g.pgid) || st.pgid_started != Some(g.started) {
+                    st.pgid = Some(g.pgid);
+                    st.pgid_started = Some(g.started);
+                    self.unsaved = true;
+                    if let Err(e) = self.flush() {
+                        remove_output_file();
+                        return Attempt::failed(format!(
+                            "cannot record the step's process group: {e}"
+                        ));
+                    }
+                }
+            }
             let run = shell::wait(held_bash, tx, &self.cancel);
             let mut held = Vec::new();
+            let mut held_bytes = 0;
+            let mut not_held = 0;
             let pump = async {
                 while let Some((stream, line)) = rx.recv().await {
                     if hold {
-                        held.push((stream, line));
+                        if held_bytes + line.len() <= MAX_HELD {
+                            held_bytes += line.len();
+                            held.push((stream, line));
+                        } else {
+                            not_held += 1;
+                        }
                     } else {
                         let line = self.values.secrets().mask(&line).into_owned();
                         log.line(stream, &line);
-                        let _ = self.events.send(Event::Output {
+                        if let Some(b) = &self.backlog
+                            && !b.room(&self.events, &self.cancel).await
+                        {
+                            continue;
+                        }
+                        self.emit(Event::Output {
                             index: i,
                             stream,
                             line,
@@ -1280,6 +1466,15 @@ impl Engine {
                 if *secret {
                     self.values.add_secret(value);
                 }
+            }
+            if not_held > 0 {
+                held.push((
+                    Stream::Info,
+                    format!(
+                        "{not_held} more lines were not kept: a step with secret outputs keeps its output until the secrets are known, at most {} MiB of it",
+                        MAX_HELD / (1024 * 1024)
+                    ),
+                ));
             }
             for (stream, line) in held {
                 let line = self.values.secrets().mask(&line).into_owned();
@@ -1880,6 +2075,8 @@ struct Prepared {
     cwd: PathBuf,
     timeout: Option<Duration>,
     output_file: Option<PathBuf>,
+    /// Outputs are taken from stdout (by regex or JSON path): it is kept.
+    capture: bool,
 }
 
 impl Prepared {
@@ -1889,6 +2086,7 @@ impl Prepared {
             env: self.env.clone(),
             cwd: self.cwd.clone(),
             timeout: self.timeout,
+            capture: self.capture,
         }
     }
 }
@@ -1919,4 +2117,43 @@ pub fn check_value(value: &str, pattern: Option<&str>, choices: &[String]) -> Re
         }
     }
     Ok(())
+}
+
+/// The most output a step with secret outputs keeps until its secrets are known.
+const MAX_HELD: usize = 16 * 1024 * 1024;
+
+/// The process group a step left running when the process driving it died, if it still runs.
+fn left_running(st: &StepState) -> Option<group::Group> {
+    let group = group::Group {
+        pgid: st.pgid?,
+        started: st.pgid_started?,
+    };
+    group.alive().then_some(group)
+}
+
+/// The last `n` lines of a file, reading no more than such lines can take.
+fn tail(path: &std::path::Path, n: usize) -> Vec<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return Vec::new();
+    };
+    let len = file.metadata().map_or(0, |m| m.len());
+    // A logged line is a piece of at most `MAX_LINE` bytes, a prefix and a newline.
+    let most = (n as u64 + 1) * (shell::MAX_LINE as u64 + 64);
+    let start = len.saturating_sub(most);
+    if file.seek(SeekFrom::Start(start)).is_err() {
+        return Vec::new();
+    }
+    let mut bytes = Vec::new();
+    let _ = file.take(most).read_to_end(&mut bytes);
+    let text = String::from_utf8_lossy(&bytes);
+    let mut lines: Vec<&str> = text.lines().collect();
+    if start > 0 && !lines.is_empty() {
+        // Read from the middle of a line.
+        lines.remove(0);
+    }
+    lines[lines.len().saturating_sub(n)..]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
 }

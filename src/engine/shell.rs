@@ -2,8 +2,16 @@
 //!
 //! Each script runs in its own process group, so that a timeout or Ctrl-C ends the whole group
 //! (the script and everything it started). Its stdout and stderr are read line by line as they
-//! come. Scripts are started with posix_spawn (no `pre_exec` hook, which would force a full
-//! fork): starting a step costs little more than starting bash.
+//! come; a line longer than `MAX_LINE` is passed on in pieces of that size, so that output with
+//! no newline never takes more memory than that. Scripts are started with posix_spawn (no
+//! `pre_exec` hook, which would force a full fork): starting a step costs little more than
+//! starting bash.
+//!
+//! A script is over when bash is. A process it left behind may still hold its stdout or stderr
+//! open (`sleep 60 &`, or a `setsid` child outside the group that a stop does not reach): what
+//! the script wrote is still read (it is in the pipe, which holds at most `IN_PIPE`), and
+//! reading stops once a pipe has been quiet for a moment (`DRAIN`) or more came than the pipe
+//! could have held, so that such a process never keeps a step, or stepwise, from ending.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -32,6 +40,8 @@ pub struct Script<'a> {
     pub env: Vec<(String, String)>,
     pub cwd: PathBuf,
     pub timeout: Option<Duration>,
+    /// Keep stdout (up to `MAX_CAPTURE`) for outputs taken from it.
+    pub capture: bool,
 }
 
 /// How a script ended.
@@ -49,6 +59,33 @@ const GRACE: Duration = Duration::from_secs(3);
 
 /// The longest stdout kept for extracting outputs; more is streamed but not kept.
 const MAX_CAPTURE: usize = 16 * 1024 * 1024;
+
+/// The longest line passed on whole; a longer one comes in pieces of this many bytes (fewer
+/// where a piece would end inside a UTF-8 character).
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// Lines read ahead of the engine: with `MAX_LINE`, at most 4 MiB of output waits in memory.
+pub const LINES_AHEAD: usize = 64;
+
+/// Once bash has ended, how long a pipe may stay quiet before reading stops: only a process
+/// left behind holds it open then.
+const DRAIN: Duration = Duration::from_millis(200);
+
+/// The most a pipe holds (Linux's default `pipe-max-size`): once bash has ended, more than this
+/// read from a pipe was written by a process left behind, and reading stops.
+const IN_PIPE: usize = 1024 * 1024;
+
+/// After a stop (Ctrl-C, a timeout), the longest reading goes on, whatever is left behind.
+const DRAIN_STOPPED: Duration = Duration::from_millis(500);
+
+/// Where a script's lines go.
+pub type Lines = mpsc::Sender<(Stream, String)>;
+
+/// A channel for a script's lines, bounded so that a script printing faster than the engine
+/// takes its lines waits for it instead of filling memory.
+pub fn lines() -> (Lines, mpsc::Receiver<(Stream, String)>) {
+    mpsc::channel(LINES_AHEAD)
+}
 
 /// Where a program is on PATH.
 pub fn on_path(program: &str) -> Option<PathBuf> {
@@ -96,6 +133,7 @@ pub struct Held {
     child: tokio::process::Child,
     gate: Option<tokio::process::ChildStdin>,
     timeout: Option<Duration>,
+    capture: bool,
 }
 
 /// The gate: reads one line from stdin (the pipe stepwise holds), gives up if stepwise lets go
@@ -120,10 +158,16 @@ pub fn spawn(script: &Script<'_>) -> std::io::Result<Held> {
         child,
         gate,
         timeout: script.timeout,
+        capture: script.capture,
     })
 }
 
 impl Held {
+    /// The process id of bash, which is also the id of the script's process group.
+    pub fn pid(&self) -> Option<i32> {
+        self.child.id().map(|id| id as i32)
+    }
+
     /// Lets the script run.
     pub async fn release(&mut self) {
         use tokio::io::AsyncWriteExt;
@@ -137,7 +181,7 @@ impl Held {
 /// Runs a script, sending each line to `lines`; returns how it ended and its stdout.
 pub async fn run(
     script: Script<'_>,
-    lines: mpsc::UnboundedSender<(Stream, String)>,
+    lines: Lines,
     cancel: &CancellationToken,
 ) -> std::io::Result<(Exit, String)> {
     let held = spawn(&script)?;
@@ -147,19 +191,32 @@ pub async fn run(
 /// Releases a held script and streams it to its end; the timeout counts from the release.
 pub async fn wait(
     mut held: Held,
-    lines: mpsc::UnboundedSender<(Stream, String)>,
+    lines: Lines,
     cancel: &CancellationToken,
 ) -> std::io::Result<(Exit, String)> {
     held.release().await;
     let Held {
-        mut child, timeout, ..
+        mut child,
+        timeout,
+        capture,
+        ..
     } = held;
     let pgid = child.id().map(|id| Pid::from_raw(id as i32));
-    let stdout = child.stdout.take();
-    let stderr = child.stderr.take();
-    let out_task = stdout.map(|s| tokio::spawn(pump(s, Stream::Stdout, lines.clone(), true)));
-    let err_task = stderr.map(|s| tokio::spawn(pump(s, Stream::Stderr, lines.clone(), false)));
-    drop(lines);
+    let ended = CancellationToken::new();
+    let stop_reading = CancellationToken::new();
+    let pumps: Vec<_> = [
+        child.stdout.take().map(|s| {
+            let p = Pump::new(Stream::Stdout, lines.clone(), &ended, &stop_reading);
+            tokio::spawn(p.run(s, capture))
+        }),
+        child.stderr.take().map(|s| {
+            let p = Pump::new(Stream::Stderr, lines.clone(), &ended, &stop_reading);
+            tokio::spawn(p.run(s, false))
+        }),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
 
     let deadline = async {
         match timeout {
@@ -180,17 +237,45 @@ pub async fn wait(
         _ = deadline => { stop(&mut child, pgid).await; Exit::TimedOut }
         _ = cancel.cancelled() => { stop(&mut child, pgid).await; Exit::Cancelled }
     };
-    // The group may still hold the pipes open (a background child); don't wait on it forever.
-    let captured = match out_task {
-        Some(t) => tokio::time::timeout(GRACE, t)
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or_default(),
-        None => String::new(),
+    // Bash is gone; what is left in the pipes is read, unless a process left behind keeps them
+    // open, quiet or not: it never keeps the step from ending. After a stop, the pipes get a
+    // moment only, however fast the output is taken.
+    ended.cancel();
+    let limit = match exit {
+        Exit::Code(_) | Exit::Signal(_) => None,
+        Exit::TimedOut | Exit::Cancelled => Some(tokio::time::Instant::now() + DRAIN_STOPPED),
     };
-    if let Some(t) = err_task {
-        let _ = tokio::time::timeout(GRACE, t).await;
+    let mut done = Vec::new();
+    for mut pump in pumps {
+        let pumped = match limit {
+            None => pump.await,
+            Some(deadline) => match tokio::time::timeout_at(deadline, &mut pump).await {
+                Ok(pumped) => pumped,
+                Err(_) => {
+                    stop_reading.cancel();
+                    pump.await
+                }
+            },
+        };
+        done.push(pumped);
+    }
+    let mut captured = String::new();
+    let mut left_open = false;
+    for pumped in done.into_iter().flatten() {
+        left_open |= !pumped.complete;
+        if pumped.captured.is_some() {
+            captured = pumped.captured.unwrap_or_default();
+        }
+    }
+    if left_open {
+        let _ = lines
+            .send((
+                Stream::Info,
+                "a process the step started in the background still holds its output open; \
+                 stepwise stopped reading it and did not stop that process"
+                    .to_string(),
+            ))
+            .await;
     }
     Ok((exit, captured))
 }
@@ -225,29 +310,274 @@ async fn stop(child: &mut tokio::process::Child, pgid: Option<Pid>) {
     let _ = child.kill().await;
 }
 
-async fn pump(
-    stream: impl AsyncRead + Unpin,
+/// Reads one of a script's pipes and passes on its lines.
+struct Pump {
     which: Stream,
-    lines: mpsc::UnboundedSender<(Stream, String)>,
-    capture: bool,
-) -> String {
-    let mut reader = BufReader::new(stream);
-    let mut buf = Vec::new();
-    let mut captured = String::new();
-    loop {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {
-                let line = String::from_utf8_lossy(&buf);
-                let line = line.trim_end_matches(['\n', '\r']);
-                if capture && captured.len() < MAX_CAPTURE {
-                    captured.push_str(line);
-                    captured.push('\n');
-                }
-                let _ = lines.send((which, line.to_string()));
-            }
+    lines: Lines,
+    /// Bash has ended: from now on a quiet pipe means only a process left behind holds it.
+    ended: CancellationToken,
+    /// Reading stops now.
+    stop: CancellationToken,
+}
+
+/// What a pipe gave.
+struct Pumped {
+    /// Stdout as kept for outputs (None for stderr).
+    captured: Option<String>,
+    /// The pipe was read to its end (no process left behind held it open).
+    complete: bool,
+}
+
+/// What waiting for a pipe gave.
+enum Fill {
+    /// This many bytes are buffered.
+    Data(usize),
+    End,
+    /// Bash has ended and the pipe stayed quiet for `DRAIN`.
+    Quiet,
+}
+
+impl Pump {
+    fn new(
+        which: Stream,
+        lines: Lines,
+        ended: &CancellationToken,
+        stop: &CancellationToken,
+    ) -> Pump {
+        Pump {
+            which,
+            lines,
+            ended: ended.clone(),
+            stop: stop.clone(),
         }
     }
-    captured
+
+    async fn run(self, stream: impl AsyncRead + Unpin, capture: bool) -> Pumped {
+        let mut captured = capture.then(String::new);
+        let mut complete = false;
+        {
+            let read = self.read(stream, captured.as_mut(), &mut complete);
+            tokio::select! {
+                _ = read => {}
+                _ = self.stop.cancelled() => {}
+            }
+        }
+        Pumped { captured, complete }
+    }
+
+    /// Passes on lines until the pipe ends, or, after bash ended, stays quiet or brings more
+    /// than it could have held. A line never takes more than `MAX_LINE` bytes here: a longer
+    /// one goes on in pieces.
+    async fn read(
+        &self,
+        stream: impl AsyncRead + Unpin,
+        mut captured: Option<&mut String>,
+        complete: &mut bool,
+    ) {
+        let mut reader = BufReader::with_capacity(MAX_LINE, stream);
+        let mut line: Vec<u8> = Vec::new();
+        let mut cut = false;
+        // Bytes read since bash ended.
+        let mut after_end = 0;
+        loop {
+            let n = match self.fill(&mut reader).await {
+                Fill::Data(_) if after_end > IN_PIPE => break,
+                Fill::Data(n) => n,
+                Fill::End => {
+                    *complete = true;
+                    break;
+                }
+                Fill::Quiet => break,
+            };
+            let ended = self.ended.is_cancelled();
+            let chunk = &reader.buffer()[..n];
+            let room = MAX_LINE - line.len();
+            // A newline right after a full piece still ends that line.
+            let window = &chunk[..chunk.len().min(room + 1)];
+            if let Some(at) = window.iter().position(|&b| b == b'\n') {
+                line.extend_from_slice(&window[..at]);
+                reader.consume(at + 1);
+                after_end += if ended { at + 1 } else { 0 };
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                self.send(&line, captured.as_deref_mut()).await;
+                line.clear();
+                continue;
+            }
+            let take = chunk.len().min(room);
+            line.extend_from_slice(&chunk[..take]);
+            reader.consume(take);
+            after_end += if ended { take } else { 0 };
+            if line.len() == MAX_LINE {
+                let whole = MAX_LINE - partial_char(&line);
+                self.send(&line[..whole], captured.as_deref_mut()).await;
+                line.drain(..whole);
+                if !cut {
+                    cut = true;
+                    let note = format!(
+                        "a line longer than {} KiB is shown in pieces of {} KiB",
+                        MAX_LINE / 1024,
+                        MAX_LINE / 1024
+                    );
+                    let _ = self.lines.send((Stream::Info, note)).await;
+                }
+            }
+        }
+        if !line.is_empty() {
+            self.send(&line, captured).await;
+        }
+    }
+
+    /// Waits for more of the pipe.
+    async fn fill<R: AsyncRead + Unpin>(&self, reader: &mut BufReader<R>) -> Fill {
+        fn got(r: std::io::Result<&[u8]>) -> Fill {
+            match r {
+                Ok([]) | Err(_) => Fill::End,
+                Ok(data) => Fill::Data(data.len()),
+            }
+        }
+        if !self.ended.is_cancelled() {
+            // `fill_buf` is cancel safe: when bash ends first, nothing was read.
+            tokio::select! {
+                r = reader.fill_buf() => return got(r),
+                _ = self.ended.cancelled() => {}
+            }
+        }
+        match tokio::time::timeout(DRAIN, reader.fill_buf()).await {
+            Ok(r) => got(r),
+            Err(_) => Fill::Quiet,
+        }
+    }
+
+    async fn send(&self, bytes: &[u8], captured: Option<&mut String>) {
+        let line = String::from_utf8_lossy(bytes);
+        // Whole lines only, and never past the limit (nor its allocation).
+        if let Some(c) = captured
+            && c.len() + line.len() < MAX_CAPTURE
+        {
+            if c.capacity() == 0 {
+                c.reserve(line.len().max(64 * 1024));
+            }
+            c.push_str(&line);
+            c.push('\n');
+        }
+        let _ = self.lines.send((self.which, line.into_owned())).await;
+    }
+}
+
+/// How many bytes at the end of `bytes` are the start of a UTF-8 character cut short.
+fn partial_char(bytes: &[u8]) -> usize {
+    for back in 1..=bytes.len().min(3) {
+        let b = bytes[bytes.len() - back];
+        if b & 0xC0 == 0x80 {
+            continue; // a continuation byte: look further back for the lead
+        }
+        let len = match b {
+            0xF0..=0xF7 => 4,
+            0xE0..=0xEF => 3,
+            0xC0..=0xDF => 2,
+            _ => 1,
+        };
+        return if len > back { back } else { 0 };
+    }
+    0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cut_never_splits_a_character() {
+        assert_eq!(partial_char(b"abc"), 0);
+        assert_eq!(partial_char("aé".as_bytes()), 0);
+        assert_eq!(partial_char(&"aé".as_bytes()[..2]), 1);
+        assert_eq!(partial_char(&"a€".as_bytes()[..3]), 2);
+        assert_eq!(partial_char(&"a😀".as_bytes()[..4]), 3);
+        assert_eq!(partial_char("a😀".as_bytes()), 0);
+    }
+
+    async fn lines_of(source: &str) -> (Vec<(Stream, String)>, Exit, String, Duration) {
+        let (tx, mut rx) = lines();
+        let started = std::time::Instant::now();
+        let cancel = CancellationToken::new();
+        let script = Script {
+            source,
+            env: Vec::new(),
+            cwd: std::env::temp_dir(),
+            timeout: None,
+            capture: true,
+        };
+        let collect = async {
+            let mut all = Vec::new();
+            while let Some(l) = rx.recv().await {
+                all.push(l);
+            }
+            all
+        };
+        let (ran, all) = tokio::join!(run(script, tx, &cancel), collect);
+        let (exit, stdout) = ran.expect("bash starts");
+        (all, exit, stdout, started.elapsed())
+    }
+
+    #[tokio::test]
+    async fn long_lines_come_in_bounded_pieces_and_short_ones_whole() {
+        let (all, _, stdout, _) =
+            lines_of("head -c 150000 /dev/zero | tr '\\0' x; echo; printf 'a\\r\\nb'").await;
+        let out: Vec<&str> = all
+            .iter()
+            .filter(|(s, _)| *s == Stream::Stdout)
+            .map(|(_, l)| l.as_str())
+            .collect();
+        let sizes: Vec<usize> = out.iter().map(|l| l.len()).collect();
+        assert_eq!(sizes, [MAX_LINE, MAX_LINE, 150_000 - 2 * MAX_LINE, 1, 1]);
+        assert_eq!(&out[3..], ["a", "b"]);
+        assert!(
+            all.iter()
+                .any(|(s, l)| *s == Stream::Info && l.contains("pieces of 64 KiB")),
+            "{:?}",
+            all.iter()
+                .filter(|(s, _)| *s == Stream::Info)
+                .collect::<Vec<_>>()
+        );
+        assert!(stdout.ends_with("\na\nb\n"));
+    }
+
+    #[tokio::test]
+    async fn a_background_child_holding_stdout_does_not_hold_the_step() {
+        let (all, exit, _, took) = lines_of("echo before; sleep 30 & echo \"bg $!\"").await;
+        let texts: Vec<&str> = all.iter().map(|(_, l)| l.as_str()).collect();
+        let bg = texts.get(1).and_then(|t| t.strip_prefix("bg "));
+        if let Some(pid) = bg.and_then(|p| p.parse::<i32>().ok()).filter(|&p| p > 1) {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        assert!(matches!(exit, Exit::Code(0)), "{exit:?}");
+        assert!(took < Duration::from_secs(2), "took {took:?}");
+        assert_eq!(texts[0], "before");
+        assert!(
+            texts[2].contains("still holds its output open"),
+            "{texts:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_background_child_that_keeps_writing_does_not_hold_the_step() {
+        let (all, exit, _, took) =
+            lines_of("yes >&2 & echo \"bg $!\"; head -c 100000 /dev/zero | tr '\\0' y").await;
+        // (`yes` ends by itself too, once its pipe is closed.)
+        let bg = all.iter().find_map(|(_, t)| t.strip_prefix("bg "));
+        if let Some(pid) = bg.and_then(|p| p.parse::<i32>().ok()).filter(|&p| p > 1) {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        assert!(matches!(exit, Exit::Code(0)), "{exit:?}");
+        assert!(took < Duration::from_secs(10), "took {took:?}");
+        // What the script wrote before it ended is all there.
+        assert!(
+            all.iter().any(|(_, l)| l.len() == 100_000 - MAX_LINE),
+            "the end of the script's own output is missing"
+        );
+        let last = all.last().map(|(_, l)| l.as_str()).unwrap_or_default();
+        assert!(last.contains("still holds its output open"), "{last}");
+    }
 }

@@ -211,7 +211,7 @@ impl Runner {
                     None
                 }
                 Effect::LoadLog { index, path } => {
-                    let text = std::fs::read_to_string(&path).unwrap_or_default();
+                    let text = super::output::read_log_tail(&path);
                     Some(Msg::Log { index, text })
                 }
                 Effect::Scan => Some(Msg::Lists(home::scan(&self.paths))),

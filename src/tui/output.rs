@@ -10,6 +10,9 @@ use crate::engine::Stream;
 /// Most lines kept in memory for one step.
 pub const MAX_LINES: usize = 200_000;
 
+/// Most bytes of lines kept in memory for one step (lines come in pieces of at most 64 KiB).
+pub const MAX_BYTES: usize = 32 * 1024 * 1024;
+
 /// One line of a step's output.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutLine {
@@ -21,18 +24,24 @@ pub struct OutLine {
 #[derive(Debug, Clone, Default)]
 pub struct OutputBuffer {
     lines: VecDeque<OutLine>,
-    /// Lines dropped from the front to keep within `MAX_LINES`.
+    /// Lines dropped from the front to keep within `MAX_LINES` and `MAX_BYTES`.
     dropped: usize,
+    /// Bytes of the lines kept.
+    bytes: usize,
 }
 
 impl OutputBuffer {
     /// Appends a line, dropping the oldest when full.
     pub fn push(&mut self, stream: Stream, text: String) {
-        if self.lines.len() == MAX_LINES {
-            self.lines.pop_front();
+        self.bytes += text.len();
+        self.lines.push_back(OutLine { stream, text });
+        while self.lines.len() > MAX_LINES || (self.bytes > MAX_BYTES && self.lines.len() > 1) {
+            let Some(old) = self.lines.pop_front() else {
+                break;
+            };
+            self.bytes -= old.text.len();
             self.dropped += 1;
         }
-        self.lines.push_back(OutLine { stream, text });
     }
 
     /// How many lines are kept.
@@ -105,6 +114,27 @@ fn contains_ignore_ascii_case(hay: &str, needle: &str) -> bool {
             .any(|w| w.iter().zip(n).all(|(a, b)| a.to_ascii_lowercase() == *b))
 }
 
+/// The end of a step's log, at most `MAX_BYTES` of it, starting at a whole line: a log can be
+/// far larger than what the output pane keeps.
+pub fn read_log_tail(path: &std::path::Path) -> String {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return String::new();
+    };
+    let len = file.metadata().map_or(0, |m| m.len());
+    let start = len.saturating_sub(MAX_BYTES as u64);
+    if file.seek(SeekFrom::Start(start)).is_err() {
+        return String::new();
+    }
+    let mut bytes = Vec::new();
+    let _ = file.read_to_end(&mut bytes);
+    let text = String::from_utf8_lossy(&bytes);
+    match (start, text.find('\n')) {
+        (0, _) | (_, None) => text.into_owned(),
+        (_, Some(nl)) => text[nl + 1..].to_string(),
+    }
+}
+
 /// A search in the output pane.
 #[derive(Debug, Clone, Default)]
 pub struct Search {
@@ -133,5 +163,16 @@ mod tests {
         assert_eq!(b.get(1).map(|l| l.stream), Some(Stream::Info));
         assert_eq!(b.find("hello"), vec![0, 2]);
         assert_eq!(b.find("Hello"), vec![0]);
+    }
+
+    #[test]
+    fn keeps_within_its_byte_bound() {
+        let mut b = OutputBuffer::default();
+        let piece = "x".repeat(64 * 1024);
+        for _ in 0..(MAX_BYTES / piece.len() + 10) {
+            b.push(Stream::Stdout, piece.clone());
+        }
+        assert_eq!(b.len(), MAX_BYTES / piece.len());
+        assert_eq!(b.dropped(), 10);
     }
 }

@@ -571,7 +571,9 @@ impl RunView {
                 input: TextInput::default(),
                 scroll: 0,
             })),
-            Need::Interrupted { .. } | Need::Changed => Some(Modal::Decide { index, need }),
+            Need::Interrupted { .. } | Need::StillRunning { .. } | Need::Changed => {
+                Some(Modal::Decide { index, need })
+            }
             Need::Terminal => None,
         };
     }
@@ -903,6 +905,16 @@ impl RunView {
                     self.modal = Some(Modal::Skip { index, reason });
                 }
             },
+            // Not started or decided about beside its processes still running.
+            Modal::Decide {
+                need: Need::StillRunning { pgid, .. },
+                ..
+            } => {
+                self.error = Some(format!(
+                    "its processes (process group {pgid}) still run: quit, then `stepwise resume {} --wait-orphan` waits for them, `--stop-orphan` stops them",
+                    self.name
+                ));
+            }
             Modal::Decide { index, need } => match key.code {
                 KeyCode::Char('r') => {
                     let mut d = Decisions::default();

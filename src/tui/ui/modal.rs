@@ -150,20 +150,36 @@ pub fn draw(f: &mut Frame, area: Rect, v: &RunView, theme: &Theme) {
                         }
                     }
                 }
+                Need::StillRunning { pgid, last_output } => {
+                    lines.push(Line::raw(format!(
+                        "The stepwise driving this step stopped, but its processes (process group {pgid}) still run. It is not started again beside them, nor marked done or skipped while they run.",
+                    )));
+                    lines.push(Line::default());
+                    lines.push(Line::raw(
+                        "Quit, then wait for them with `stepwise resume RUN --wait-orphan`, or stop them with `--stop-orphan`.",
+                    ));
+                    lines.push(Line::default());
+                    lines.push(Line::styled("Its last output:", theme.heading()));
+                    for l in last_output {
+                        lines.push(Line::styled(format!("  {l}"), theme.code()));
+                    }
+                }
                 _ => lines.push(Line::raw(
                     "This step is done, but its definition changed since it ran (the runbook was edited). Keep its result, or run it again.",
                 )),
             }
             lines.push(Line::default());
-            (
-                lines,
+            let keys = if matches!(need, Need::StillRunning { .. }) {
+                vec![("Esc", "close")]
+            } else {
                 vec![
                     ("r", "re-run"),
                     ("m", "mark done"),
                     ("s", "skip"),
                     ("Esc", "decide later"),
-                ],
-            )
+                ]
+            };
+            (lines, keys)
         }
         Modal::Skip { reason, .. } => {
             let mut field = vec![Span::raw("Why skip it? ")];

@@ -336,6 +336,7 @@ fn draw_detail(f: &mut Frame, area: Rect, v: &RunView, theme: &Theme) {
             Need::Manual { .. } => "waiting for a person: Enter opens the step",
             Need::Danger { .. } => "waiting for the typed confirmation: Enter opens it",
             Need::Interrupted { .. } => "interrupted: Enter to decide",
+            Need::StillRunning { .. } => "its processes still run without stepwise: Enter for more",
             Need::Changed => "changed since it ran: Enter to decide",
             Need::Terminal => "needs a terminal",
         };
