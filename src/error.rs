@@ -49,6 +49,35 @@ impl Error {
     }
 }
 
+/// The exit status of a run that ended with `outcome`.
+pub fn run_status(outcome: &crate::engine::RunOutcome) -> i32 {
+    use crate::engine::RunOutcome;
+    match outcome {
+        RunOutcome::Completed => exit::OK,
+        RunOutcome::Failed { .. } => exit::STEP_FAILED,
+        RunOutcome::Waiting { .. } => exit::WAITING,
+        RunOutcome::Interrupted { .. } => exit::INTERRUPTED,
+    }
+}
+
+/// An error as a person reads it: `error: ` and the message, its hint lines below; invalid
+/// runbooks as their located diagnostics.
+pub fn error_text(e: &Error) -> String {
+    match e {
+        Error::Invalid(_) => e.to_string(),
+        _ => {
+            let text = e.to_string();
+            let mut lines = text.lines();
+            let mut out = format!("error: {}", lines.next().unwrap_or_default());
+            for l in lines {
+                out.push('\n');
+                out.push_str(l);
+            }
+            out
+        }
+    }
+}
+
 impl From<crate::engine::EngineError> for Error {
     fn from(e: crate::engine::EngineError) -> Self {
         match e {

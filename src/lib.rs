@@ -5,13 +5,16 @@
 //! executes the plan's steps and reports `Event`s; the run store (`state`) keeps each change on
 //! disk; a front end (`plain`) shows the events.
 
-pub mod app;
 pub mod aws;
 pub mod cli;
+pub mod commands;
 pub mod engine;
 pub mod error;
 pub mod out;
 pub mod plain;
+pub mod prepare;
+pub mod process;
 pub mod runbook;
 pub mod state;
+pub mod syntax;
 pub mod tui;

@@ -7,14 +7,15 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     let cli = stepwise::cli::Cli::parse();
-    let code = match stepwise::app::main(cli) {
+    let code = match stepwise::commands::main(cli) {
         Ok(code) => code,
         Err(e) => {
-            stepwise::out::eprint(format_args!("{}\n", stepwise::plain::error_text(&e)));
+            stepwise::out::eprint(format_args!("{}\n", stepwise::error::error_text(&e)));
             e.exit_code()
         }
     };
-    // A closed stdout does not change the status: it is the command's own.
-    stepwise::out::flush();
+    // A closed stdout does not change the status: it is the command's own. `exit` flushes
+    // stdout only if no thread holds it (a printer blocked on a pipe nobody reads), so it
+    // never waits for a reader.
     std::process::exit(code);
 }

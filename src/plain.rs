@@ -13,7 +13,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::engine::{Backlog, Event, Need, RunOutcome, Stream};
-use crate::error::{Error, Result, exit};
+use crate::error::{Result, exit};
 use crate::out::{errln, outln};
 use crate::runbook::{Plan, StepKind};
 use crate::state::{self, InputValue, RunState, Status};
@@ -351,7 +351,7 @@ pub fn finish(
             outln!("  to continue: {}", continue_hint(run, key, waiting));
         }
     }
-    crate::app::exit_code(outcome)
+    crate::error::run_status(outcome)
 }
 
 fn continue_hint(run: &str, key: &str, waiting: Option<&Waiting>) -> String {
@@ -388,23 +388,6 @@ fn shell_word(s: &str) -> String {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))
-    }
-}
-
-/// How an error is shown.
-pub fn error_text(e: &Error) -> String {
-    match e {
-        Error::Invalid(_) => e.to_string(),
-        _ => {
-            let text = e.to_string();
-            let mut lines = text.lines();
-            let mut out = format!("error: {}", lines.next().unwrap_or_default());
-            for l in lines {
-                out.push('\n');
-                out.push_str(l);
-            }
-            out
-        }
     }
 }
 

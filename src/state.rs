@@ -401,11 +401,6 @@ impl RunStore {
         })
     }
 
-    /// The run's folder.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// Writes the state atomically and durably: the old or the new state is on disk, whole,
     /// whatever happens, and the new one is there before this returns.
     pub fn save(&mut self, state: &RunState) -> Result<(), StoreError> {
@@ -478,13 +473,6 @@ impl RunStore {
         self.dir
             .join("logs")
             .join(format!("{}.log", step.replace('/', "__")))
-    }
-
-    /// Where a step's script writes `key=value` outputs.
-    pub fn output_file(&self, step: &str) -> PathBuf {
-        self.dir
-            .join("logs")
-            .join(format!("{}.out", step.replace('/', "__")))
     }
 }
 

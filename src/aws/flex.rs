@@ -14,8 +14,8 @@ use std::time::Duration;
 use serde::de::{self, Deserializer, Visitor};
 use serde_json::Value;
 
-use crate::runbook::template::is_template;
-use crate::runbook::yaml::{Node, NodeKind, Pos, Style};
+use crate::syntax::template::is_template;
+use crate::syntax::yaml::{Node, NodeKind, Pos, Style};
 
 /// A node tree holding a JSON value: strings quoted (always text), other scalars plain.
 pub fn node_of(value: &Value) -> Node {
@@ -103,7 +103,7 @@ pub fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     if is_template(&s) {
         return Ok(Duration::ZERO);
     }
-    crate::runbook::model::Duration::parse(&s)
+    crate::syntax::duration::Duration::parse(&s)
         .map(|d| d.0)
         .map_err(de::Error::custom)
 }
@@ -231,7 +231,7 @@ macro_rules! choice {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 let s = <String as serde::Deserialize>::deserialize(d)?;
                 $(if s == $text { return Ok(Self::$variant); })+
-                if crate::runbook::template::is_template(&s) {
+                if crate::syntax::template::is_template(&s) {
                     return Ok([$(Self::$variant),+][0]);
                 }
                 Err(<D::Error as serde::de::Error>::unknown_variant(&s, Self::NAMES))

@@ -33,7 +33,7 @@ use serde_json::Value;
 pub use session::{ApiError, classify};
 pub use session::{Aws, AwsSettings, Clock, FixedClock, Identity, Preset, Services, SystemClock};
 
-use crate::runbook::yaml::{Node, Pos, from_node};
+use crate::syntax::yaml::{Node, Pos, from_node};
 
 /// A boxed future, so that actions can be stored as trait objects.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -347,7 +347,7 @@ pub fn registry() -> &'static Registry {
 pub fn check_typed<P: Params>(with: Option<&Node>) -> Vec<(Pos, String)> {
     let empty = Node {
         pos: Pos::default(),
-        kind: crate::runbook::yaml::NodeKind::Map(Vec::new()),
+        kind: crate::syntax::yaml::NodeKind::Map(Vec::new()),
     };
     let node = with.filter(|n| !n.is_null()).unwrap_or(&empty);
     match from_node::<P>(node) {

@@ -487,7 +487,7 @@ impl StartSession {
 
     /// What must be there before the terminal is handed over.
     fn preflight(aws: &Aws, p: &SessionParams) -> Result<(), AwsError> {
-        if crate::engine::shell::on_path("session-manager-plugin").is_none() {
+        if crate::process::on_path("session-manager-plugin").is_none() {
             return Err(AwsError::new(
                 Self::NAME,
                 "SessionManagerPluginMissing",
@@ -495,7 +495,7 @@ impl StartSession {
             )
             .hint("install it: https://docs.aws.amazon.com/systems-manager/latest/userguide/session-manager-working-with-install-plugin.html (macOS: `brew install --cask session-manager-plugin`; Debian/Ubuntu: the session-manager-plugin .deb from that page; Red Hat/Amazon Linux: the .rpm), check with `session-manager-plugin --version`, then retry the step"));
         }
-        if crate::engine::shell::on_path("aws").is_none() {
+        if crate::process::on_path("aws").is_none() {
             return Err(AwsError::new(
                 Self::NAME,
                 "AwsCliMissing",

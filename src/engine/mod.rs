@@ -283,11 +283,6 @@ impl Engine {
         &self.plan
     }
 
-    /// The AWS session in use, once an AWS step connected.
-    pub fn aws(&self) -> Option<&Arc<Aws>> {
-        self.aws.as_ref()
-    }
-
     fn emit(&self, event: Event) {
         if let (Some(b), Event::Output { line, .. }) = (&self.backlog, &event) {
             b.sent(line);

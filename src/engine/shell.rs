@@ -87,24 +87,12 @@ pub fn lines() -> (Lines, mpsc::Receiver<(Stream, String)>) {
     mpsc::channel(LINES_AHEAD)
 }
 
-/// Where a program is on PATH.
-pub fn on_path(program: &str) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(program))
-        .find(|p| {
-            p.metadata()
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
-}
-
 /// Where bash is, looked up once in `PATH`: starting it by its full path spares every step
 /// the search (a failed exec for each directory before it).
 fn bash_path() -> &'static std::path::Path {
     static BASH: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     BASH.get_or_init(|| {
-        on_path("bash")
+        crate::process::on_path("bash")
             .and_then(|path| std::path::absolute(path).ok())
             .unwrap_or_else(|| PathBuf::from("bash"))
     })

@@ -66,7 +66,7 @@ impl Runner {
     }
 
     /// Opens a prepared run; the message shows it.
-    pub fn open(&mut self, prepared: crate::app::Prepared) -> Result<Msg> {
+    pub fn open(&mut self, prepared: crate::prepare::Prepared) -> Result<Msg> {
         let (session, view) = Session::open(prepared)?;
         self.session = Some(session);
         Ok(Msg::Opened(Box::new(view)))
@@ -80,7 +80,7 @@ impl Runner {
         args: &RunArgs,
     ) -> Result<Msg> {
         let peeked = state::peek(name)?;
-        let given = crate::app::pairs(&args.inputs, "NAME=VALUE")?;
+        let given = crate::prepare::pairs(&args.inputs, "NAME=VALUE")?;
         let missing: Vec<String> = peeked
             .inputs
             .iter()
@@ -91,7 +91,7 @@ impl Runner {
             .map(|(k, _)| k.clone())
             .collect();
         if !missing.is_empty() {
-            let plan = crate::app::load(&peeked.runbook.path)?;
+            let plan = crate::prepare::load(&peeked.runbook.path)?;
             let form = Form::new(
                 plan,
                 Purpose::Resume {
@@ -102,7 +102,7 @@ impl Runner {
             );
             return Ok(Msg::NeedInputs(form));
         }
-        let prepared = crate::app::prepare_resume(name, args, inputs, false)?;
+        let prepared = crate::prepare::prepare_resume(name, args, inputs, false)?;
         self.open(prepared)
     }
 
@@ -215,9 +215,9 @@ impl Runner {
                     Some(Msg::Log { index, text })
                 }
                 Effect::Scan => Some(Msg::Lists(home::scan(&self.paths))),
-                Effect::LoadRunbook { path, dry } => Some(match crate::app::load(&path) {
+                Effect::LoadRunbook { path, dry } => Some(match crate::prepare::load(&path) {
                     Ok(plan) => Msg::Runbook { plan, dry },
-                    Err(e) => Msg::Failed(crate::plain::error_text(&e)),
+                    Err(e) => Msg::Failed(crate::error::error_text(&e)),
                 }),
                 Effect::Start {
                     plan,
@@ -227,7 +227,7 @@ impl Runner {
                 } => {
                     let args = self.args.clone();
                     Some(
-                        match crate::app::prepare_start(plan, mode, name, &args, &inputs, false)
+                        match crate::prepare::prepare_start(plan, mode, name, &args, &inputs, false)
                             .and_then(|p| self.open(p))
                         {
                             Ok(m) => m,

@@ -48,7 +48,7 @@ pub enum Launch {
 
 /// Runs the UI until the person leaves; returns the exit status.
 pub fn run(launch: Launch) -> Result<i32> {
-    crate::app::block_on(async move {
+    crate::prepare::block_on(async move {
         let theme = ui::theme::Theme::from_env();
         let (args, paths, has_home) = match &launch {
             Launch::Home { paths } => (RunArgs::default(), paths.clone(), true),
@@ -67,10 +67,11 @@ pub fn run(launch: Launch) -> Result<i32> {
                 args,
             } => {
                 if plan.root().doc.inputs.is_empty() {
-                    let prepared = crate::app::prepare_start(plan, mode, name, &args, &[], false)?;
+                    let prepared =
+                        crate::prepare::prepare_start(plan, mode, name, &args, &[], false)?;
                     runner.open(prepared)?
                 } else {
-                    let given = crate::app::pairs(&args.inputs, "NAME=VALUE")?;
+                    let given = crate::prepare::pairs(&args.inputs, "NAME=VALUE")?;
                     app::Msg::NeedInputs(form::Form::new(
                         plan,
                         form::Purpose::Start { mode, name },

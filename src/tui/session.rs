@@ -9,9 +9,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::app::Msg;
 use super::run_view::RunView;
-use crate::app::Prepared;
 use crate::engine::{Command, Engine, Event, Report, Terminal, serve};
 use crate::error::Result;
+use crate::prepare::Prepared;
 
 /// An open run.
 pub struct Session {
@@ -28,7 +28,7 @@ impl Session {
     /// Builds the engine of a prepared run, applies the command line's decisions about
     /// interrupted and changed steps, and serves it in its own task. Must run inside tokio.
     pub fn open(prepared: Prepared) -> Result<(Session, RunView)> {
-        let crate::app::Prepared {
+        let crate::prepare::Prepared {
             plan,
             mode,
             state,

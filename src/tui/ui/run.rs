@@ -216,7 +216,13 @@ fn draw_steps(f: &mut Frame, area: Rect, v: &RunView, app: &App) {
         if selected {
             buf.set_style(Rect::new(inner.x, y, inner.width, 1), base);
         }
-        let room = inner.width.saturating_sub(time.chars().count() as u16 + 1);
+        // A running step's time changes as it is drawn (`95ms`, `120ms`, `1.2s`): its title
+        // keeps room for the widest of those, so it does not shift as the time grows.
+        let width = time
+            .chars()
+            .count()
+            .max(if s.started.is_some() { 5 } else { 0 });
+        let room = inner.width.saturating_sub(width as u16 + 1);
         buf.set_line(inner.x, y, &line, room);
         if !time.is_empty() {
             let x = inner.x + inner.width - time.chars().count() as u16;

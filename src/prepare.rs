@@ -1,5 +1,6 @@
-//! The commands: each turns its arguments into a plan, a run and an engine, and returns the
-//! exit status.
+//! Preparing a run, below both front ends: the plan, the inputs (given, recorded, defaults or
+//! asked), the run's name, its new or resumed state and the decisions given on the command
+//! line. `stepwise run` and `resume` in plain mode and the terminal UI start runs through here.
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -7,87 +8,17 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 use jiff::Timestamp;
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 use crate::aws::AwsSettings;
-use crate::cli::{Cli, Command, RunArgs};
+use crate::cli::RunArgs;
 use crate::engine::context::{InputValues, derived_secret, env_value, holds_secret, input_ctx};
-use crate::engine::{
-    Backlog, Decisions, Engine, Mode, Orphan, RunOutcome, Terminal, Values, check_value,
-};
-use crate::error::{Error, Result, exit};
-use crate::out::{errln, outln};
-use crate::plain;
+use crate::engine::{Decisions, Mode, Orphan, Values, check_value};
+use crate::error::{Error, Result};
 use crate::runbook::{self, Plan, template};
 use crate::state::{self, InputValue, RunState, RunStore, RunbookRef, StepState};
 
-/// Runs a command and returns its exit status.
-pub fn main(cli: Cli) -> Result<i32> {
-    let Some(command) = cli.command else {
-        return home(cli.paths);
-    };
-    match command {
-        Command::Validate { files } => validate(&files),
-        Command::Schema => {
-            crate::out::print(format_args!("{}", runbook::json_schema()));
-            Ok(exit::OK)
-        }
-        Command::Runs { json } => plain::runs(json),
-        Command::Status { run, json } => plain::status(&run, json),
-        Command::Run {
-            file,
-            dry_run,
-            with_checks,
-            name,
-            common,
-        } => {
-            let mode = if dry_run {
-                Mode::DryRun { with_checks }
-            } else {
-                Mode::Real
-            };
-            if use_ui(&common) {
-                let plan = load(&file)?;
-                return crate::tui::run(crate::tui::Launch::Run {
-                    plan,
-                    mode,
-                    name,
-                    args: common,
-                });
-            }
-            block_on(start(&file, mode, name, common))
-        }
-        Command::Resume { run, common } => {
-            // Waiting for or stopping processes left running is done in plain mode.
-            let orphan = common.wait_orphan || common.stop_orphan;
-            if use_ui(&common) && !orphan {
-                return crate::tui::run(crate::tui::Launch::Resume {
-                    name: run,
-                    args: common,
-                });
-            }
-            block_on(resume(&run, common))
-        }
-    }
-}
-
-/// The terminal UI is used when both ends are a terminal and `--plain` was not given.
-fn use_ui(args: &RunArgs) -> bool {
-    !args.plain && std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
-}
-
-/// A bare `stepwise`: the home screen of the terminal UI, or the help without a terminal.
-fn home(paths: Vec<std::path::PathBuf>) -> Result<i32> {
-    if !use_ui(&RunArgs::default()) {
-        use clap::CommandFactory;
-        errln!("{}", Cli::command().render_help());
-        return Ok(exit::INVALID);
-    }
-    crate::tui::run(crate::tui::Launch::Home { paths })
-}
-
-pub(crate) fn block_on(f: impl std::future::Future<Output = Result<i32>>) -> Result<i32> {
+/// Runs a future on the runtime the commands use, and ends the runtime promptly after.
+pub fn block_on(f: impl std::future::Future<Output = Result<i32>>) -> Result<i32> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -99,41 +30,12 @@ pub(crate) fn block_on(f: impl std::future::Future<Output = Result<i32>>) -> Res
     result
 }
 
-/// After a stop, how long the output printed so far may take to go out.
-const STDOUT_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
-
-fn validate(files: &[std::path::PathBuf]) -> Result<i32> {
-    let mut all = Vec::new();
-    for file in files {
-        match runbook::load(file) {
-            Ok(plan) => {
-                outln!("{}: ok", file.display());
-                // The process ends right after: the system takes the memory back at once,
-                // where freeing a large runbook piece by piece takes longer than checking it.
-                std::mem::forget(plan);
-            }
-            Err(diags) => all.extend(diags),
-        }
-    }
-    if all.is_empty() {
-        Ok(exit::OK)
-    } else {
-        let n = all.len();
-        errln!("{}", Error::Invalid(all));
-        errln!(
-            "\n{n} problem{} found; nothing was run",
-            if n == 1 { "" } else { "s" }
-        );
-        Ok(exit::INVALID)
-    }
-}
-
-pub(crate) fn load(file: &Path) -> Result<Arc<Plan>> {
+pub fn load(file: &Path) -> Result<Arc<Plan>> {
     runbook::load(file).map(Arc::new).map_err(Error::Invalid)
 }
 
 /// Parses `NAME=VALUE` arguments.
-pub(crate) fn pairs(args: &[String], what: &str) -> Result<Vec<(String, String)>> {
+pub fn pairs(args: &[String], what: &str) -> Result<Vec<(String, String)>> {
     args.iter()
         .map(|a| {
             a.split_once('=')
@@ -183,7 +85,8 @@ fn aws_settings(args: &RunArgs) -> AwsSettings {
     }
 }
 
-fn interactive() -> bool {
+/// Whether a person is at a terminal to answer questions (stdin and stderr are terminals).
+pub fn interactive() -> bool {
     std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
 }
 
@@ -366,13 +269,6 @@ pub struct Prepared {
     pub resuming: bool,
 }
 
-/// `stepwise run FILE`.
-async fn start(file: &Path, mode: Mode, name: Option<String>, args: RunArgs) -> Result<i32> {
-    let plan = load(file)?;
-    let prepared = prepare_start(plan, mode, name, &args, &[], true)?;
-    drive(prepared).await
-}
-
 /// Sets up a new run (creates its folder, unless dry). Inputs come from `--input`, then
 /// `extra` (which wins), defaults, or are asked at the terminal when `ask` is set.
 pub fn prepare_start(
@@ -409,12 +305,6 @@ pub fn prepare_start(
         aws: aws_settings(args),
         resuming: false,
     })
-}
-
-/// `stepwise resume RUN`.
-async fn resume(name: &str, args: RunArgs) -> Result<i32> {
-    let prepared = prepare_resume(name, &args, &[], true)?;
-    drive(prepared).await
 }
 
 /// Opens a run to go on with it (takes its lock). Inputs are as recorded, replaced by
@@ -461,106 +351,4 @@ pub fn prepare_resume(
         aws: aws_settings(args),
         resuming: true,
     })
-}
-
-/// Drives the engine and prints its events until the run ends or stops.
-async fn drive(prepared: Prepared) -> Result<i32> {
-    let Prepared {
-        plan,
-        mode,
-        state,
-        store,
-        values,
-        decisions,
-        aws,
-        resuming,
-    } = prepared;
-    let (tx, rx) = mpsc::unbounded_channel();
-    let cancel = CancellationToken::new();
-    let terminal = if interactive() {
-        Terminal::Available
-    } else {
-        Terminal::Absent
-    };
-    let dry = matches!(mode, Mode::DryRun { .. });
-    let backlog = Arc::new(Backlog::default());
-    let printer =
-        plain::Printer::new(plan.clone(), state.name.clone(), dry).with_backlog(backlog.clone());
-    printer.header(&state, resuming);
-    let printing = tokio::spawn(printer.consume(rx));
-    let mut engine = Engine::new(plan, mode, state, store, values, tx, cancel.clone())
-        .with_aws_settings(aws)
-        .with_terminal(terminal)
-        .with_backlog(backlog);
-
-    let signals = cancel.clone();
-    tokio::spawn(async move {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        let sigterm = async {
-            match term.as_mut() {
-                Some(t) => {
-                    t.recv().await;
-                }
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = sigterm => {}
-        }
-        signals.cancel();
-    });
-
-    let outcome = async {
-        if !dry {
-            engine.mark_interrupted()?;
-            if let Some(choice) = decisions.orphan {
-                engine.settle_orphans(choice).await?;
-            }
-            // Interrupted while waiting: `run` records nothing more and says so.
-            if !cancel.is_cancelled() {
-                engine.apply_decisions(&decisions)?;
-            }
-        }
-        engine.run(&decisions).await.map_err(Error::from)
-    }
-    .await;
-    let run_name = engine.state().name.clone();
-    let final_state = engine.state().clone();
-    drop(engine);
-    // A stdout nobody reads (a paused pager) would hold a stop up for ever.
-    let waiting = if cancel.is_cancelled() {
-        match tokio::time::timeout(STDOUT_GRACE, printing).await {
-            Ok(waiting) => waiting.unwrap_or_default(),
-            Err(_) => {
-                let outcome = outcome?;
-                errln!(
-                    "stepwise: stdout is not being read; run {run_name} stopped ({}); the steps' output is in their logs",
-                    plain::progress(&plain::summary(&final_state))
-                );
-                return Ok(exit_code(&outcome));
-            }
-        }
-    } else {
-        printing.await.unwrap_or_default()
-    };
-    let outcome = outcome?;
-    Ok(plain::finish(
-        &run_name,
-        &final_state,
-        &outcome,
-        waiting.as_ref(),
-        dry,
-    ))
-}
-
-/// The exit status of an outcome.
-pub fn exit_code(outcome: &RunOutcome) -> i32 {
-    match outcome {
-        RunOutcome::Completed => exit::OK,
-        RunOutcome::Failed { .. } => exit::STEP_FAILED,
-        RunOutcome::Waiting { .. } => exit::WAITING,
-        RunOutcome::Interrupted { .. } => exit::INTERRUPTED,
-    }
 }

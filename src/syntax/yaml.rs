@@ -6,7 +6,6 @@
 //! being read, so a wrong type deep inside a step is reported at its own line and column, and
 //! each step can be read on its own so that one broken step does not hide the others.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 
@@ -454,7 +453,7 @@ impl de::Error for DeError {
 
     fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
         let mut message = format!("unknown field `{field}`");
-        if let Some(best) = crate::runbook::closest(field, expected.iter().copied()) {
+        if let Some(best) = super::closest(field, expected.iter().copied()) {
             message.push_str(&format!("\nhint: did you mean `{best}`?"));
         } else if !expected.is_empty() {
             let list: Vec<String> = expected.iter().map(|e| format!("`{e}`")).collect();
@@ -466,7 +465,7 @@ impl de::Error for DeError {
     fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Self {
         let list: Vec<String> = expected.iter().map(|e| format!("`{e}`")).collect();
         let mut message = format!("unknown value `{variant}`");
-        if let Some(best) = crate::runbook::closest(variant, expected.iter().copied()) {
+        if let Some(best) = super::closest(variant, expected.iter().copied()) {
             message.push_str(&format!("\nhint: did you mean `{best}`?"));
         } else {
             message.push_str(&format!("\nhint: expected one of {}", list.join(", ")));
@@ -775,10 +774,6 @@ impl<'de> de::VariantAccess<'de> for VariantAccess<'de> {
         de::Deserializer::deserialize_map(self.value, visitor)
     }
 }
-
-/// Avoids an unused-import warning for Cow on toolchains that inline it away.
-#[allow(dead_code)]
-fn _cow(_: Cow<'_, str>) {}
 
 #[cfg(test)]
 mod tests {

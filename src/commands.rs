@@ -1,0 +1,216 @@
+//! The commands: each turns its arguments into a plan, a run and an engine, and returns the
+//! exit status.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::{Cli, Command, RunArgs};
+use crate::engine::{Backlog, Engine, Mode, Terminal};
+use crate::error::{Error, Result, exit};
+use crate::out::{errln, outln};
+use crate::plain;
+use crate::prepare::Prepared;
+use crate::runbook;
+
+/// Runs a command and returns its exit status.
+pub fn main(cli: Cli) -> Result<i32> {
+    let Some(command) = cli.command else {
+        return home(cli.paths);
+    };
+    match command {
+        Command::Validate { files } => validate(&files),
+        Command::Schema => {
+            crate::out::print(format_args!("{}", runbook::json_schema()));
+            Ok(exit::OK)
+        }
+        Command::Runs { json } => plain::runs(json),
+        Command::Status { run, json } => plain::status(&run, json),
+        Command::Run {
+            file,
+            dry_run,
+            with_checks,
+            name,
+            common,
+        } => {
+            let mode = if dry_run {
+                Mode::DryRun { with_checks }
+            } else {
+                Mode::Real
+            };
+            if use_ui(&common) {
+                let plan = crate::prepare::load(&file)?;
+                return crate::tui::run(crate::tui::Launch::Run {
+                    plan,
+                    mode,
+                    name,
+                    args: common,
+                });
+            }
+            crate::prepare::block_on(start(&file, mode, name, common))
+        }
+        Command::Resume { run, common } => {
+            // Waiting for or stopping processes left running is done in plain mode.
+            let orphan = common.wait_orphan || common.stop_orphan;
+            if use_ui(&common) && !orphan {
+                return crate::tui::run(crate::tui::Launch::Resume {
+                    name: run,
+                    args: common,
+                });
+            }
+            crate::prepare::block_on(resume(&run, common))
+        }
+    }
+}
+
+/// The terminal UI is used when both ends are a terminal and `--plain` was not given.
+fn use_ui(args: &RunArgs) -> bool {
+    !args.plain && std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
+}
+
+/// A bare `stepwise`: the home screen of the terminal UI, or the help without a terminal.
+fn home(paths: Vec<std::path::PathBuf>) -> Result<i32> {
+    if !use_ui(&RunArgs::default()) {
+        use clap::CommandFactory;
+        errln!("{}", Cli::command().render_help());
+        return Ok(exit::INVALID);
+    }
+    crate::tui::run(crate::tui::Launch::Home { paths })
+}
+
+/// After a stop, how long the output printed so far may take to go out.
+const STDOUT_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+fn validate(files: &[std::path::PathBuf]) -> Result<i32> {
+    let mut all = Vec::new();
+    for file in files {
+        match runbook::load(file) {
+            Ok(plan) => {
+                outln!("{}: ok", file.display());
+                // The process ends right after: the system takes the memory back at once,
+                // where freeing a large runbook piece by piece takes longer than checking it.
+                std::mem::forget(plan);
+            }
+            Err(diags) => all.extend(diags),
+        }
+    }
+    if all.is_empty() {
+        Ok(exit::OK)
+    } else {
+        let n = all.len();
+        errln!("{}", Error::Invalid(all));
+        errln!(
+            "\n{n} problem{} found; nothing was run",
+            if n == 1 { "" } else { "s" }
+        );
+        Ok(exit::INVALID)
+    }
+}
+
+/// `stepwise run FILE`.
+async fn start(file: &Path, mode: Mode, name: Option<String>, args: RunArgs) -> Result<i32> {
+    let plan = crate::prepare::load(file)?;
+    let prepared = crate::prepare::prepare_start(plan, mode, name, &args, &[], true)?;
+    drive(prepared).await
+}
+
+/// `stepwise resume RUN`.
+async fn resume(name: &str, args: RunArgs) -> Result<i32> {
+    let prepared = crate::prepare::prepare_resume(name, &args, &[], true)?;
+    drive(prepared).await
+}
+
+/// Drives the engine and prints its events until the run ends or stops.
+async fn drive(prepared: Prepared) -> Result<i32> {
+    let Prepared {
+        plan,
+        mode,
+        state,
+        store,
+        values,
+        decisions,
+        aws,
+        resuming,
+    } = prepared;
+    let (tx, rx) = mpsc::unbounded_channel();
+    let cancel = CancellationToken::new();
+    let terminal = if crate::prepare::interactive() {
+        Terminal::Available
+    } else {
+        Terminal::Absent
+    };
+    let dry = matches!(mode, Mode::DryRun { .. });
+    let backlog = Arc::new(Backlog::default());
+    let printer =
+        plain::Printer::new(plan.clone(), state.name.clone(), dry).with_backlog(backlog.clone());
+    printer.header(&state, resuming);
+    let printing = tokio::spawn(printer.consume(rx));
+    let mut engine = Engine::new(plan, mode, state, store, values, tx, cancel.clone())
+        .with_aws_settings(aws)
+        .with_terminal(terminal)
+        .with_backlog(backlog);
+
+    let signals = cancel.clone();
+    tokio::spawn(async move {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let sigterm = async {
+            match term.as_mut() {
+                Some(t) => {
+                    t.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = sigterm => {}
+        }
+        signals.cancel();
+    });
+
+    let outcome = async {
+        if !dry {
+            engine.mark_interrupted()?;
+            if let Some(choice) = decisions.orphan {
+                engine.settle_orphans(choice).await?;
+            }
+            // Interrupted while waiting: `run` records nothing more and says so.
+            if !cancel.is_cancelled() {
+                engine.apply_decisions(&decisions)?;
+            }
+        }
+        engine.run(&decisions).await.map_err(Error::from)
+    }
+    .await;
+    let run_name = engine.state().name.clone();
+    let final_state = engine.state().clone();
+    drop(engine);
+    // A stdout nobody reads (a paused pager) would hold a stop up for ever.
+    let waiting = if cancel.is_cancelled() {
+        match tokio::time::timeout(STDOUT_GRACE, printing).await {
+            Ok(waiting) => waiting.unwrap_or_default(),
+            Err(_) => {
+                let outcome = outcome?;
+                errln!(
+                    "stepwise: stdout is not being read; run {run_name} stopped ({}); the steps' output is in their logs",
+                    plain::progress(&plain::summary(&final_state))
+                );
+                return Ok(crate::error::run_status(&outcome));
+            }
+        }
+    } else {
+        printing.await.unwrap_or_default()
+    };
+    let outcome = outcome?;
+    Ok(plain::finish(
+        &run_name,
+        &final_state,
+        &outcome,
+        waiting.as_ref(),
+        dry,
+    ))
+}
