@@ -1682,8 +1682,8 @@ impl Engine {
                                 let local = minijinja::context! {
                                     ..minijinja::Value::from_serialize(local), ..ctx.clone()
                                 };
-                                let v = context::render_value(v, &local)
-                                    .unwrap_or_else(|_| v.clone());
+                                let v =
+                                    context::render_value(v, &local).unwrap_or_else(|_| v.clone());
                                 body.push_str(&format!("\n  {k}: {v}"));
                             }
                             Ok(body)
