@@ -895,6 +895,12 @@ fn through_the_hub(w: &World, run: &str, prefix: &str, first: Ran) -> Ran {
         "{}",
         first.stdout
     );
+    // The checklist is rendered like the instructions.
+    assert!(
+        first.stdout.contains("[ ] no file mentions roman any more"),
+        "{}",
+        first.stdout
+    );
     let mut r = w.stepwise(&["resume", run, "--done", &step("adapt-deployment")]);
     w.expect(&r, 3);
     assert!(

@@ -831,6 +831,14 @@ impl Engine {
         let instructions = template::render(step.manual.as_deref().unwrap_or_default(), &ctx)
             .unwrap_or_else(|e| format!("(cannot resolve the instructions: {e})"));
         let instructions = self.values.secrets().mask(&instructions).into_owned();
+        let checklist: Vec<String> = step
+            .checklist
+            .iter()
+            .map(|item| {
+                let item = template::render(item, &ctx).unwrap_or_else(|_| item.clone());
+                self.values.secrets().mask(&item).into_owned()
+            })
+            .collect();
         let problems: Vec<String> = problems
             .iter()
             .map(|p| self.values.secrets().mask(p).into_owned())
@@ -861,7 +869,7 @@ impl Engine {
             index: i,
             need: Need::Manual {
                 instructions,
-                checklist: step.checklist.clone(),
+                checklist,
                 prompts,
                 missing,
                 problems,
