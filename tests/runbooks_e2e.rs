@@ -580,6 +580,136 @@ fn the_terraform_standin_refuses_what_terraform_refuses() {
     );
 }
 
+#[test]
+fn the_helm_kubectl_and_docker_standins_refuse_what_the_tools_refuse() {
+    let w = World::new();
+    node_tools(&w);
+    let dir = w.sb.path().join("hub-checkout");
+    std::fs::create_dir_all(dir.join("hub")).unwrap();
+    std::fs::write(dir.join("hub/Chart.yaml"), "name: hub\n").unwrap();
+    std::fs::write(dir.join("common.yaml"), "jupyterhub: {}\n").unwrap();
+    std::fs::write(
+        dir.join("secrets.yaml"),
+        "jupyterhub:\n  proxy:\n    secretToken: abc\n",
+    )
+    .unwrap();
+    let run = |tool: &str, args: &[&str]| {
+        let mut cmd = Command::new(w.tools.bin.join(tool));
+        w.env(&mut cmd);
+        let out = cmd
+            .args(args)
+            .current_dir(&dir)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // Before helm installed anything, there is no service, nor any kubeconfig.
+    let (ok, _, err) = run("kubectl", &["get", "svc", "proxy-public"]);
+    assert!(!ok && err.contains("connection to the server"), "{err}");
+    let home = w.sb.path().join("userhome/.kube");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::write(
+        home.join("config"),
+        "current-context: arn:aws:eks:us-east-1:123456789012:cluster/roman-staging\n",
+    )
+    .unwrap();
+    let (ok, _, err) = run("kubectl", &["get", "svc", "proxy-public"]);
+    assert!(
+        !ok && err.contains("services \"proxy-public\" not found"),
+        "{err}"
+    );
+    // A -f file that is not there.
+    let (ok, _, err) = run(
+        "helm",
+        &[
+            "upgrade",
+            "--wait",
+            "--install",
+            "r",
+            "hub",
+            "-f",
+            "common.yaml",
+            "-f",
+            "staging.yaml",
+        ],
+    );
+    assert!(
+        !ok && err.contains("Error: open staging.yaml: no such file or directory"),
+        "{err}"
+    );
+    // Values still encrypted.
+    std::fs::write(
+        dir.join("enc.yaml"),
+        "secretToken: ENC[AES256_GCM,data:x]\n",
+    )
+    .unwrap();
+    let (ok, _, _) = run(
+        "helm",
+        &["upgrade", "--install", "r", "hub", "-f", "enc.yaml"],
+    );
+    assert!(!ok);
+    // Then a release: the service is there, in kubectl's columns.
+    let (ok, _, err) = run(
+        "helm",
+        &[
+            "upgrade",
+            "--wait",
+            "--install",
+            "r",
+            "hub",
+            "-f",
+            "common.yaml",
+            "-f",
+            "secrets.yaml",
+        ],
+    );
+    assert!(ok, "{err}");
+    let (ok, out, _) = run("kubectl", &["get", "svc", "proxy-public"]);
+    assert!(ok);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    let at = lines[0].find("EXTERNAL-IP").unwrap();
+    assert_eq!(
+        &lines[1][at..at + hubrepos::ELB_HOST.len()],
+        hubrepos::ELB_HOST,
+        "{out}"
+    );
+    assert!(
+        lines[0].starts_with("NAME ") && lines[0].ends_with("AGE"),
+        "{out}"
+    );
+    // docker: no Dockerfile, a push of an image never built, -t without a terminal.
+    let (ok, _, _) = run("docker", &["build", "--tag", "x:1", "."]);
+    assert!(!ok);
+    let (ok, _, err) = run(
+        "docker",
+        &["push", "123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1"],
+    );
+    assert!(!ok && err.contains("does not exist locally"), "{err}");
+    let (ok, _, err) = run("docker", &["run", "-it", "--rm", "x:1"]);
+    assert!(
+        !ok && err.contains("the input device is not a TTY"),
+        "{err}"
+    );
+    let refused = w.tools.refusals().join("\n");
+    for want in [
+        "kubectl: no kubeconfig",
+        "kubectl: get svc proxy-public",
+        "helm: missing -f staging.yaml",
+        "helm: enc.yaml holds a placeholder or ciphertext",
+        "docker: no Dockerfile",
+        "docker: push of an image not built",
+        "docker: run -t without a terminal",
+    ] {
+        assert!(refused.contains(want), "{want} not in:\n{refused}");
+    }
+}
+
 /// A bucket holding the deployment's .sops.yaml, with a KMS key from moto and the test's age
 /// recipient; returns the KMS key ARN.
 fn sops_config(w: &World, deployment: &str) -> String {
