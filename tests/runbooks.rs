@@ -157,7 +157,7 @@ fn every_dry_run_renders_completely() {
                 n + 1
             );
             assert!(
-                !line.contains("--region REGION"),
+                !line.contains("--region REGION") && !line.contains("(the session's region)"),
                 "{name}: line {}: the region is known: {line}",
                 n + 1
             );
