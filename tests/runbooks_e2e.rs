@@ -515,6 +515,89 @@ fn terraform_deploy() {
 }
 
 #[test]
+fn a_placeholder_the_runbook_does_not_know_stops_before_terraform() {
+    let w = World::new();
+    node_tools(&w);
+    ci_network(&w);
+    // A later example with a placeholder this runbook does not fill.
+    let files: Vec<hubrepos::File> = hubrepos::terraform_deploy()
+        .into_iter()
+        .map(|(p, c, x)| {
+            if p.ends_with("your-vars.tfvars.example") {
+                (p, format!("{c}kms_alias = \"alias/<key-alias>\"\n"), x)
+            } else {
+                (p, c, x)
+            }
+        })
+        .collect();
+    let bare = fixture_repo(&w, "terraform-deploy", &files);
+    let args = tf_run_args(bare.to_str().unwrap(), &[]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let r = w.stepwise(&args);
+    w.expect(&r, 1);
+    assert_eq!(
+        w.sb.status_of("terraform-roman-staging", "kms-vars-filled"),
+        "failed"
+    );
+    assert!(r.stdout.contains("<key-alias>"), "{}", r.stdout);
+    assert!(
+        !w.tools
+            .calls()
+            .iter()
+            .any(|c| c.starts_with("terraform apply")),
+        "{:?}",
+        w.tools.calls()
+    );
+}
+
+#[test]
+fn setup_env_stops_when_the_template_no_longer_sets_a_variable() {
+    let w = World::new();
+    node_tools(&w);
+    let files: Vec<hubrepos::File> = hubrepos::jupyterhub_deploy("roman")
+        .into_iter()
+        .map(|(p, c, x)| {
+            if p == "setup-env.template" {
+                let c = c.replace("export IMAGE_TAG=latest\n", "");
+                (p, c, x)
+            } else {
+                (p, c, x)
+            }
+        })
+        .collect();
+    let repo = fixture_repo(&w, "jupyterhub-deploy", &files);
+    let r = w.stepwise(&[
+        "run",
+        &runbook("jupyterhub-deploy"),
+        "--input",
+        "account_id=123456789012",
+        "--input",
+        "deployment_name=roman-staging",
+        "--input",
+        "template_deployment=roman",
+        "--input",
+        "tls_key_file=tls/hub.key",
+        "--input",
+        "tls_cert_file=tls/hub.crt",
+        "--input",
+        &format!("repository={}", repo.display()),
+        "--done",
+        "adapt-deployment",
+    ]);
+    w.expect(&r, 1);
+    assert!(
+        r.stdout
+            .contains("setup-env.template does not set IMAGE_TAG any more"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        w.sb.status_of("deploy-roman-staging", "setup-env"),
+        "pending"
+    );
+}
+
+#[test]
 fn the_terraform_standin_refuses_what_terraform_refuses() {
     let w = World::new();
     node_tools(&w);
