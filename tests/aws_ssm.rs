@@ -148,7 +148,18 @@ fn start_session_says_the_plugin_is_missing_and_how_to_install_it() {
     let d = dry(&sb, moto, &rb, false);
     has(
         &d.stdout,
-        &format!("\"runs\": \"aws ssm start-session --target {id} --region REGION\""),
+        &format!(
+            "\"runs\": \"aws ssm start-session --target {id} --region (the session's region)\""
+        ),
+    );
+    // The instance's region, when the runbook knows it, is in the command shown.
+    let with_region = runbook(&format!(
+        "  - id: login\n    title: Log in to the CI node\n    aws: ssm.start_session\n    with: {{ instance_id: {id}, region: eu-west-1 }}\n"
+    ));
+    let d = dry(&sb, moto, &with_region, false);
+    has(
+        &d.stdout,
+        &format!("\"runs\": \"aws ssm start-session --target {id} --region eu-west-1\""),
     );
     // PATH with bash and the aws CLI but no session-manager-plugin.
     let aws_dir = std::path::Path::new(
@@ -213,6 +224,16 @@ fn start_session_says_the_plugin_is_missing_and_how_to_install_it() {
     has(
         &stdout,
         &format!("`aws ssm start-session --target {id} --region us-east-1`"),
+    );
+    // The command a person is told to run uses the instance's region when it is given.
+    sb.write("rb2.yaml", &with_region);
+    let mut cmd = sb.cmd(&["run", "rb2.yaml", "--name", "u", "--plain"]);
+    moto.apply_env(&mut cmd);
+    cmd.env("PATH", format!("{}:{path}", bin.display()));
+    let out = cmd.output().unwrap();
+    has(
+        &String::from_utf8_lossy(&out.stdout),
+        &format!("`aws ssm start-session --target {id} --region eu-west-1`"),
     );
 }
 

@@ -84,17 +84,27 @@ fn inputs_for(name: &str) -> Vec<&'static str> {
             "account_id=123456789012",
             "repository=uwhackweek/jupyterhub-deploy",
         ],
+        "example-greeting" => vec!["name=Ada", "folder=greetings"],
         "ci-node" => vec!["user=jdoe", "mission=dev-roman"],
         "terraform-deploy" => vec![
             "account_id=123456789012",
             "deployment_name=roman-staging",
             "owner=Roman",
+            "permissions_boundary=roman-boundary",
+            "vpc_name=DEV-ROMAN-SG",
         ],
-        "sops-secrets" => vec!["account_id=123456789012", "deployment_name=roman-staging"],
+        "sops-secrets" => vec![
+            "account_id=123456789012",
+            "deployment_name=roman-staging",
+            "tls_key_file=tls/hub.key",
+            "tls_cert_file=tls/hub.crt",
+        ],
         "jupyterhub-deploy" => vec![
             "account_id=123456789012",
             "deployment_name=roman-staging",
-            "template_deployment=jwst",
+            "template_deployment=roman",
+            "tls_key_file=tls/hub.key",
+            "tls_cert_file=tls/hub.crt",
         ],
         "route53-cname" => vec![
             "deployment_name=roman-staging",
@@ -106,7 +116,10 @@ fn inputs_for(name: &str) -> Vec<&'static str> {
             "user=jdoe",
             "mission=dev-roman",
             "owner=Roman",
-            "template_deployment=jwst",
+            "template_deployment=roman",
+            "permissions_boundary=roman-boundary",
+            "tls_key_file=tls/hub.key",
+            "tls_cert_file=tls/hub.crt",
         ],
         "aws-credentials" => vec![
             "method=roles-anywhere",
@@ -139,6 +152,18 @@ fn every_dry_run_renders_completely() {
             "{name} does not render completely:\n{}",
             r.stdout
         );
+        for (n, line) in r.stdout.lines().enumerate() {
+            assert!(
+                !line.contains("{{") && !line.contains("{%") && !line.contains("<inputs."),
+                "{name}: line {} of the dry run holds an unresolved template: {line}",
+                n + 1
+            );
+            assert!(
+                !line.contains("--region REGION") && !line.contains("(the session's region)"),
+                "{name}: line {}: the region is known: {line}",
+                n + 1
+            );
+        }
         let text = r.stdout.replace(env!("CARGO_MANIFEST_DIR"), "[repo]");
         insta::assert_snapshot!(format!("dry_run_{}", name.replace('-', "_")), text);
     }

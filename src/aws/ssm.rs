@@ -466,6 +466,9 @@ pub struct StartSession;
 #[serde(deny_unknown_fields)]
 pub struct SessionParams {
     instance_id: String,
+    /// The instance's region; by default the session's.
+    #[serde(default)]
+    region: Option<String>,
 }
 impl Params for SessionParams {}
 
@@ -481,7 +484,7 @@ impl StartSession {
             "--target".into(),
             p.instance_id.clone(),
             "--region".into(),
-            aws.region(),
+            p.region.clone().unwrap_or_else(|| aws.region()),
         ]
     }
 
@@ -528,7 +531,8 @@ impl Typed for StartSession {
 
     fn request(&self, p: &SessionParams) -> Value {
         json!({ "service": "ssm", "operation": "StartSession", "Target": p.instance_id,
-                "runs": format!("aws ssm start-session --target {} --region REGION", p.instance_id),
+                "runs": format!("aws ssm start-session --target {} --region {}", p.instance_id,
+                    p.region.as_deref().unwrap_or("(the session's region)")),
                 "interactive": "the terminal is handed to the session until it ends" })
     }
 

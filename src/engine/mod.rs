@@ -999,6 +999,14 @@ impl Engine {
         let instructions = template::render(step.manual.as_deref().unwrap_or_default(), &ctx)
             .unwrap_or_else(|e| format!("(cannot resolve the instructions: {e})"));
         let instructions = self.values.secrets().mask(&instructions).into_owned();
+        let checklist: Vec<String> = step
+            .checklist
+            .iter()
+            .map(|item| {
+                let item = template::render(item, &ctx).unwrap_or_else(|_| item.clone());
+                self.values.secrets().mask(&item).into_owned()
+            })
+            .collect();
         let problems: Vec<String> = problems
             .iter()
             .map(|p| self.values.secrets().mask(p).into_owned())
@@ -1029,7 +1037,7 @@ impl Engine {
             index: i,
             need: Need::Manual {
                 instructions,
-                checklist: step.checklist.clone(),
+                checklist,
                 prompts,
                 missing,
                 problems,
@@ -1811,6 +1819,7 @@ impl Engine {
             StepKind::Manual => render(step.manual.as_deref().unwrap_or_default()).map(|text| {
                 let mut body = text.trim_end().to_string();
                 for item in &step.checklist {
+                    let item = render(item).unwrap_or_else(|_| item.clone());
                     body.push_str(&format!("\n[ ] {item}"));
                 }
                 for (name, p) in &step.prompts {
@@ -1892,8 +1901,17 @@ impl Engine {
                             let path = render(&spec.path).unwrap_or_else(|_| spec.path.clone());
                             let mut body = format!("in {path} (not there yet), set:");
                             for (k, v) in &spec.set {
+                                // `current` is what the earlier step will leave there.
+                                let mut local = serde_json::Map::new();
+                                local.insert(
+                                    "current".into(),
+                                    Value::String(format!("<current {k}>")),
+                                );
+                                let local = minijinja::context! {
+                                    ..minijinja::Value::from_serialize(local), ..ctx.clone()
+                                };
                                 let v =
-                                    context::render_value(v, &ctx).unwrap_or_else(|_| v.clone());
+                                    context::render_value(v, &local).unwrap_or_else(|_| v.clone());
                                 body.push_str(&format!("\n  {k}: {v}"));
                             }
                             Ok(body)
@@ -1941,15 +1959,21 @@ impl Engine {
             let mut preview = self.describe(i).await;
             if let Some(when) = &step.when {
                 let ctx = self.values.context(&self.plan, &self.state, scope, true);
+                let values = when_values(&when.value, &ctx);
+                let values = self.values.secrets().mask(&values).into_owned();
                 match template::eval_condition(&when.value, &ctx) {
                     Ok(false) => {
-                        preview.skip =
-                            Some(format!("would be skipped: `when: {}` is false", when.value))
+                        preview.skip = Some(format!(
+                            "would be skipped: `when: {}` is false{values}",
+                            when.value
+                        ))
                     }
                     Ok(true) => {}
                     Err(e) => {
-                        preview.skip =
-                            Some(format!("`when: {}` cannot be decided yet: {e}", when.value))
+                        preview.skip = Some(format!(
+                            "`when: {}` cannot be decided yet{values}: {e}",
+                            when.value
+                        ))
                     }
                 }
             }
@@ -2096,6 +2120,25 @@ impl Drop for Prepared {
 }
 
 /// Whether a dry-run rendering still holds placeholders for values only a real run would have.
+/// The values a `when` expression reads, as a dry run shows them: ` (inputs.env = "dev")`.
+fn when_values(expr: &str, ctx: &minijinja::Value) -> String {
+    let Ok(paths) = template::references(&format!("{{{{ {expr} }}}}")) else {
+        return String::new();
+    };
+    let shown: Vec<String> = paths
+        .iter()
+        .filter_map(|path| {
+            let v = template::render(&format!("{{{{ {path} }}}}"), ctx).ok()?;
+            Some(format!("{path} = {}", serde_json::Value::String(v)))
+        })
+        .collect();
+    if shown.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", shown.join(", "))
+    }
+}
+
 fn needs_earlier(text: &str) -> bool {
     text.contains("<steps.") || text.contains("<inputs.")
 }

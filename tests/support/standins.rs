@@ -49,6 +49,15 @@ impl Standins {
             .collect()
     }
 
+    /// What the stand-ins refused, one per line (they write it to `refused.log`).
+    pub fn refusals(&self) -> Vec<String> {
+        std::fs::read_to_string(self.log.with_file_name("refused.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
     /// PATH with the stand-ins first (and the project's venv, for the real sops).
     pub fn path(&self) -> String {
         let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin");
