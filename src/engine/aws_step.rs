@@ -1,0 +1,191 @@
+//! `aws` steps: connecting once (identity, account check, assumed roles), then the action.
+
+use super::*;
+
+impl Engine {
+    /// Connects to AWS once, and reads and checks the identity before the first AWS step.
+    pub(super) async fn connect_aws(&mut self, i: usize) -> Result<Arc<Aws>, String> {
+        let scope = self.plan.steps[i].scope;
+        let mut settings =
+            self.values
+                .aws_settings(&self.plan, &self.state, scope, &self.aws_settings)?;
+        if let Some(role) = self.plan.step(i).assume_role.clone() {
+            let role = self
+                .render_in(i, &role)
+                .map_err(|e| format!("cannot resolve `assume_role`: {e}"))?;
+            settings.assume_role = Some(role);
+        }
+        let key = format!(
+            "{:?}",
+            (
+                &settings.region,
+                &settings.profile,
+                &settings.assume_role,
+                &settings.session_duration,
+                &settings.expected_account
+            )
+        );
+        if let Some(aws) = self.sessions.get(&key) {
+            self.aws = Some(aws.clone());
+            return Ok(aws.clone());
+        }
+        // The MFA device (the included runbook's over the root's), and what only the command
+        // line and the front end know.
+        for s in [0, scope] {
+            if let Some(serial) = self.plan.scopes[s]
+                .runbook
+                .doc
+                .aws
+                .as_ref()
+                .and_then(|a| a.mfa_serial.as_ref())
+            {
+                let ctx = self.values.context(&self.plan, &self.state, s, false);
+                settings.mfa_serial = Some(
+                    template::render(&serial.value, &ctx)
+                        .map_err(|e| format!("runbook `aws.mfa_serial`: {e}"))?,
+                );
+            }
+        }
+        settings.mfa_code = self.aws_settings.mfa_code.clone();
+        settings.terminal = self.terminal == Terminal::Available;
+        settings.preset = self.aws_settings.preset.clone();
+        // Asking for an MFA code needs the terminal (a front end lends it).
+        let asks = settings.terminal
+            && settings.assume_role.is_some()
+            && settings.mfa_serial.is_some()
+            && settings.mfa_code.is_none();
+        let lease = if asks {
+            Some(self.lend_terminal(i).await)
+        } else {
+            None
+        };
+        let aws = Aws::connect(settings.clone()).await;
+        drop(lease);
+        let aws = aws.map_err(|e| e.to_string())?;
+        aws.set_workdir(self.state.workdir.clone());
+        let identity = aws.identity().await.map_err(|e| e.to_string())?;
+        self.emit(Event::Identity(identity.clone()));
+        if let Some(expected) = &settings.expected_account
+            && expected != &identity.account
+        {
+            return Err(format!(
+                "refusing to act on account {} ({}): this runbook acts only on account {expected}\nhint: switch to a profile for account {expected} (`--profile`), or check the runbook's `aws.account`",
+                identity.account, identity.arn
+            ));
+        }
+        self.sessions.insert(key, aws.clone());
+        self.aws = Some(aws.clone());
+        Ok(aws)
+    }
+
+    pub(super) async fn aws_step(&mut self, i: usize) -> Attempt {
+        let step = self.plan.step(i).clone();
+        let scope = self.plan.steps[i].scope;
+        let Some(action) = step
+            .aws
+            .as_ref()
+            .and_then(|a| aws::registry().get(&a.value))
+        else {
+            return Attempt::failed("unknown AWS action");
+        };
+        let ctx = self.values.context(&self.plan, &self.state, scope, false);
+        let params = match context::render_params(
+            step.with.as_deref().unwrap_or(&Value::Null),
+            action.scripts(),
+            &ctx,
+        ) {
+            Ok(p) => p,
+            Err(e) => return Attempt::failed(format!("cannot resolve `with`: {e}")),
+        };
+        let aws = match self.connect_aws(i).await {
+            Ok(a) => a,
+            Err(e) => return Attempt::failed(e),
+        };
+        // An interactive action (an SSM session) has the terminal while it runs.
+        let lease = if action.interactive() && self.terminal == Terminal::Available {
+            Some(self.lend_terminal(i).await)
+        } else {
+            None
+        };
+        // A checking action with `wait` is polled until it passes or its time is up; `timeout`
+        // bounds each try.
+        let started = Instant::now();
+        let limit = step.timeout.map_or(Duration::MAX, |t| t.0);
+        let mut tries = 0u32;
+        let result = loop {
+            tries += 1;
+            let result = tokio::select! {
+                r = tokio::time::timeout(limit, action.apply(&aws, &params)) => match r {
+                    Ok(r) => r,
+                    Err(_) => return Attempt::failed(format!("{}: no answer within {}", action.name(), humantime::format_duration(limit))),
+                },
+                _ = self.cancel.cancelled() => {
+                    return Attempt { message: Some("interrupted while waiting for AWS".into()), ..Attempt::new(Status::Interrupted) };
+                }
+            };
+            match (&result, &step.wait) {
+                (Err(e), Some(w)) if e.code == aws::CHECK_FAILED => {
+                    let elapsed = started.elapsed();
+                    if elapsed + w.every.0 > w.timeout.0 {
+                        return Attempt::failed(format!(
+                            "{e}\nstill not passing after waiting {}",
+                            w.timeout
+                        ));
+                    }
+                    self.note(
+                        i,
+                        &format!(
+                            "{} (try {tries}, {} elapsed); next try in {}",
+                            e.message,
+                            humantime::format_duration(Duration::from_secs(elapsed.as_secs())),
+                            w.every
+                        ),
+                    );
+                    tokio::select! {
+                        _ = tokio::time::sleep(w.every.0) => continue,
+                        _ = self.cancel.cancelled() => {
+                            return Attempt { message: Some("interrupted while waiting".into()), ..Attempt::new(Status::Interrupted) };
+                        }
+                    }
+                }
+                _ => break result,
+            }
+        };
+        drop(lease);
+        match result {
+            Ok(outcome) => {
+                match outputs::from_result(
+                    &step.outputs,
+                    action.outputs(),
+                    &outcome.result,
+                    &outcome.secret,
+                ) {
+                    Ok(outputs) => {
+                        let status = if action.read_only() || outcome.changed {
+                            Status::Succeeded
+                        } else {
+                            Status::Satisfied
+                        };
+                        for (_, (v, secret)) in &outputs {
+                            if *secret {
+                                self.values.add_secret(v);
+                            }
+                        }
+                        self.note(i, &outcome.summary);
+                        Attempt {
+                            outputs,
+                            // The first line; details were shown and logged above.
+                            message: outcome.summary.lines().next().map(str::to_string),
+                            ..Attempt::new(status)
+                        }
+                    }
+                    Err(e) => {
+                        self.note(i, &outcome.summary);
+                        Attempt::failed(e)
+                    }
+                }
+            }
+            Err(e) => Attempt::failed(e.to_string()),
+        }
+    }
+}

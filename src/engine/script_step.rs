@@ -1,0 +1,387 @@
+//! `run` and `check` steps, and `skip_if`: a script resolved with its values in its
+//! environment (see `runbook::script`), started held at its gate, streamed, its outputs taken.
+
+use super::*;
+
+impl Engine {
+    /// Resolves a script in a step's scope: its text refers to its values, which go in its
+    /// environment (see `runbook::script`).
+    pub(super) fn render_script(
+        &self,
+        i: usize,
+        text: &str,
+        dry: bool,
+    ) -> Result<script::Script, String> {
+        let ctx = self
+            .values
+            .context(&self.plan, &self.state, self.plan.steps[i].scope, dry);
+        script::render(text, &ctx)
+    }
+
+    pub(super) async fn skip_check(&mut self, i: usize, script: &str) -> Result<bool, String> {
+        // The check may take a while: what is recorded so far goes to disk first.
+        self.flush().map_err(|e| e.to_string())?;
+        let dry = matches!(self.mode, Mode::DryRun { .. });
+        let script = self
+            .render_script(i, script, dry)
+            .map_err(|e| format!("cannot resolve `skip_if`: {e}"))?;
+        let step = self.plan.step(i).clone();
+        let mut env = self.script_env(i, &step.env, None)?;
+        env.extend(script.vars);
+        let (tx, mut rx) = shell::lines();
+        let run = shell::run(
+            shell::Script {
+                source: &script.source,
+                env,
+                cwd: self.cwd(i)?,
+                timeout: step.timeout.map(|t| t.0),
+                capture: false,
+            },
+            tx,
+            &self.cancel,
+        );
+        // Its output is not shown, but taken as it comes: the channel is bounded.
+        let drop_lines = async { while rx.recv().await.is_some() {} };
+        let (ran, ()) = tokio::join!(run, drop_lines);
+        let (exit, _) = ran.map_err(|e| format!("cannot start bash: {e}"))?;
+        Ok(matches!(exit, shell::Exit::Code(0)))
+    }
+
+    /// The working directory of a step.
+    pub(super) fn cwd(&self, i: usize) -> Result<PathBuf, String> {
+        let step = self.plan.step(i);
+        let base = self.state.workdir.clone();
+        let Some(cwd) = &step.cwd else {
+            return Ok(base);
+        };
+        let cwd = self
+            .render_in(i, cwd)
+            .map_err(|e| format!("cannot resolve `cwd`: {e}"))?;
+        Ok(base.join(cwd))
+    }
+
+    /// The environment of a script: the step's `env`, and where to write outputs.
+    pub(super) fn script_env(
+        &self,
+        i: usize,
+        env: &IndexMap<String, String>,
+        output_file: Option<&std::path::Path>,
+    ) -> Result<Vec<(String, String)>, String> {
+        let mut out = vec![
+            ("STEPWISE_RUN".to_string(), self.state.name.clone()),
+            ("STEPWISE_STEP".to_string(), self.key(i)),
+            (
+                "STEPWISE_RUNBOOK_DIR".to_string(),
+                // Absolute, also for a runbook given by a relative path.
+                self.state
+                    .workdir
+                    .join(self.plan.runbook_of(i).dir())
+                    .display()
+                    .to_string(),
+            ),
+        ];
+        let output =
+            output_file.map_or_else(|| "/dev/null".to_string(), |f| f.display().to_string());
+        out.push(("STEPWISE_OUTPUT".to_string(), output));
+        for (k, v) in env {
+            let v = self
+                .render_in(i, v)
+                .map_err(|e| format!("cannot resolve `env.{k}`: {e}"))?;
+            out.push((k.clone(), v));
+        }
+        Ok(out)
+    }
+
+    /// Resolves a `run` or `check` step's script, environment and working directory.
+    pub(super) fn prepare(&self, i: usize) -> Result<Prepared, String> {
+        let step = self.plan.step(i);
+        let source = step
+            .run
+            .as_deref()
+            .or(step.check.as_deref())
+            .unwrap_or_default();
+        let dry = matches!(self.mode, Mode::DryRun { .. });
+        let script = self
+            .render_script(i, source, dry)
+            .map_err(|e| format!("cannot resolve the script: {e}"))?;
+        // Only a step that declares outputs gets a file to write them to.
+        let output_file = (!step.outputs.is_empty())
+            .then(outputs::output_file)
+            .transpose()?;
+        let mut prepared = Prepared {
+            source: script.source,
+            env: Vec::new(),
+            cwd: PathBuf::new(),
+            timeout: step.timeout.map(|t| t.0),
+            output_file,
+            capture: step
+                .outputs
+                .values()
+                .flatten()
+                .any(|o| o.regex.is_some() || o.json.is_some()),
+        };
+        prepared.env = self.script_env(i, &step.env, prepared.output_file.as_deref())?;
+        prepared.env.extend(script.vars);
+        prepared.cwd = self.cwd(i)?;
+        Ok(prepared)
+    }
+
+    /// Runs a `run` or `check` script, streaming its output, and extracts its outputs. `early`
+    /// is the script already resolved and started, held until now.
+    pub(super) async fn script(
+        &mut self,
+        i: usize,
+        early: Option<(Prepared, shell::Held)>,
+    ) -> Attempt {
+        let step = self.plan.step(i).clone();
+        let key = self.key(i);
+        let (prepared, mut held) = match early {
+            Some((p, h)) => (p, Some(h)),
+            None => match self.prepare(i) {
+                Ok(p) => (p, None),
+                Err(e) => return Attempt::failed(e),
+            },
+        };
+        let output_file = prepared.output_file.clone();
+        let remove_output_file = || {
+            if let Some(f) = &output_file {
+                let _ = std::fs::remove_file(f);
+            }
+        };
+        let Prepared {
+            source,
+            env,
+            cwd,
+            timeout,
+            capture,
+            ..
+        } = &prepared;
+        let (source, env, cwd, timeout, capture) =
+            (source.clone(), env.clone(), cwd.clone(), *timeout, *capture);
+
+        if step.interactive {
+            let lease = self.lend_terminal(i).await;
+            let exit = shell::run_interactive(shell::Script {
+                source: &source,
+                env,
+                cwd,
+                timeout,
+                capture: false,
+            })
+            .await;
+            drop(lease);
+            remove_output_file();
+            return match exit {
+                Ok(shell::Exit::Code(0)) => Attempt::new(Status::Succeeded),
+                Ok(shell::Exit::Code(c)) => Attempt {
+                    exit_code: Some(c),
+                    ..Attempt::failed(format!("exited with status {c}"))
+                },
+                Ok(other) => Attempt::failed(format!("ended: {other:?}")),
+                Err(e) => Attempt::failed(format!("cannot start bash: {e}")),
+            };
+        }
+
+        // Output of a step with secret outputs is held back until the secrets are known, so
+        // that they are masked even on the first line that shows them.
+        let hold = step
+            .outputs
+            .values()
+            .any(|o| o.as_ref().is_some_and(|o| o.secret));
+        let mut log = outputs::StepLog::new(self.store.as_ref().map(|s| s.log_path(&key)));
+        let wait = step.wait.clone();
+        let started = Instant::now();
+        let mut tries = 0u32;
+        loop {
+            tries += 1;
+            let (tx, mut rx) = shell::lines();
+            let script = shell::Script {
+                source: &source,
+                env: env.clone(),
+                cwd: cwd.clone(),
+                timeout,
+                capture,
+            };
+            let started_bash = match held.take() {
+                Some(h) => Ok(h),
+                None => shell::spawn(&script),
+            };
+            let held_bash = match started_bash {
+                Ok(h) => h,
+                Err(e) => {
+                    remove_output_file();
+                    return Attempt::failed(format!("cannot start bash: {e}"));
+                }
+            };
+            // A script started here (a retry, a poll, an item) has its process group on disk
+            // before it passes its gate, as the first one has with the "running" state.
+            if let Some(g) = held_bash.pid().and_then(group::Group::of) {
+                let st = self.step_state(i);
+                if st.pgid != Some(g.pgid) || st.pgid_started != Some(g.started) {
+                    st.pgid = Some(g.pgid);
+                    st.pgid_started = Some(g.started);
+                    self.unsaved = true;
+                    if let Err(e) = self.flush() {
+                        remove_output_file();
+                        return Attempt::failed(format!(
+                            "cannot record the step's process group: {e}"
+                        ));
+                    }
+                }
+            }
+            let run = shell::wait(held_bash, tx, &self.cancel);
+            let mut held = Vec::new();
+            let mut held_bytes = 0;
+            let mut not_held = 0;
+            let pump = async {
+                while let Some((stream, line)) = rx.recv().await {
+                    if hold {
+                        if held_bytes + line.len() <= MAX_HELD {
+                            held_bytes += line.len();
+                            held.push((stream, line));
+                        } else {
+                            not_held += 1;
+                        }
+                    } else {
+                        let line = self.values.secrets().mask(&line).into_owned();
+                        log.line(stream, &line);
+                        if let Some(b) = &self.backlog
+                            && !b.room(&self.events, &self.cancel).await
+                        {
+                            continue;
+                        }
+                        self.emit(Event::Output {
+                            index: i,
+                            stream,
+                            line,
+                        });
+                    }
+                }
+            };
+            let (result, ()) = tokio::join!(run, pump);
+            let (exit, stdout) = match result {
+                Ok(r) => r,
+                Err(e) => {
+                    remove_output_file();
+                    return Attempt::failed(format!("cannot start bash: {e}"));
+                }
+            };
+            let mut attempt = match exit {
+                shell::Exit::Code(0) => {
+                    match outputs::extract(&step.outputs, &stdout, output_file.as_deref()) {
+                        Ok(outputs) => Attempt {
+                            outputs,
+                            ..Attempt::new(Status::Succeeded)
+                        },
+                        Err(e) => Attempt {
+                            exit_code: Some(0),
+                            ..Attempt::failed(e)
+                        },
+                    }
+                }
+                shell::Exit::Code(c) => Attempt {
+                    exit_code: Some(c),
+                    ..Attempt::failed(format!("exited with status {c}"))
+                },
+                shell::Exit::Signal(s) => Attempt::failed(format!("killed by signal {s}")),
+                shell::Exit::TimedOut => Attempt::failed(format!(
+                    "timed out after {}; its process group was stopped",
+                    humantime::format_duration(timeout.unwrap_or_default())
+                )),
+                shell::Exit::Cancelled => Attempt {
+                    message: Some("interrupted; its process group was stopped".into()),
+                    ..Attempt::new(Status::Interrupted)
+                },
+            };
+            if attempt.status == Status::Succeeded {
+                attempt.exit_code = Some(0);
+            }
+            remove_output_file();
+            for (_, (value, secret)) in &attempt.outputs {
+                if *secret {
+                    self.values.add_secret(value);
+                }
+            }
+            if not_held > 0 {
+                held.push((
+                    Stream::Info,
+                    format!(
+                        "{not_held} more lines were not kept: a step with secret outputs keeps its output until the secrets are known, at most {} MiB of it",
+                        MAX_HELD / (1024 * 1024)
+                    ),
+                ));
+            }
+            for (stream, line) in held {
+                let line = self.values.secrets().mask(&line).into_owned();
+                log.line(stream, &line);
+                self.emit(Event::Output {
+                    index: i,
+                    stream,
+                    line,
+                });
+            }
+            // A check with `wait` is polled until it passes or its time is up.
+            if let (Some(w), Status::Failed) = (&wait, attempt.status)
+                && step.kind() == StepKind::Check
+            {
+                let elapsed = started.elapsed();
+                if elapsed + w.every.0 <= w.timeout.0 {
+                    let line = format!(
+                        "check not passing yet (try {tries}, {} elapsed); next try in {}",
+                        humantime::format_duration(Duration::from_secs(elapsed.as_secs())),
+                        w.every
+                    );
+                    log.line(Stream::Info, &line);
+                    self.emit(Event::Output {
+                        index: i,
+                        stream: Stream::Info,
+                        line,
+                    });
+                    tokio::select! {
+                        _ = tokio::time::sleep(w.every.0) => continue,
+                        _ = self.cancel.cancelled() => {
+                            return Attempt { message: Some("interrupted while waiting".into()), ..Attempt::new(Status::Interrupted) };
+                        }
+                    }
+                }
+                attempt.message = Some(format!("still failing after waiting {}", w.timeout));
+            }
+            return attempt;
+        }
+    }
+}
+
+/// A `run` or `check` script, resolved and ready to start.
+pub(super) struct Prepared {
+    source: String,
+    env: Vec<(String, String)>,
+    cwd: PathBuf,
+    timeout: Option<Duration>,
+    output_file: Option<PathBuf>,
+    /// Outputs are taken from stdout (by regex or JSON path): it is kept.
+    capture: bool,
+}
+
+impl Prepared {
+    pub(super) fn script(&self) -> shell::Script<'_> {
+        shell::Script {
+            source: &self.source,
+            env: self.env.clone(),
+            cwd: self.cwd.clone(),
+            timeout: self.timeout,
+            capture: self.capture,
+        }
+    }
+}
+
+impl Drop for Prepared {
+    /// The output file goes with the script, however the step ended.
+    fn drop(&mut self) {
+        if let Some(f) = &self.output_file {
+            outputs::remove_output_file(f);
+        }
+    }
+}
+
+/// The most output a step with secret outputs keeps until its secrets are known.
+pub(super) const MAX_HELD: usize = 16 * 1024 * 1024;
