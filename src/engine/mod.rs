@@ -343,7 +343,9 @@ impl Engine {
         Ok(RunOutcome::Completed)
     }
 
-    /// Handles one step: decides whether it runs, runs it, and records the result.
+    /// Handles one step: decides whether it runs, runs it, and records the result. Each gate
+    /// before the work (`when`, the step's kind, `skip_if`, a terminal, `danger`) may end the
+    /// step's turn with a flow of its own.
     async fn step(&mut self, i: usize, decisions: &Decisions) -> Result<Flow, EngineError> {
         let key = self.key(i);
         let status = self.status_of(&key);
@@ -355,49 +357,17 @@ impl Engine {
         }
         let step = self.plan.step(i).clone();
         let hash = self.plan.hash(i).to_string();
-
-        // An include whose `when` is false skips everything inside it.
-        if let Some(when) = &step.when {
-            let ctx = self
-                .values
-                .context(&self.plan, &self.state, self.plan.steps[i].scope, false);
-            match template::eval_condition(&when.value, &ctx) {
-                Ok(true) => {}
-                Ok(false) => {
-                    let reason = format!("`when: {}` is false", when.value);
-                    self.skip_with_children(i, &reason, &hash)?;
-                    return Ok(Flow::Next);
-                }
-                Err(e) => {
-                    return self.finish(
-                        i,
-                        Attempt::failed(format!("cannot evaluate `when`: {e}")),
-                        &hash,
-                        Instant::now(),
-                    );
-                }
-            }
+        if let Some(flow) = self.when_gate(i, &step, &hash)? {
+            return Ok(flow);
         }
-
         match step.kind() {
             StepKind::Manual => return self.manual(i, decisions, &hash),
             StepKind::Include => return self.include(i, &hash),
             _ => {}
         }
-
-        if let Some(script) = &step.skip_if {
-            let started = Instant::now();
-            match self.skip_check(i, script).await {
-                Ok(true) => {
-                    let mut a = Attempt::new(Status::Satisfied);
-                    a.message = Some("already satisfied: `skip_if` passed".into());
-                    return self.finish(i, a, &hash, started);
-                }
-                Ok(false) => {}
-                Err(e) => return self.finish(i, Attempt::failed(e), &hash, started),
-            }
+        if let Some(flow) = self.skip_if_gate(i, &step, &hash).await? {
+            return Ok(flow);
         }
-
         // Checked after `skip_if`: an interactive step already satisfied needs no terminal.
         if step.kind() == StepKind::Run && step.interactive && self.terminal == Terminal::Absent {
             let st = self.step_state(i);
@@ -410,53 +380,122 @@ impl Engine {
             });
             return Ok(Flow::Stop(RunOutcome::Waiting { key }));
         }
+        if let Some(flow) = self.danger_gate(i, &step, &hash, decisions).await? {
+            return Ok(flow);
+        }
+        self.attempts(i, &step, &hash).await
+    }
 
-        if let Some(text) = &step.danger {
-            let ctx = self
-                .values
-                .context(&self.plan, &self.state, self.plan.steps[i].scope, false);
-            let text = match template::render(text, &ctx) {
-                Ok(t) => t,
-                Err(e) => {
-                    return self.finish(
-                        i,
-                        Attempt::failed(format!("cannot resolve `danger`: {e}")),
-                        &hash,
-                        Instant::now(),
-                    );
-                }
-            };
-            if decisions.confirm.get(&key).map(String::as_str) != Some(text.as_str()) {
-                let described = self.describe(i).await;
-                let preview = match described.problem {
-                    Some(p) if described.body.is_empty() => {
-                        format!("(cannot show the change: {p})")
-                    }
-                    _ => described.body,
-                };
-                let given = decisions.confirm.contains_key(&key);
-                let st = self.step_state(i);
-                st.status = Status::Waiting;
-                st.message = Some(if given {
-                    "the confirmation typed does not match; nothing was changed".into()
-                } else {
-                    "needs a typed confirmation".into()
-                });
-                let msg = st.message.clone();
-                self.record("step.waiting", Some(i), msg.as_deref())?;
-                self.emit(Event::Waiting {
-                    index: i,
-                    need: Need::Danger { text, preview },
-                });
-                return Ok(Flow::Stop(RunOutcome::Waiting { key }));
+    /// `when`: a false condition skips the step (an include's steps with it).
+    fn when_gate(
+        &mut self,
+        i: usize,
+        step: &crate::runbook::Step,
+        hash: &str,
+    ) -> Result<Option<Flow>, EngineError> {
+        let Some(when) = &step.when else {
+            return Ok(None);
+        };
+        let ctx = self
+            .values
+            .context(&self.plan, &self.state, self.plan.steps[i].scope, false);
+        match template::eval_condition(&when.value, &ctx) {
+            Ok(true) => Ok(None),
+            Ok(false) => {
+                let reason = format!("`when: {}` is false", when.value);
+                self.skip_with_children(i, &reason, hash)?;
+                Ok(Some(Flow::Next))
             }
+            Err(e) => {
+                let failed = Attempt::failed(format!("cannot evaluate `when`: {e}"));
+                self.finish(i, failed, hash, Instant::now()).map(Some)
+            }
+        }
+    }
+
+    /// `skip_if`: a script that passes makes the step satisfied without running it.
+    async fn skip_if_gate(
+        &mut self,
+        i: usize,
+        step: &crate::runbook::Step,
+        hash: &str,
+    ) -> Result<Option<Flow>, EngineError> {
+        let Some(script) = &step.skip_if else {
+            return Ok(None);
+        };
+        let started = Instant::now();
+        match self.skip_check(i, script).await {
+            Ok(true) => {
+                let mut a = Attempt::new(Status::Satisfied);
+                a.message = Some("already satisfied: `skip_if` passed".into());
+                self.finish(i, a, hash, started).map(Some)
+            }
+            Ok(false) => Ok(None),
+            Err(e) => self.finish(i, Attempt::failed(e), hash, started).map(Some),
+        }
+    }
+
+    /// `danger`: the step waits, showing what it would change, until the person typed its
+    /// confirmation text.
+    async fn danger_gate(
+        &mut self,
+        i: usize,
+        step: &crate::runbook::Step,
+        hash: &str,
+        decisions: &Decisions,
+    ) -> Result<Option<Flow>, EngineError> {
+        let Some(text) = &step.danger else {
+            return Ok(None);
+        };
+        let key = self.key(i);
+        let ctx = self
+            .values
+            .context(&self.plan, &self.state, self.plan.steps[i].scope, false);
+        let text = match template::render(text, &ctx) {
+            Ok(t) => t,
+            Err(e) => {
+                let failed = Attempt::failed(format!("cannot resolve `danger`: {e}"));
+                return self.finish(i, failed, hash, Instant::now()).map(Some);
+            }
+        };
+        if decisions.confirm.get(&key).map(String::as_str) == Some(text.as_str()) {
             self.record(
                 "step.confirmed",
                 Some(i),
                 Some("a person typed the confirmation"),
             )?;
+            return Ok(None);
         }
+        let described = self.describe(i).await;
+        let preview = match described.problem {
+            Some(p) if described.body.is_empty() => format!("(cannot show the change: {p})"),
+            _ => described.body,
+        };
+        let given = decisions.confirm.contains_key(&key);
+        let st = self.step_state(i);
+        st.status = Status::Waiting;
+        st.message = Some(if given {
+            "the confirmation typed does not match; nothing was changed".into()
+        } else {
+            "needs a typed confirmation".into()
+        });
+        let msg = st.message.clone();
+        self.record("step.waiting", Some(i), msg.as_deref())?;
+        self.emit(Event::Waiting {
+            index: i,
+            need: Need::Danger { text, preview },
+        });
+        Ok(Some(Flow::Stop(RunOutcome::Waiting { key })))
+    }
 
+    /// The step's attempts, as many as `retry` allows, each recorded `running` durably before
+    /// its work starts.
+    async fn attempts(
+        &mut self,
+        i: usize,
+        step: &crate::runbook::Step,
+        hash: &str,
+    ) -> Result<Flow, EngineError> {
         let tries = step.retry.map_or(0, |r| r.times) + 1;
         let delay = step
             .retry
@@ -493,7 +532,7 @@ impl Engine {
                 st.finished_at = None;
                 st.exit_code = None;
                 st.message = None;
-                st.definition_hash = hash.clone();
+                st.definition_hash = hash.to_string();
                 st.attempts
             };
             // Durable before the step starts: after a crash the step is found running, and is
@@ -510,35 +549,34 @@ impl Engine {
             let retry = attempt.status == Status::Failed
                 && attempt_no < tries
                 && !self.cancel.is_cancelled();
-            if retry {
-                let msg = format!(
-                    "attempt {attempt_no} of {tries} failed{}; trying again{}",
-                    attempt
-                        .message
-                        .as_deref()
-                        .map(|m| format!(": {m}"))
-                        .unwrap_or_default(),
-                    if delay.is_zero() {
-                        String::new()
-                    } else {
-                        format!(" in {}", humantime::format_duration(delay))
-                    }
-                );
-                self.note(i, &msg);
-                let st = self.step_state(i);
-                st.pgid = None;
-                st.pgid_started = None;
-                st.status = Status::Failed;
-                st.exit_code = attempt.exit_code;
-                st.message = attempt.message.clone();
-                self.record("step.retry", Some(i), Some(&msg))?;
-                tokio::select! {
-                    _ = tokio::time::sleep(delay) => {}
-                    _ = self.cancel.cancelled() => {}
-                }
-                continue;
+            if !retry {
+                return self.finish(i, attempt, hash, started);
             }
-            return self.finish(i, attempt, &hash, started);
+            let msg = format!(
+                "attempt {attempt_no} of {tries} failed{}; trying again{}",
+                attempt
+                    .message
+                    .as_deref()
+                    .map(|m| format!(": {m}"))
+                    .unwrap_or_default(),
+                if delay.is_zero() {
+                    String::new()
+                } else {
+                    format!(" in {}", humantime::format_duration(delay))
+                }
+            );
+            self.note(i, &msg);
+            let st = self.step_state(i);
+            st.pgid = None;
+            st.pgid_started = None;
+            st.status = Status::Failed;
+            st.exit_code = attempt.exit_code;
+            st.message = attempt.message.clone();
+            self.record("step.retry", Some(i), Some(&msg))?;
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = self.cancel.cancelled() => {}
+            }
         }
     }
 

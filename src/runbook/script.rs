@@ -340,232 +340,280 @@ const BACKTICK_IN_DOUBLE: &str = "a value cannot stand inside backticks within d
 const DELIMITER: &str =
     "a value cannot be a here-document's delimiter\nhint: write the delimiter in the script";
 
+/// What stops a scan: the marker that stands where no reference is safe, and why.
+type Refused = (usize, &'static str);
+
 /// Finds where each of the `count` markers stands, or the first one that stands where no
 /// reference is safe.
-fn scan(text: &str, count: usize) -> Result<Vec<Place>, (usize, &'static str)> {
-    let mut places = vec![Place::Word; count];
-    let mut stack = vec![Frame::Cmd {
-        end: End::Eof,
-        depth: 0,
-    }];
-    let mut pending: Vec<Frame> = Vec::new();
-    let chars: Vec<char> = text.chars().collect();
-    let mut i = 0;
-    // Whether the scanner is at the start of a word (for `#`), and of a line (for here-docs).
-    let mut word_start = true;
-    let mut line_start = true;
-    while i < chars.len() {
-        let c = chars[i];
-        let next = chars.get(i + 1).copied();
-        let top = stack.last().cloned().unwrap_or(Frame::Cmd {
+fn scan(text: &str, count: usize) -> Result<Vec<Place>, Refused> {
+    let mut scanner = Scanner {
+        chars: text.chars().collect(),
+        i: 0,
+        stack: vec![Frame::Cmd {
             end: End::Eof,
             depth: 0,
-        });
+        }],
+        pending: Vec::new(),
+        word_start: true,
+        line_start: true,
+        places: vec![Place::Word; count],
+    };
+    while scanner.i < scanner.chars.len() {
+        scanner.step()?;
+    }
+    Ok(scanner.places)
+}
+
+/// The state of a scan of a script's text.
+struct Scanner {
+    chars: Vec<char>,
+    i: usize,
+    stack: Vec<Frame>,
+    /// Here-documents whose operator was read, whose bodies start at the next line.
+    pending: Vec<Frame>,
+    /// Whether the scanner is at the start of a word (for `#`), and of a line (for the end of
+    /// a here-document).
+    word_start: bool,
+    line_start: bool,
+    places: Vec<Place>,
+}
+
+impl Scanner {
+    fn top(&self) -> Frame {
+        self.stack.last().cloned().unwrap_or(Frame::Cmd {
+            end: End::Eof,
+            depth: 0,
+        })
+    }
+
+    fn next(&self) -> Option<char> {
+        self.chars.get(self.i + 1).copied()
+    }
+
+    /// Takes one char (or a marker, or a here-document's delimiter line).
+    fn step(&mut self) -> Result<(), Refused> {
+        let c = self.chars[self.i];
+        let top = self.top();
         if c == OPEN {
-            let (n, len) = read_mark(&chars[i..]);
-            let prev = i.checked_sub(1).map(|p| chars[p]);
-            let place = match &top {
-                Frame::Cmd { end, .. } => match end {
-                    End::Backtick { in_double: true } => return Err((n, BACKTICK_IN_DOUBLE)),
-                    _ => Place::Word,
-                },
-                Frame::Double => Place::Double,
-                Frame::Single => Place::Single,
-                Frame::AnsiC => Place::AnsiC,
-                Frame::Param { quoted, .. } => {
-                    if *quoted {
-                        Place::Double
-                    } else {
-                        Place::Word
-                    }
-                }
-                Frame::Arith { .. } => return Err((n, ARITH)),
-                Frame::Comment => Place::Comment,
-                Frame::Heredoc { expand: true, .. } => Place::Heredoc,
-                Frame::Heredoc { expand: false, .. } => return Err((n, LITERAL_HEREDOC)),
-            };
-            if !matches!(place, Place::Single | Place::Comment) && prev == Some('$') {
-                return Err((n, AFTER_DOLLAR));
-            }
-            if let Some(slot) = places.get_mut(n.wrapping_sub(1)) {
-                *slot = place;
-            }
-            i += len;
-            word_start = false;
-            line_start = false;
-            continue;
+            return self.mark(&top);
         }
-        // A here-document's body: its delimiter line ends it.
         if let Frame::Heredoc {
             delim, strip_tabs, ..
         } = &top
-            && line_start
+            && self.line_start
+            && self.heredoc_ends(delim, *strip_tabs)
         {
-            let end = chars[i..]
-                .iter()
-                .position(|&c| c == '\n')
-                .map_or(chars.len(), |p| i + p);
-            let line: String = chars[i..end].iter().collect();
-            let line = if *strip_tabs {
-                line.trim_start_matches('\t')
-            } else {
-                &line
-            };
-            if line == delim {
-                stack.pop();
-                i = (end + 1).min(chars.len());
-                line_start = true;
-                word_start = true;
-                if let Some(body) = pending_next(&mut pending) {
-                    stack.push(body);
-                }
-                continue;
-            }
+            return Ok(());
         }
-        line_start = false;
+        self.line_start = false;
         match top {
-            Frame::Cmd { end, depth } => {
-                let at_word_start = word_start;
-                word_start = c.is_whitespace() || ";&|()<>".contains(c);
-                match c {
-                    '\\' => {
-                        if next == Some(OPEN) {
-                            return Err((read_mark(&chars[i + 1..]).0, AFTER_BACKSLASH));
-                        }
-                        i += 1;
-                    }
-                    '\'' => stack.push(Frame::Single),
-                    '"' => stack.push(Frame::Double),
-                    '#' if at_word_start => stack.push(Frame::Comment),
-                    '`' => match end {
-                        End::Backtick { .. } => {
-                            stack.pop();
-                        }
-                        _ => stack.push(Frame::Cmd {
-                            end: End::Backtick { in_double: false },
-                            depth: 0,
-                        }),
-                    },
-                    '$' => i += dollar(&chars, i, &mut stack, false),
-                    '(' if next == Some('(') && at_word_start => {
-                        stack.push(Frame::Arith { depth: 0 });
-                        i += 1;
-                    }
-                    '(' => set_depth(&mut stack, depth + 1),
-                    ')' if end == End::Paren && depth == 0 => {
-                        stack.pop();
-                    }
-                    ')' => set_depth(&mut stack, depth.saturating_sub(1)),
-                    '<' if next == Some('<') && chars.get(i + 2) != Some(&'<') => {
-                        let (frame, used) = heredoc_start(&chars, i + 2)?;
-                        pending.push(frame);
-                        i += 1 + used;
-                    }
-                    '<' if next == Some('<') => i += 2,
-                    '\n' => {
-                        line_start = true;
-                        if let Some(body) = pending_next(&mut pending) {
-                            stack.push(body);
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            Frame::Double => match c {
-                '\\' => {
-                    if next == Some(OPEN) {
-                        return Err((read_mark(&chars[i + 1..]).0, AFTER_BACKSLASH));
-                    }
-                    i += 1;
-                }
-                '"' => {
-                    stack.pop();
-                }
-                '`' => stack.push(Frame::Cmd {
-                    end: End::Backtick { in_double: true },
-                    depth: 0,
-                }),
-                '$' => i += dollar(&chars, i, &mut stack, true),
-                _ => {}
-            },
+            Frame::Cmd { end, depth } => self.command(c, end, depth)?,
+            Frame::Double => self.double(c)?,
             Frame::Single => {
                 if c == '\'' {
-                    stack.pop();
+                    self.stack.pop();
                 }
             }
             Frame::AnsiC => match c {
-                '\\' => {
-                    if next == Some(OPEN) {
-                        return Err((read_mark(&chars[i + 1..]).0, AFTER_BACKSLASH));
-                    }
-                    i += 1;
-                }
+                '\\' => self.escape()?,
                 '\'' => {
-                    stack.pop();
+                    self.stack.pop();
                 }
                 _ => {}
             },
-            Frame::Param { depth, quoted } => match c {
-                '\\' => {
-                    if next == Some(OPEN) {
-                        return Err((read_mark(&chars[i + 1..]).0, AFTER_BACKSLASH));
-                    }
-                    i += 1;
-                }
-                '\'' if !quoted => stack.push(Frame::Single),
-                '"' => stack.push(Frame::Double),
-                '$' => i += dollar(&chars, i, &mut stack, quoted),
-                '{' => set_param_depth(&mut stack, depth + 1),
-                '}' if depth == 0 => {
-                    stack.pop();
-                }
-                '}' => set_param_depth(&mut stack, depth - 1),
-                _ => {}
-            },
-            Frame::Arith { depth } => match c {
-                '(' => set_arith_depth(&mut stack, depth + 1),
-                ')' if depth == 0 && next == Some(')') => {
-                    stack.pop();
-                    i += 1;
-                }
-                ')' => set_arith_depth(&mut stack, depth.saturating_sub(1)),
-                '$' => i += dollar(&chars, i, &mut stack, false),
-                _ => {}
-            },
+            Frame::Param { depth, quoted } => self.param(c, depth, quoted)?,
+            Frame::Arith { depth } => self.arith(c, depth),
             Frame::Comment => {
                 if c == '\n' {
-                    stack.pop();
-                    line_start = true;
-                    word_start = true;
-                    if let Some(body) = pending_next(&mut pending) {
-                        stack.push(body);
-                    }
+                    self.stack.pop();
+                    self.new_line();
                 }
             }
-            Frame::Heredoc { expand, .. } => {
-                if c == '\n' {
-                    line_start = true;
-                } else if expand {
-                    match c {
-                        '\\' => {
-                            if next == Some(OPEN) {
-                                return Err((read_mark(&chars[i + 1..]).0, AFTER_BACKSLASH));
-                            }
-                            i += 1;
-                        }
-                        '`' => stack.push(Frame::Cmd {
-                            end: End::Backtick { in_double: true },
-                            depth: 0,
-                        }),
-                        '$' => i += dollar(&chars, i, &mut stack, true),
-                        _ => {}
-                    }
-                }
-            }
+            Frame::Heredoc { expand, .. } => self.heredoc(c, expand)?,
         }
-        i += 1;
+        self.i += 1;
+        Ok(())
     }
-    Ok(places)
+
+    /// A marker: where it stands, or why nothing can stand there.
+    fn mark(&mut self, top: &Frame) -> Result<(), Refused> {
+        let (n, len) = read_mark(&self.chars[self.i..]);
+        let place = match top {
+            Frame::Cmd {
+                end: End::Backtick { in_double: true },
+                ..
+            } => return Err((n, BACKTICK_IN_DOUBLE)),
+            Frame::Cmd { .. } | Frame::Param { quoted: false, .. } => Place::Word,
+            Frame::Double | Frame::Param { quoted: true, .. } => Place::Double,
+            Frame::Single => Place::Single,
+            Frame::AnsiC => Place::AnsiC,
+            Frame::Arith { .. } => return Err((n, ARITH)),
+            Frame::Comment => Place::Comment,
+            Frame::Heredoc { expand: true, .. } => Place::Heredoc,
+            Frame::Heredoc { expand: false, .. } => return Err((n, LITERAL_HEREDOC)),
+        };
+        let after_dollar = self.i.checked_sub(1).map(|p| self.chars[p]) == Some('$');
+        if after_dollar && !matches!(place, Place::Single | Place::Comment) {
+            return Err((n, AFTER_DOLLAR));
+        }
+        if let Some(slot) = self.places.get_mut(n.wrapping_sub(1)) {
+            *slot = place;
+        }
+        self.i += len;
+        self.word_start = false;
+        self.line_start = false;
+        Ok(())
+    }
+
+    /// At the start of a here-document's line: whether it is the delimiter, which ends it.
+    fn heredoc_ends(&mut self, delim: &str, strip_tabs: bool) -> bool {
+        let end = self.chars[self.i..]
+            .iter()
+            .position(|&c| c == '\n')
+            .map_or(self.chars.len(), |p| self.i + p);
+        let line: String = self.chars[self.i..end].iter().collect();
+        let line = if strip_tabs {
+            line.trim_start_matches('\t')
+        } else {
+            &line
+        };
+        if line != delim {
+            return false;
+        }
+        self.stack.pop();
+        self.i = (end + 1).min(self.chars.len());
+        self.new_line();
+        true
+    }
+
+    /// After a new line: the next here-document waiting for its body starts.
+    fn new_line(&mut self) {
+        self.line_start = true;
+        self.word_start = true;
+        if !self.pending.is_empty() {
+            let body = self.pending.remove(0);
+            self.stack.push(body);
+        }
+    }
+
+    /// A `\`: the next char is taken as it is; a value cannot be that char.
+    fn escape(&mut self) -> Result<(), Refused> {
+        if self.next() == Some(OPEN) {
+            return Err((read_mark(&self.chars[self.i + 1..]).0, AFTER_BACKSLASH));
+        }
+        self.i += 1;
+        Ok(())
+    }
+
+    /// A `$`: what it opens, if anything.
+    fn dollar(&mut self, quoted: bool) {
+        self.i += dollar(&self.chars, self.i, &mut self.stack, quoted);
+    }
+
+    fn command(&mut self, c: char, end: End, depth: usize) -> Result<(), Refused> {
+        let at_word_start = self.word_start;
+        self.word_start = c.is_whitespace() || ";&|()<>".contains(c);
+        let next = self.next();
+        match c {
+            '\\' => self.escape()?,
+            '\'' => self.stack.push(Frame::Single),
+            '"' => self.stack.push(Frame::Double),
+            '#' if at_word_start => self.stack.push(Frame::Comment),
+            '`' => match end {
+                End::Backtick { .. } => {
+                    self.stack.pop();
+                }
+                _ => self.stack.push(Frame::Cmd {
+                    end: End::Backtick { in_double: false },
+                    depth: 0,
+                }),
+            },
+            '$' => self.dollar(false),
+            '(' if next == Some('(') && at_word_start => {
+                self.stack.push(Frame::Arith { depth: 0 });
+                self.i += 1;
+            }
+            '(' => set_depth(&mut self.stack, depth + 1),
+            ')' if end == End::Paren && depth == 0 => {
+                self.stack.pop();
+            }
+            ')' => set_depth(&mut self.stack, depth.saturating_sub(1)),
+            '<' if next == Some('<') && self.chars.get(self.i + 2) != Some(&'<') => {
+                let (frame, used) = heredoc_start(&self.chars, self.i + 2)?;
+                self.pending.push(frame);
+                self.i += 1 + used;
+            }
+            '<' if next == Some('<') => self.i += 2,
+            '\n' => self.new_line(),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn double(&mut self, c: char) -> Result<(), Refused> {
+        match c {
+            '\\' => self.escape()?,
+            '"' => {
+                self.stack.pop();
+            }
+            '`' => self.stack.push(Frame::Cmd {
+                end: End::Backtick { in_double: true },
+                depth: 0,
+            }),
+            '$' => self.dollar(true),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn param(&mut self, c: char, depth: usize, quoted: bool) -> Result<(), Refused> {
+        match c {
+            '\\' => self.escape()?,
+            '\'' if !quoted => self.stack.push(Frame::Single),
+            '"' => self.stack.push(Frame::Double),
+            '$' => self.dollar(quoted),
+            '{' => set_param_depth(&mut self.stack, depth + 1),
+            '}' if depth == 0 => {
+                self.stack.pop();
+            }
+            '}' => set_param_depth(&mut self.stack, depth - 1),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn arith(&mut self, c: char, depth: usize) {
+        match c {
+            '(' => set_arith_depth(&mut self.stack, depth + 1),
+            ')' if depth == 0 && self.next() == Some(')') => {
+                self.stack.pop();
+                self.i += 1;
+            }
+            ')' => set_arith_depth(&mut self.stack, depth.saturating_sub(1)),
+            '$' => self.dollar(false),
+            _ => {}
+        }
+    }
+
+    fn heredoc(&mut self, c: char, expand: bool) -> Result<(), Refused> {
+        if c == '\n' {
+            self.line_start = true;
+            return Ok(());
+        }
+        if !expand {
+            return Ok(());
+        }
+        match c {
+            '\\' => self.escape()?,
+            '`' => self.stack.push(Frame::Cmd {
+                end: End::Backtick { in_double: true },
+                depth: 0,
+            }),
+            '$' => self.dollar(true),
+            _ => {}
+        }
+        Ok(())
+    }
 }
 
 /// The number of the marker at the start of `chars`, and how many chars it takes.
@@ -630,14 +678,9 @@ fn set_arith_depth(stack: &mut [Frame], new: usize) {
     }
 }
 
-/// The first here-document waiting for its body.
-fn pending_next(pending: &mut Vec<Frame>) -> Option<Frame> {
-    (!pending.is_empty()).then(|| pending.remove(0))
-}
-
 /// Reads a here-document's operator after `<<` (at `at`: an optional `-`, blanks, the
 /// delimiter word); returns its body's frame and how many chars it took.
-fn heredoc_start(chars: &[char], at: usize) -> Result<(Frame, usize), (usize, &'static str)> {
+fn heredoc_start(chars: &[char], at: usize) -> Result<(Frame, usize), Refused> {
     let mut i = at;
     let strip_tabs = chars.get(i) == Some(&'-');
     if strip_tabs {
