@@ -3,6 +3,7 @@
 
 pub mod load;
 pub mod model;
+pub mod plan;
 pub mod script;
 pub mod source;
 

@@ -1,0 +1,115 @@
+//! The plan: a runbook with its includes flattened into one list of steps, each with its key,
+//! its scope (which runbook's inputs and outputs it sees) and the hash of its definition.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use super::model::{RunbookDoc, Step, StepKind};
+use super::source::SourceFile;
+
+/// One parsed runbook file.
+#[derive(Debug)]
+pub struct Runbook {
+    pub source: Arc<SourceFile>,
+    pub doc: RunbookDoc,
+}
+
+impl Runbook {
+    /// The file the runbook was read from.
+    pub fn path(&self) -> &Path {
+        &self.source.path
+    }
+
+    /// The directory that paths in the runbook are relative to.
+    pub fn dir(&self) -> PathBuf {
+        self.path()
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    }
+
+    /// A hash of the whole file, to notice that a runbook changed between runs.
+    pub fn hash(&self) -> String {
+        hex::encode(Sha256::digest(self.source.text.as_bytes()))
+    }
+}
+
+/// Where the steps of one runbook file run: the root runbook, or an include of another.
+#[derive(Debug)]
+pub struct Scope {
+    pub runbook: Arc<Runbook>,
+    /// For an included runbook: the plan index of the include step.
+    pub parent: Option<usize>,
+    /// The key prefix of its steps (`deploy/` for steps included by step `deploy`).
+    pub prefix: String,
+}
+
+/// One step of the plan.
+#[derive(Debug)]
+pub struct PlanStep {
+    /// Unique key within the plan: the step id, prefixed by the ids of the includes around it.
+    pub key: String,
+    /// The scope whose runbook defines the step.
+    pub scope: usize,
+    /// The step's position in its runbook.
+    pub index: usize,
+    /// How many includes deep the step is.
+    pub depth: usize,
+    /// A hash of the step's definition, to notice that it changed since it ran; made when
+    /// first asked for (validation alone never needs it).
+    pub(super) hash: std::sync::OnceLock<String>,
+    /// For an include step, the scope of the included runbook and the plan index just after its
+    /// last step.
+    pub include: Option<(usize, usize)>,
+}
+
+/// A runbook with its includes, ready to run.
+#[derive(Debug)]
+pub struct Plan {
+    pub scopes: Vec<Scope>,
+    pub steps: Vec<PlanStep>,
+}
+
+impl Plan {
+    /// The root runbook.
+    pub fn root(&self) -> &Runbook {
+        &self.scopes[0].runbook
+    }
+
+    /// The definition of a plan step.
+    pub fn step(&self, i: usize) -> &Step {
+        let s = &self.steps[i];
+        &self.scopes[s.scope].runbook.doc.steps[s.index]
+    }
+
+    /// The runbook that defines a plan step.
+    pub fn runbook_of(&self, i: usize) -> &Runbook {
+        &self.scopes[self.steps[i].scope].runbook
+    }
+
+    /// The hash of a step's definition (what it does, not its title or description).
+    pub fn hash(&self, i: usize) -> &str {
+        self.steps[i].hash.get_or_init(|| step_hash(self.step(i)))
+    }
+
+    /// The plan index of a step key.
+    pub fn index_of(&self, key: &str) -> Option<usize> {
+        self.steps.iter().position(|s| s.key == key)
+    }
+
+    /// Whether any step, at any depth, is an AWS step.
+    pub fn uses_aws(&self) -> bool {
+        (0..self.steps.len()).any(|i| self.step(i).kind() == StepKind::Aws)
+    }
+}
+
+pub(super) fn step_hash(step: &Step) -> String {
+    // Titles and descriptions explain a step; editing them does not change what it does.
+    let mut what = step.clone();
+    what.title.clear();
+    what.description = None;
+    let json = serde_json::to_vec(&what).unwrap_or_default();
+    hex::encode(&Sha256::digest(&json)[..12])
+}
