@@ -7,9 +7,9 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::engine::scalar;
 use jiff::Timestamp;
 use serde::Serialize;
-use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::engine::{Backlog, Event, Need, RunOutcome, Stream};
@@ -291,13 +291,6 @@ impl Printer {
         }
         crate::out::flush();
         waiting
-    }
-}
-
-fn scalar(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
     }
 }
 
@@ -636,11 +629,7 @@ pub fn status(run: &str, json: bool) -> Result<i32> {
                 title: found.map(|(p, i)| p.step(i).title.clone()),
                 kind: found.map(|(p, i)| p.step(i).kind()),
                 depth: found.map_or(0, |(p, i)| p.steps[i].depth),
-                changed: found.is_some_and(|(p, i)| {
-                    s.status.is_done()
-                        && !s.definition_hash.is_empty()
-                        && s.definition_hash != p.hash(i)
-                }),
+                changed: found.is_some_and(|(p, i)| crate::engine::changed_since_it_ran(p, i, s)),
                 group_alive: group_alive(s),
                 state: s.clone(),
             }

@@ -25,8 +25,7 @@ impl Engine {
                     out.push((i, need));
                 }
                 Status::Succeeded | Status::Satisfied
-                    if !st.definition_hash.is_empty()
-                        && st.definition_hash != self.plan.hash(i) =>
+                    if changed_since_it_ran(&self.plan, i, st) =>
                 {
                     out.push((i, Need::Changed));
                 }

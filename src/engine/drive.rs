@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Decisions, Engine, EngineError, Event, Flow, Mode, Need, Preview, RunOutcome};
-use crate::state::{RunState, Status};
+use crate::state::RunState;
 
 /// What a front end asks the engine to do.
 #[derive(Debug)]
@@ -125,7 +125,7 @@ impl Engine {
                 .get(&self.plan.steps[i].key)
                 .map(|s| s.status)
                 .unwrap_or_default();
-            !(st.is_done() || (st == Status::Failed && self.plan.step(i).continue_on_error))
+            !super::moved_past(&self.plan, i, st)
         })
     }
 

@@ -42,6 +42,7 @@ use crate::state::{InputValue, RunState, RunStore, Status, StepState, StoreError
 pub use backlog::Backlog;
 pub use context::Values;
 pub use drive::{Ack, Command, Handoff, Report, serve};
+pub use outputs::scalar;
 pub use secrets::{MASK, Secrets};
 pub use shell::Stream;
 
@@ -352,7 +353,7 @@ impl Engine {
         if status.is_done() {
             return Ok(Flow::Next);
         }
-        if status == Status::Failed && self.plan.step(i).continue_on_error {
+        if moved_past(&self.plan, i, status) {
             return Ok(Flow::Next);
         }
         let step = self.plan.step(i).clone();
@@ -716,6 +717,17 @@ fn split_items(text: &str) -> Vec<String> {
         .filter(|s| !s.is_empty())
         .map(str::to_string)
         .collect()
+}
+
+/// Whether the run has moved past a step that stands at `status`: it is done, or it failed
+/// and the step says to go on (`continue_on_error`).
+pub fn moved_past(plan: &Plan, i: usize, status: Status) -> bool {
+    status.is_done() || (status == Status::Failed && plan.step(i).continue_on_error)
+}
+
+/// Whether a finished step's definition changed since it ran.
+pub fn changed_since_it_ran(plan: &Plan, i: usize, st: &StepState) -> bool {
+    st.status.is_done() && !st.definition_hash.is_empty() && st.definition_hash != plan.hash(i)
 }
 
 /// Checks a value against a pattern (whole match) and a list of choices.

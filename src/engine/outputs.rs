@@ -236,7 +236,8 @@ fn json_path(value: &Value, path: &str) -> Option<String> {
     path.query(value).first().map(scalar)
 }
 
-fn scalar(v: &Value) -> String {
+/// A JSON value as text: a string as it is, anything else as JSON.
+pub fn scalar(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         other => other.to_string(),

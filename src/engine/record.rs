@@ -145,8 +145,7 @@ impl Engine {
             exit_code: attempt.exit_code,
             message: message.clone(),
         };
-        let goes_on =
-            attempt.status.is_done() || (attempt.status == Status::Failed && continue_on_error);
+        let goes_on = moved_past(&self.plan, i, attempt.status);
         if goes_on {
             self.record_soon(&what, i, message.as_deref(), event)?;
         } else {

@@ -10,12 +10,12 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use indexmap::IndexMap;
-use serde_json::Value;
 
 use super::app::Effect;
 use super::input::TextInput;
 use super::output::{OutputBuffer, Search};
 use crate::aws::Identity;
+use crate::engine::scalar;
 use crate::engine::{
     Command, Decisions, Event, Handoff, Need, Preview, Report, RunOutcome, Stream, check_value,
 };
@@ -163,9 +163,7 @@ impl RunView {
             v.attempts = st.attempts;
             v.message = st.message.clone();
             v.exit_code = st.exit_code;
-            v.changed = st.status.is_done()
-                && !st.definition_hash.is_empty()
-                && st.definition_hash != self.plan.hash(i);
+            v.changed = crate::engine::changed_since_it_ran(&self.plan, i, st);
             if st.status != Status::Running {
                 v.started = None;
             }
@@ -190,10 +188,10 @@ impl RunView {
 
     /// The first step the run has not moved past.
     pub fn next_step(&self) -> Option<usize> {
-        self.steps.iter().enumerate().position(|(i, s)| {
-            !(s.status.is_done()
-                || (s.status == Status::Failed && self.plan.step(i).continue_on_error))
-        })
+        self.steps
+            .iter()
+            .enumerate()
+            .position(|(i, s)| !crate::engine::moved_past(&self.plan, i, s.status))
     }
 
     /// Steps done, and all steps.
@@ -202,10 +200,7 @@ impl RunView {
             .steps
             .iter()
             .enumerate()
-            .filter(|(i, s)| {
-                s.status.is_done()
-                    || (s.status == Status::Failed && self.plan.step(*i).continue_on_error)
-            })
+            .filter(|(i, s)| crate::engine::moved_past(&self.plan, *i, s.status))
             .count();
         (done, self.steps.len())
     }
@@ -719,12 +714,5 @@ impl RunView {
                 Vec::new()
             }
         }
-    }
-}
-
-fn scalar(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
     }
 }
