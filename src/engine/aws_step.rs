@@ -126,27 +126,17 @@ impl Engine {
             match (&result, &step.wait) {
                 (Err(e), Some(w)) if e.code == aws::CHECK_FAILED => {
                     let elapsed = started.elapsed();
-                    if elapsed + w.every.0 > w.timeout.0 {
+                    if !poll::again(w, elapsed) {
                         return Attempt::failed(format!(
                             "{e}\nstill not passing after waiting {}",
                             w.timeout
                         ));
                     }
-                    self.note(
-                        i,
-                        &format!(
-                            "{} (try {tries}, {} elapsed); next try in {}",
-                            e.message,
-                            humantime::format_duration(Duration::from_secs(elapsed.as_secs())),
-                            w.every
-                        ),
-                    );
-                    tokio::select! {
-                        _ = tokio::time::sleep(w.every.0) => continue,
-                        _ = self.cancel.cancelled() => {
-                            return Attempt { message: Some("interrupted while waiting".into()), ..Attempt::new(Status::Interrupted) };
-                        }
+                    self.note(i, &poll::line(&e.message, tries, elapsed, w));
+                    if let Some(stopped) = self.until_next_try(w).await {
+                        return stopped;
                     }
+                    continue;
                 }
                 _ => break result,
             }

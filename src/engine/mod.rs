@@ -16,6 +16,7 @@ pub mod group;
 mod include;
 mod manual;
 mod outputs;
+mod poll;
 mod preview;
 mod record;
 mod script_step;
@@ -394,13 +395,10 @@ impl Engine {
         step: &crate::runbook::Step,
         hash: &str,
     ) -> Result<Option<Flow>, EngineError> {
-        let Some(when) = &step.when else {
+        let (Some(when), Some(holds)) = (&step.when, self.when_holds(i, false)) else {
             return Ok(None);
         };
-        let ctx = self
-            .values
-            .context(&self.plan, &self.state, self.plan.steps[i].scope, false);
-        match template::eval_condition(&when.value, &ctx) {
+        match holds {
             Ok(true) => Ok(None),
             Ok(false) => {
                 let reason = format!("`when: {}` is false", when.value);
@@ -412,6 +410,16 @@ impl Engine {
                 self.finish(i, failed, hash, Instant::now()).map(Some)
             }
         }
+    }
+
+    /// A step's `when`, decided in its scope (a dry run's with placeholders for what earlier
+    /// steps would produce); None when it has none.
+    pub(super) fn when_holds(&self, i: usize, dry: bool) -> Option<Result<bool, String>> {
+        let when = self.plan.step(i).when.as_ref()?;
+        let ctx = self
+            .values
+            .context(&self.plan, &self.state, self.plan.steps[i].scope, dry);
+        Some(template::eval_condition(&when.value, &ctx))
     }
 
     /// `skip_if`: a script that passes makes the step satisfied without running it.

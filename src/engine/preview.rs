@@ -205,11 +205,11 @@ impl Engine {
             let step = self.plan.step(i).clone();
             let scope = self.plan.steps[i].scope;
             let mut preview = self.describe(i).await;
-            if let Some(when) = &step.when {
+            if let (Some(when), Some(holds)) = (&step.when, self.when_holds(i, true)) {
                 let ctx = self.values.context(&self.plan, &self.state, scope, true);
                 let values = when_values(&when.value, &ctx);
                 let values = self.values.secrets().mask(&values).into_owned();
-                match template::eval_condition(&when.value, &ctx) {
+                match holds {
                     Ok(false) => {
                         preview.skip = Some(format!(
                             "would be skipped: `when: {}` is false{values}",

@@ -325,24 +325,18 @@ impl Engine {
                 && step.kind() == StepKind::Check
             {
                 let elapsed = started.elapsed();
-                if elapsed + w.every.0 <= w.timeout.0 {
-                    let line = format!(
-                        "check not passing yet (try {tries}, {} elapsed); next try in {}",
-                        humantime::format_duration(Duration::from_secs(elapsed.as_secs())),
-                        w.every
-                    );
+                if poll::again(w, elapsed) {
+                    let line = poll::line("check not passing yet", tries, elapsed, w);
                     log.line(Stream::Info, &line);
                     self.emit(Event::Output {
                         index: i,
                         stream: Stream::Info,
                         line,
                     });
-                    tokio::select! {
-                        _ = tokio::time::sleep(w.every.0) => continue,
-                        _ = self.cancel.cancelled() => {
-                            return Attempt { message: Some("interrupted while waiting".into()), ..Attempt::new(Status::Interrupted) };
-                        }
+                    if let Some(stopped) = self.until_next_try(w).await {
+                        return stopped;
                     }
+                    continue;
                 }
                 attempt.message = Some(format!("still failing after waiting {}", w.timeout));
             }
