@@ -127,14 +127,14 @@ impl Engine {
     }
 
     /// Runs a `run` or `check` script, streaming its output, and extracts its outputs. `early`
-    /// is the script already resolved and started, held until now.
+    /// is the script already resolved and started, held until now. A check with `wait` is
+    /// polled until it passes or its time is up.
     pub(super) async fn script(
         &mut self,
         i: usize,
         early: Option<(Prepared, shell::Held)>,
     ) -> Attempt {
         let step = self.plan.step(i).clone();
-        let key = self.key(i);
         let (prepared, mut held) = match early {
             Some((p, h)) => (p, Some(h)),
             None => match self.prepare(i) {
@@ -142,186 +142,18 @@ impl Engine {
                 Err(e) => return Attempt::failed(e),
             },
         };
-        let output_file = prepared.output_file.clone();
-        let remove_output_file = || {
-            if let Some(f) = &output_file {
-                let _ = std::fs::remove_file(f);
-            }
-        };
-        let Prepared {
-            source,
-            env,
-            cwd,
-            timeout,
-            capture,
-            ..
-        } = &prepared;
-        let (source, env, cwd, timeout, capture) =
-            (source.clone(), env.clone(), cwd.clone(), *timeout, *capture);
-
         if step.interactive {
-            let lease = self.lend_terminal(i).await;
-            let exit = shell::run_interactive(shell::Script {
-                source: &source,
-                env,
-                cwd,
-                timeout,
-                capture: false,
-            })
-            .await;
-            drop(lease);
-            remove_output_file();
-            return match exit {
-                Ok(shell::Exit::Code(0)) => Attempt::new(Status::Succeeded),
-                Ok(shell::Exit::Code(c)) => Attempt {
-                    exit_code: Some(c),
-                    ..Attempt::failed(format!("exited with status {c}"))
-                },
-                Ok(other) => Attempt::failed(format!("ended: {other:?}")),
-                Err(e) => Attempt::failed(format!("cannot start bash: {e}")),
-            };
+            return self.interactive_script(i, &prepared).await;
         }
-
-        // Output of a step with secret outputs is held back until the secrets are known, so
-        // that they are masked even on the first line that shows them.
-        let hold = step
-            .outputs
-            .values()
-            .any(|o| o.as_ref().is_some_and(|o| o.secret));
-        let mut log = outputs::StepLog::new(self.store.as_ref().map(|s| s.log_path(&key)));
-        let wait = step.wait.clone();
+        let mut log = outputs::StepLog::new(self.store.as_ref().map(|s| s.log_path(&self.key(i))));
         let started = Instant::now();
         let mut tries = 0u32;
         loop {
             tries += 1;
-            let (tx, mut rx) = shell::lines();
-            let script = shell::Script {
-                source: &source,
-                env: env.clone(),
-                cwd: cwd.clone(),
-                timeout,
-                capture,
-            };
-            let started_bash = match held.take() {
-                Some(h) => Ok(h),
-                None => shell::spawn(&script),
-            };
-            let held_bash = match started_bash {
-                Ok(h) => h,
-                Err(e) => {
-                    remove_output_file();
-                    return Attempt::failed(format!("cannot start bash: {e}"));
-                }
-            };
-            // A script started here (a retry, a poll, an item) has its process group on disk
-            // before it passes its gate, as the first one has with the "running" state.
-            if let Some(g) = held_bash.pid().and_then(group::Group::of) {
-                let st = self.step_state(i);
-                if st.pgid != Some(g.pgid) || st.pgid_started != Some(g.started) {
-                    st.pgid = Some(g.pgid);
-                    st.pgid_started = Some(g.started);
-                    self.unsaved = true;
-                    if let Err(e) = self.flush() {
-                        remove_output_file();
-                        return Attempt::failed(format!(
-                            "cannot record the step's process group: {e}"
-                        ));
-                    }
-                }
-            }
-            let run = shell::wait(held_bash, tx, &self.cancel);
-            let mut held = Vec::new();
-            let mut held_bytes = 0;
-            let mut not_held = 0;
-            let pump = async {
-                while let Some((stream, line)) = rx.recv().await {
-                    if hold {
-                        if held_bytes + line.len() <= MAX_HELD {
-                            held_bytes += line.len();
-                            held.push((stream, line));
-                        } else {
-                            not_held += 1;
-                        }
-                    } else {
-                        let line = self.values.secrets().mask(&line).into_owned();
-                        log.line(stream, &line);
-                        if let Some(b) = &self.backlog
-                            && !b.room(&self.events, &self.cancel).await
-                        {
-                            continue;
-                        }
-                        self.emit(Event::Output {
-                            index: i,
-                            stream,
-                            line,
-                        });
-                    }
-                }
-            };
-            let (result, ()) = tokio::join!(run, pump);
-            let (exit, stdout) = match result {
-                Ok(r) => r,
-                Err(e) => {
-                    remove_output_file();
-                    return Attempt::failed(format!("cannot start bash: {e}"));
-                }
-            };
-            let mut attempt = match exit {
-                shell::Exit::Code(0) => {
-                    match outputs::extract(&step.outputs, &stdout, output_file.as_deref()) {
-                        Ok(outputs) => Attempt {
-                            outputs,
-                            ..Attempt::new(Status::Succeeded)
-                        },
-                        Err(e) => Attempt {
-                            exit_code: Some(0),
-                            ..Attempt::failed(e)
-                        },
-                    }
-                }
-                shell::Exit::Code(c) => Attempt {
-                    exit_code: Some(c),
-                    ..Attempt::failed(format!("exited with status {c}"))
-                },
-                shell::Exit::Signal(s) => Attempt::failed(format!("killed by signal {s}")),
-                shell::Exit::TimedOut => Attempt::failed(format!(
-                    "timed out after {}; its process group was stopped",
-                    humantime::format_duration(timeout.unwrap_or_default())
-                )),
-                shell::Exit::Cancelled => Attempt {
-                    message: Some("interrupted; its process group was stopped".into()),
-                    ..Attempt::new(Status::Interrupted)
-                },
-            };
-            if attempt.status == Status::Succeeded {
-                attempt.exit_code = Some(0);
-            }
-            remove_output_file();
-            for (_, (value, secret)) in &attempt.outputs {
-                if *secret {
-                    self.values.add_secret(value);
-                }
-            }
-            if not_held > 0 {
-                held.push((
-                    Stream::Info,
-                    format!(
-                        "{not_held} more lines were not kept: a step with secret outputs keeps its output until the secrets are known, at most {} MiB of it",
-                        MAX_HELD / (1024 * 1024)
-                    ),
-                ));
-            }
-            for (stream, line) in held {
-                let line = self.values.secrets().mask(&line).into_owned();
-                log.line(stream, &line);
-                self.emit(Event::Output {
-                    index: i,
-                    stream,
-                    line,
-                });
-            }
-            // A check with `wait` is polled until it passes or its time is up.
-            if let (Some(w), Status::Failed) = (&wait, attempt.status)
+            let mut attempt = self
+                .script_once(i, &step, &prepared, held.take(), &mut log)
+                .await;
+            if let (Some(w), Status::Failed) = (&step.wait, attempt.status)
                 && step.kind() == StepKind::Check
             {
                 let elapsed = started.elapsed();
@@ -343,6 +175,164 @@ impl Engine {
             return attempt;
         }
     }
+
+    /// An interactive script: the terminal is handed to it; its output is not read.
+    async fn interactive_script(&mut self, i: usize, prepared: &Prepared) -> Attempt {
+        let lease = self.lend_terminal(i).await;
+        let exit = shell::run_interactive(shell::Script {
+            capture: false,
+            ..prepared.script()
+        })
+        .await;
+        drop(lease);
+        prepared.remove_output_file();
+        match exit {
+            Ok(shell::Exit::Code(0)) => Attempt::new(Status::Succeeded),
+            Ok(shell::Exit::Code(c)) => Attempt {
+                exit_code: Some(c),
+                ..Attempt::failed(format!("exited with status {c}"))
+            },
+            Ok(other) => Attempt::failed(format!("ended: {other:?}")),
+            Err(e) => Attempt::failed(format!("cannot start bash: {e}")),
+        }
+    }
+
+    /// One run of a script (started here, or `held` at its gate already), to its end.
+    async fn script_once(
+        &mut self,
+        i: usize,
+        step: &crate::runbook::Step,
+        prepared: &Prepared,
+        held: Option<shell::Held>,
+        log: &mut outputs::StepLog,
+    ) -> Attempt {
+        let started_bash = match held {
+            Some(h) => Ok(h),
+            None => shell::spawn(&prepared.script()),
+        };
+        let held_bash = match started_bash {
+            Ok(h) => h,
+            Err(e) => {
+                prepared.remove_output_file();
+                return Attempt::failed(format!("cannot start bash: {e}"));
+            }
+        };
+        if let Err(e) = self.record_group(i, &held_bash) {
+            prepared.remove_output_file();
+            return Attempt::failed(e);
+        }
+        // Output of a step with secret outputs is held back until the secrets are known, so
+        // that they are masked even on the first line that shows them.
+        let hold = step
+            .outputs
+            .values()
+            .any(|o| o.as_ref().is_some_and(|o| o.secret));
+        let (tx, rx) = shell::lines();
+        let run = shell::wait(held_bash, tx, &self.cancel);
+        let (result, (held, not_held)) = tokio::join!(run, self.stream(i, rx, hold, log));
+        let attempt = match result {
+            Ok((exit, stdout)) => exit_attempt(
+                exit,
+                &stdout,
+                step,
+                prepared.output_file.as_deref(),
+                prepared.timeout,
+            ),
+            Err(e) => Attempt::failed(format!("cannot start bash: {e}")),
+        };
+        prepared.remove_output_file();
+        for (_, (value, secret)) in &attempt.outputs {
+            if *secret {
+                self.values.add_secret(value);
+            }
+        }
+        self.show_held(i, held, not_held, log);
+        attempt
+    }
+
+    /// A script started here (a retry, a poll, an item) has its process group on disk before
+    /// it passes its gate, as the first one has with the "running" state.
+    fn record_group(&mut self, i: usize, held: &shell::Held) -> Result<(), String> {
+        let Some(g) = held.pid().and_then(group::Group::of) else {
+            return Ok(());
+        };
+        let st = self.step_state(i);
+        if st.pgid == Some(g.pgid) && st.pgid_started == Some(g.started) {
+            return Ok(());
+        }
+        st.pgid = Some(g.pgid);
+        st.pgid_started = Some(g.started);
+        self.unsaved = true;
+        self.flush()
+            .map_err(|e| format!("cannot record the step's process group: {e}"))
+    }
+
+    /// Shows and logs a script's lines as they come, masked; or, with `hold`, keeps them (up
+    /// to `MAX_HELD` bytes) to show once the secrets are known. Returns the lines kept and how
+    /// many were not.
+    async fn stream(
+        &self,
+        i: usize,
+        mut rx: mpsc::Receiver<(Stream, String)>,
+        hold: bool,
+        log: &mut outputs::StepLog,
+    ) -> (Vec<(Stream, String)>, usize) {
+        let mut held = Vec::new();
+        let mut held_bytes = 0;
+        let mut not_held = 0;
+        while let Some((stream, line)) = rx.recv().await {
+            if hold {
+                if held_bytes + line.len() <= MAX_HELD {
+                    held_bytes += line.len();
+                    held.push((stream, line));
+                } else {
+                    not_held += 1;
+                }
+                continue;
+            }
+            let line = self.values.secrets().mask(&line).into_owned();
+            log.line(stream, &line);
+            if let Some(b) = &self.backlog
+                && !b.room(&self.events, &self.cancel).await
+            {
+                continue;
+            }
+            self.emit(Event::Output {
+                index: i,
+                stream,
+                line,
+            });
+        }
+        (held, not_held)
+    }
+
+    /// Shows and logs the lines held back, now masked with the step's own secrets too.
+    fn show_held(
+        &self,
+        i: usize,
+        mut held: Vec<(Stream, String)>,
+        not_held: usize,
+        log: &mut outputs::StepLog,
+    ) {
+        if not_held > 0 {
+            held.push((
+                Stream::Info,
+                format!(
+                    "{not_held} more lines were not kept: a step with secret outputs keeps its output until the secrets are known, at most {} MiB of it",
+                    MAX_HELD / (1024 * 1024)
+                ),
+            ));
+        }
+        for (stream, line) in held {
+            let line = self.values.secrets().mask(&line).into_owned();
+            log.line(stream, &line);
+            self.emit(Event::Output {
+                index: i,
+                stream,
+                line,
+            });
+        }
+    }
 }
 
 /// A `run` or `check` script, resolved and ready to start.
@@ -356,7 +346,53 @@ pub(super) struct Prepared {
     capture: bool,
 }
 
+/// How a script ended, as an attempt: its outputs when it succeeded.
+fn exit_attempt(
+    exit: shell::Exit,
+    stdout: &str,
+    step: &crate::runbook::Step,
+    output_file: Option<&std::path::Path>,
+    timeout: Option<Duration>,
+) -> Attempt {
+    let mut attempt = match exit {
+        shell::Exit::Code(0) => match outputs::extract(&step.outputs, stdout, output_file) {
+            Ok(outputs) => Attempt {
+                outputs,
+                ..Attempt::new(Status::Succeeded)
+            },
+            Err(e) => Attempt {
+                exit_code: Some(0),
+                ..Attempt::failed(e)
+            },
+        },
+        shell::Exit::Code(c) => Attempt {
+            exit_code: Some(c),
+            ..Attempt::failed(format!("exited with status {c}"))
+        },
+        shell::Exit::Signal(s) => Attempt::failed(format!("killed by signal {s}")),
+        shell::Exit::TimedOut => Attempt::failed(format!(
+            "timed out after {}; its process group was stopped",
+            humantime::format_duration(timeout.unwrap_or_default())
+        )),
+        shell::Exit::Cancelled => Attempt {
+            message: Some("interrupted; its process group was stopped".into()),
+            ..Attempt::new(Status::Interrupted)
+        },
+    };
+    if attempt.status == Status::Succeeded {
+        attempt.exit_code = Some(0);
+    }
+    attempt
+}
+
 impl Prepared {
+    /// Removes the file the script wrote its outputs to (it has been read).
+    fn remove_output_file(&self) {
+        if let Some(f) = &self.output_file {
+            let _ = std::fs::remove_file(f);
+        }
+    }
+
     pub(super) fn script(&self) -> shell::Script<'_> {
         shell::Script {
             source: &self.source,
