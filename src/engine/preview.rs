@@ -44,7 +44,7 @@ impl Engine {
         combined
     }
 
-    /// What one step (or one item of it) would do.
+    /// What one step (or one item of it) would do: each kind says it its own way.
     pub(super) async fn describe_once(&mut self, i: usize) -> Preview {
         let step = self.plan.step(i).clone();
         let scope = self.plan.steps[i].scope;
@@ -56,143 +56,141 @@ impl Engine {
             danger: None,
             problem: None,
         };
-        let render = |s: &str| template::render(s, &ctx);
         if let Some(d) = &step.danger {
-            match render(d) {
+            match template::render(d, &ctx) {
                 Ok(t) => preview.danger = Some(t),
                 Err(e) => preview.problem = Some(format!("cannot resolve `danger`: {e}")),
             }
         }
-        let result: Result<String, String> = match step.kind() {
-            StepKind::Manual => render(step.manual.as_deref().unwrap_or_default()).map(|text| {
-                let mut body = text.trim_end().to_string();
-                for item in &step.checklist {
-                    let item = render(item).unwrap_or_else(|_| item.clone());
-                    body.push_str(&format!("\n[ ] {item}"));
-                }
-                for (name, p) in &step.prompts {
-                    body.push_str(&format!(
-                        "\n? {} -> steps.{}.{name}",
-                        p.prompt, step.id.value
-                    ));
-                }
-                body
-            }),
-            StepKind::Run | StepKind::Check => script::render(
-                step.run
-                    .as_deref()
-                    .or(step.check.as_deref())
-                    .unwrap_or_default(),
-                &ctx,
-            )
-            .map(|s| {
-                let mut body = s
-                    .shown(|v| self.values.secrets().mask(v))
-                    .trim_end()
-                    .to_string();
-                for (k, v) in &step.env {
-                    if let Ok(v) = render(v) {
-                        let v = script::shown_word(&self.values.secrets().mask(&v));
-                        body = format!("{k}={v}\n{body}");
-                    }
-                }
-                if step.interactive {
-                    body.push_str("\n(interactive: runs with the terminal)");
-                }
-                body
-            }),
-            StepKind::Aws => {
-                let action = step
-                    .aws
-                    .as_ref()
-                    .and_then(|a| aws::registry().get(&a.value));
-                match (
-                    action,
-                    context::render_params(
-                        step.with.as_deref().unwrap_or(&Value::Null),
-                        action.map_or(&[][..], |a| a.scripts()),
-                        &ctx,
-                    ),
-                ) {
-                    (Some(a), Ok(params)) => {
-                        let req = a.request(&params);
-                        let mut body = serde_json::to_string_pretty(&req).unwrap_or_default();
-                        // Before a change that needs a typed confirmation: what is there now,
-                        // beside what is wanted.
-                        if !dry && a.danger().is_some() {
-                            let now = match self.connect_aws(i).await {
-                                Ok(aws) => a
-                                    .plan(&aws, &params)
-                                    .await
-                                    .map(|p| p.text)
-                                    .map_err(|e| e.to_string()),
-                                Err(e) => Err(e),
-                            };
-                            body.push_str(&match now {
-                                Ok(text) => format!("\n=> {text}"),
-                                Err(e) => format!("\n=> (cannot read the current state: {e})"),
-                            });
-                        }
-                        Ok(body)
-                    }
-                    (_, Err(e)) => Err(e),
-                    (None, _) => Err("unknown action".into()),
-                }
-            }
-            StepKind::File => match &step.file {
-                Some(spec) => {
-                    match file::plan(spec, self.plan.runbook_of(i), &self.state.workdir, &ctx) {
-                        Ok(c) if c.changed() => Ok(c.diff()),
-                        Ok(c) => Ok(format!("{} is already as wanted", c.shown)),
-                        // In a dry run the file may be one that an earlier step would create.
-                        Err(_) if dry && !spec.set.is_empty() => {
-                            let path = render(&spec.path).unwrap_or_else(|_| spec.path.clone());
-                            let mut body = format!("in {path} (not there yet), set:");
-                            for (k, v) in &spec.set {
-                                // `current` is what the earlier step will leave there.
-                                let mut local = serde_json::Map::new();
-                                local.insert(
-                                    "current".into(),
-                                    Value::String(format!("<current {k}>")),
-                                );
-                                let local = minijinja::context! {
-                                    ..minijinja::Value::from_serialize(local), ..ctx.clone()
-                                };
-                                let v =
-                                    context::render_value(v, &local).unwrap_or_else(|_| v.clone());
-                                body.push_str(&format!("\n  {k}: {v}"));
-                            }
-                            Ok(body)
-                        }
-                        Err(e) => Err(e),
-                    }
-                }
-                None => Err("not a file step".into()),
-            },
-            StepKind::Include => match self.plan.steps[i].include {
-                Some((child, _)) => self
-                    .values
-                    .resolve_scope_inputs(&self.plan, &self.state, child, dry)
-                    .map(|inputs| {
-                        let rb = &self.plan.scopes[child].runbook;
-                        let mut body =
-                            format!("include {} ({})", rb.path().display(), rb.doc.title);
-                        for (k, (v, secret)) in inputs {
-                            body.push_str(&format!(
-                                "\n  {k} = {}",
-                                if secret { MASK } else { v.as_str() }
-                            ));
-                        }
-                        body
-                    }),
-                None => Err("the included runbook was not loaded".into()),
-            },
+        let result = match step.kind() {
+            StepKind::Manual => preview_manual(&step, &ctx),
+            StepKind::Run | StepKind::Check => self.preview_script(&step, &ctx),
+            StepKind::Aws => self.preview_aws(i, &step, &ctx, dry).await,
+            StepKind::File => self.preview_file(i, &step, &ctx, dry),
+            StepKind::Include => self.preview_include(i, dry),
         };
         match result {
             Ok(body) => preview.body = self.values.secrets().mask(&body).into_owned(),
             Err(e) => preview.problem = Some(self.values.secrets().mask(&e).into_owned()),
         }
         preview
+    }
+
+    /// A script as bash would read it, with its environment; secrets masked.
+    fn preview_script(
+        &self,
+        step: &crate::runbook::Step,
+        ctx: &minijinja::Value,
+    ) -> Result<String, String> {
+        let source = step
+            .run
+            .as_deref()
+            .or(step.check.as_deref())
+            .unwrap_or_default();
+        let s = script::render(source, ctx)?;
+        let mut body = s
+            .shown(|v| self.values.secrets().mask(v))
+            .trim_end()
+            .to_string();
+        for (k, v) in &step.env {
+            if let Ok(v) = template::render(v, ctx) {
+                let v = script::shown_word(&self.values.secrets().mask(&v));
+                body = format!("{k}={v}\n{body}");
+            }
+        }
+        if step.interactive {
+            body.push_str("\n(interactive: runs with the terminal)");
+        }
+        Ok(body)
+    }
+
+    /// The request an action would send; before a change that needs a typed confirmation,
+    /// what is there now beside what is wanted.
+    async fn preview_aws(
+        &mut self,
+        i: usize,
+        step: &crate::runbook::Step,
+        ctx: &minijinja::Value,
+        dry: bool,
+    ) -> Result<String, String> {
+        let action = step
+            .aws
+            .as_ref()
+            .and_then(|a| aws::registry().get(&a.value))
+            .ok_or("unknown action")?;
+        let params = context::render_params(
+            step.with.as_deref().unwrap_or(&Value::Null),
+            action.scripts(),
+            ctx,
+        )?;
+        let req = action.request(&params);
+        let mut body = serde_json::to_string_pretty(&req).unwrap_or_default();
+        if !dry && action.danger().is_some() {
+            let now = match self.connect_aws(i).await {
+                Ok(aws) => action
+                    .plan(&aws, &params)
+                    .await
+                    .map(|p| p.text)
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e),
+            };
+            body.push_str(&match now {
+                Ok(text) => format!("\n=> {text}"),
+                Err(e) => format!("\n=> (cannot read the current state: {e})"),
+            });
+        }
+        Ok(body)
+    }
+
+    /// A file step's diff; in a dry run, the keys it would set in a file an earlier step
+    /// would create.
+    fn preview_file(
+        &self,
+        i: usize,
+        step: &crate::runbook::Step,
+        ctx: &minijinja::Value,
+        dry: bool,
+    ) -> Result<String, String> {
+        let spec = step.file.as_ref().ok_or("not a file step")?;
+        match file::plan(spec, self.plan.runbook_of(i), &self.state.workdir, ctx) {
+            Ok(c) if c.changed() => Ok(c.diff()),
+            Ok(c) => Ok(format!("{} is already as wanted", c.shown)),
+            Err(_) if dry && !spec.set.is_empty() => {
+                let path = template::render(&spec.path, ctx).unwrap_or_else(|_| spec.path.clone());
+                let mut body = format!("in {path} (not there yet), set:");
+                for (k, v) in &spec.set {
+                    // `current` is what the earlier step will leave there.
+                    let mut local = serde_json::Map::new();
+                    local.insert("current".into(), Value::String(format!("<current {k}>")));
+                    let local = minijinja::context! {
+                        ..minijinja::Value::from_serialize(local), ..ctx.clone()
+                    };
+                    let v = context::render_value(v, &local).unwrap_or_else(|_| v.clone());
+                    body.push_str(&format!("\n  {k}: {v}"));
+                }
+                Ok(body)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The runbook an include step runs, with the inputs it would receive.
+    fn preview_include(&self, i: usize, dry: bool) -> Result<String, String> {
+        let (child, _) = self.plan.steps[i]
+            .include
+            .ok_or("the included runbook was not loaded")?;
+        let inputs = self
+            .values
+            .resolve_scope_inputs(&self.plan, &self.state, child, dry)?;
+        let rb = &self.plan.scopes[child].runbook;
+        let mut body = format!("include {} ({})", rb.path().display(), rb.doc.title);
+        for (k, (v, secret)) in inputs {
+            body.push_str(&format!(
+                "\n  {k} = {}",
+                if secret { MASK } else { v.as_str() }
+            ));
+        }
+        Ok(body)
     }
 
     /// Goes through every step and shows what it would do; changes nothing, writes nothing.
@@ -322,7 +320,23 @@ impl Engine {
     }
 }
 
-/// Whether a dry-run rendering still holds placeholders for values only a real run would have.
+/// A manual step's instructions, checklist and prompts.
+fn preview_manual(step: &crate::runbook::Step, ctx: &minijinja::Value) -> Result<String, String> {
+    let text = template::render(step.manual.as_deref().unwrap_or_default(), ctx)?;
+    let mut body = text.trim_end().to_string();
+    for item in &step.checklist {
+        let item = template::render(item, ctx).unwrap_or_else(|_| item.clone());
+        body.push_str(&format!("\n[ ] {item}"));
+    }
+    for (name, p) in &step.prompts {
+        body.push_str(&format!(
+            "\n? {} -> steps.{}.{name}",
+            p.prompt, step.id.value
+        ));
+    }
+    Ok(body)
+}
+
 /// The values a `when` expression reads, as a dry run shows them: ` (inputs.env = "dev")`.
 pub(super) fn when_values(expr: &str, ctx: &minijinja::Value) -> String {
     let Ok(paths) = template::references(&format!("{{{{ {expr} }}}}")) else {
@@ -342,6 +356,7 @@ pub(super) fn when_values(expr: &str, ctx: &minijinja::Value) -> String {
     }
 }
 
+/// Whether a dry-run rendering still holds placeholders for values only a real run would have.
 pub(super) fn needs_earlier(text: &str) -> bool {
     text.contains("<steps.") || text.contains("<inputs.")
 }
