@@ -107,75 +107,98 @@ impl Engine {
         } else {
             None
         };
-        // A checking action with `wait` is polled until it passes or its time is up; `timeout`
-        // bounds each try.
+        let result = match self.apply_polled(i, &step, action, &aws, &params).await {
+            Ok(result) => result,
+            Err(ended) => return ended,
+        };
+        drop(lease);
+        match result {
+            Ok(outcome) => self.outcome_attempt(i, &step, action, outcome),
+            Err(e) => Attempt::failed(e.to_string()),
+        }
+    }
+
+    /// Applies an action; a checking action with `wait` is polled until it passes or its time
+    /// is up, and `timeout` bounds each try. `Err` is the attempt a stop or a timeout ends with.
+    async fn apply_polled(
+        &mut self,
+        i: usize,
+        step: &crate::runbook::Step,
+        action: &dyn aws::Action,
+        aws: &Aws,
+        params: &Value,
+    ) -> Result<Result<aws::Outcome, aws::AwsError>, Attempt> {
         let started = Instant::now();
         let limit = step.timeout.map_or(Duration::MAX, |t| t.0);
         let mut tries = 0u32;
-        let result = loop {
+        loop {
             tries += 1;
             let result = tokio::select! {
-                r = tokio::time::timeout(limit, action.apply(&aws, &params)) => match r {
+                r = tokio::time::timeout(limit, action.apply(aws, params)) => match r {
                     Ok(r) => r,
-                    Err(_) => return Attempt::failed(format!("{}: no answer within {}", action.name(), humantime::format_duration(limit))),
+                    Err(_) => return Err(Attempt::failed(format!("{}: no answer within {}", action.name(), humantime::format_duration(limit)))),
                 },
                 _ = self.cancel.cancelled() => {
-                    return Attempt { message: Some("interrupted while waiting for AWS".into()), ..Attempt::new(Status::Interrupted) };
+                    return Err(Attempt { message: Some("interrupted while waiting for AWS".into()), ..Attempt::new(Status::Interrupted) });
                 }
             };
             match (&result, &step.wait) {
                 (Err(e), Some(w)) if e.code == aws::CHECK_FAILED => {
                     let elapsed = started.elapsed();
                     if !poll::again(w, elapsed) {
-                        return Attempt::failed(format!(
+                        return Err(Attempt::failed(format!(
                             "{e}\nstill not passing after waiting {}",
                             w.timeout
-                        ));
+                        )));
                     }
                     self.note(i, &poll::line(&e.message, tries, elapsed, w));
                     if let Some(stopped) = self.until_next_try(w).await {
-                        return stopped;
-                    }
-                    continue;
-                }
-                _ => break result,
-            }
-        };
-        drop(lease);
-        match result {
-            Ok(outcome) => {
-                match outputs::from_result(
-                    &step.outputs,
-                    action.outputs(),
-                    &outcome.result,
-                    &outcome.secret,
-                ) {
-                    Ok(outputs) => {
-                        let status = if action.read_only() || outcome.changed {
-                            Status::Succeeded
-                        } else {
-                            Status::Satisfied
-                        };
-                        for (_, (v, secret)) in &outputs {
-                            if *secret {
-                                self.values.add_secret(v);
-                            }
-                        }
-                        self.note(i, &outcome.summary);
-                        Attempt {
-                            outputs,
-                            // The first line; details were shown and logged above.
-                            message: outcome.summary.lines().next().map(str::to_string),
-                            ..Attempt::new(status)
-                        }
-                    }
-                    Err(e) => {
-                        self.note(i, &outcome.summary);
-                        Attempt::failed(e)
+                        return Err(stopped);
                     }
                 }
+                _ => return Ok(result),
             }
-            Err(e) => Attempt::failed(e.to_string()),
+        }
+    }
+
+    /// What an action's result makes of the step: its outputs, and whether it changed
+    /// anything (a read-only action always succeeds).
+    fn outcome_attempt(
+        &mut self,
+        i: usize,
+        step: &crate::runbook::Step,
+        action: &dyn aws::Action,
+        outcome: aws::Outcome,
+    ) -> Attempt {
+        match outputs::from_result(
+            &step.outputs,
+            action.outputs(),
+            &outcome.result,
+            &outcome.secret,
+        ) {
+            Ok(outputs) => {
+                let status = if action.read_only() || outcome.changed {
+                    Status::Succeeded
+                } else {
+                    Status::Satisfied
+                };
+                for (_, (v, secret)) in &outputs {
+                    if *secret {
+                        self.values.add_secret(v);
+                    }
+                }
+                self.note(i, &outcome.summary);
+                Attempt {
+                    outputs,
+                    // The first line; details were shown and logged above.
+                    message: outcome.summary.lines().next().map(str::to_string),
+                    ..Attempt::new(status)
+                }
+            }
+            Err(e) => {
+                self.note(i, &outcome.summary);
+                Attempt::failed(e)
+            }
         }
     }
 }
