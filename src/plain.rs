@@ -171,126 +171,152 @@ impl Printer {
                     if !started[index] {
                         let _ = writeln!(out, "{}", self.label(index));
                     }
-                    let mut line = format!("{}= {}", self.indent(index), status.as_str());
-                    if !elapsed.is_zero() {
-                        line.push_str(&format!(" in {}", short_duration(elapsed)));
-                    }
-                    if let Some(m) = message {
-                        line.push_str(&format!(": {}", m.lines().next().unwrap_or_default()));
-                        for extra in m.lines().skip(1) {
-                            line.push_str(&format!("\n{}  {extra}", self.indent(index)));
-                        }
-                    }
-                    for (k, v) in &outputs {
-                        line.push_str(&format!("\n{}  {k} = {}", self.indent(index), scalar(v)));
-                    }
-                    writeln!(out, "{line}")
+                    self.finished(&mut out, index, status, &outputs, elapsed, message)
                 }
                 Event::Waiting { index, need } => {
                     let _ = writeln!(out, "{}", self.label(index));
-                    let pad = self.indent(index);
                     self.why(&mut out, index);
-                    let _ = match &need {
-                        Need::Manual {
-                            instructions,
-                            checklist,
-                            prompts,
-                            problems,
-                            ..
-                        } => {
-                            for p in problems {
-                                let _ = writeln!(out, "{pad}! {p}");
-                            }
-                            let _ = writeln!(out, "{pad}? waiting for a person:");
-                            for l in instructions.trim_end().lines() {
-                                let _ = writeln!(out, "{pad}  {l}");
-                            }
-                            for item in checklist {
-                                let _ = writeln!(out, "{pad}  [ ] {item}");
-                            }
-                            for (name, p) in prompts {
-                                let _ = writeln!(out, "{pad}  answer: {} ({name})", p.prompt);
-                            }
-                            Ok(())
-                        }
-                        Need::Danger { text, preview } => {
-                            let _ = writeln!(
-                                out,
-                                "{pad}? DANGER: this step changes things; it will do:"
-                            );
-                            for l in preview.lines() {
-                                let _ = writeln!(out, "{pad}  {l}");
-                            }
-                            writeln!(out, "{pad}  to go ahead, type the confirmation: {text}")
-                        }
-                        Need::Interrupted { last_output } => {
-                            let _ = writeln!(
-                                out,
-                                "{pad}? interrupted: the process running this step stopped before it finished; it may have half-happened"
-                            );
-                            for l in last_output {
-                                let _ = writeln!(out, "{pad}  | {l}");
-                            }
-                            Ok(())
-                        }
-                        Need::StillRunning { pgid, last_output } => {
-                            let _ = writeln!(
-                                out,
-                                "{pad}? still running: the stepwise process driving this step stopped, but its processes (process group {pgid}) go on; it is not started again beside them"
-                            );
-                            for l in last_output {
-                                let _ = writeln!(out, "{pad}  | {l}");
-                            }
-                            Ok(())
-                        }
-                        Need::Changed => writeln!(
-                            out,
-                            "{pad}? this finished step's definition changed since it ran; review it"
-                        ),
-                        Need::Terminal => {
-                            writeln!(out, "{pad}? this step is interactive and needs a terminal")
-                        }
-                    };
+                    let _ = self.need(&mut out, index, &need);
                     waiting = Some(Waiting { index, need });
                     Ok(())
                 }
                 // The terminal is not the printer's to lend: dropping the acknowledgement
                 // lets an interactive step go on.
                 Event::Terminal { .. } => Ok(()),
-                Event::Preview { index, preview } => {
-                    let step = self.plan.step(index);
-                    let pad = self.indent(index);
-                    let _ = writeln!(out, "{} ({})", self.label(index), step.kind().name());
-                    self.why(&mut out, index);
-                    if let Some(skip) = &preview.skip {
-                        let _ = writeln!(out, "{pad}- {skip}");
-                    }
-                    if let Some(d) = &preview.danger {
-                        let _ = writeln!(out, "{pad}- DANGER: a person must type `{d}` to confirm");
-                    }
-                    if let Some(p) = &preview.problem {
-                        let _ = writeln!(out, "{pad}- cannot render yet: {p}");
-                    }
-                    let verb = match step.kind() {
-                        StepKind::Manual => "a person would be asked to:",
-                        StepKind::Run => "would run:",
-                        StepKind::Check => "would check (read-only):",
-                        StepKind::Aws => "would send:",
-                        StepKind::File => "would change:",
-                        StepKind::Include => "would include:",
-                    };
-                    if !preview.body.is_empty() {
-                        let _ = writeln!(out, "{pad}{verb}");
-                        for l in preview.body.lines() {
-                            let _ = writeln!(out, "{pad}  {l}");
-                        }
-                    }
-                    Ok(())
-                }
+                Event::Preview { index, preview } => self.preview(&mut out, index, &preview),
             };
         }
         crate::out::flush();
         waiting
+    }
+
+    /// How a step ended, with its message and outputs.
+    fn finished(
+        &self,
+        out: &mut impl std::io::Write,
+        index: usize,
+        status: crate::state::Status,
+        outputs: &indexmap::IndexMap<String, serde_json::Value>,
+        elapsed: Duration,
+        message: Option<String>,
+    ) -> std::io::Result<()> {
+        let mut line = format!("{}= {}", self.indent(index), status.as_str());
+        if !elapsed.is_zero() {
+            line.push_str(&format!(" in {}", short_duration(elapsed)));
+        }
+        if let Some(m) = message {
+            line.push_str(&format!(": {}", m.lines().next().unwrap_or_default()));
+            for extra in m.lines().skip(1) {
+                line.push_str(&format!("\n{}  {extra}", self.indent(index)));
+            }
+        }
+        for (k, v) in outputs {
+            line.push_str(&format!("\n{}  {k} = {}", self.indent(index), scalar(v)));
+        }
+        writeln!(out, "{line}")
+    }
+
+    /// What a step waits for a person to do.
+    fn need(
+        &self,
+        out: &mut impl std::io::Write,
+        index: usize,
+        need: &Need,
+    ) -> std::io::Result<()> {
+        let pad = self.indent(index);
+        match need {
+            Need::Manual {
+                instructions,
+                checklist,
+                prompts,
+                problems,
+                ..
+            } => {
+                for p in problems {
+                    writeln!(out, "{pad}! {p}")?;
+                }
+                writeln!(out, "{pad}? waiting for a person:")?;
+                for l in instructions.trim_end().lines() {
+                    writeln!(out, "{pad}  {l}")?;
+                }
+                for item in checklist {
+                    writeln!(out, "{pad}  [ ] {item}")?;
+                }
+                for (name, p) in prompts {
+                    writeln!(out, "{pad}  answer: {} ({name})", p.prompt)?;
+                }
+                Ok(())
+            }
+            Need::Danger { text, preview } => {
+                writeln!(out, "{pad}? DANGER: this step changes things; it will do:")?;
+                for l in preview.lines() {
+                    writeln!(out, "{pad}  {l}")?;
+                }
+                writeln!(out, "{pad}  to go ahead, type the confirmation: {text}")
+            }
+            Need::Interrupted { last_output } => {
+                writeln!(
+                    out,
+                    "{pad}? interrupted: the process running this step stopped before it finished; it may have half-happened"
+                )?;
+                for l in last_output {
+                    writeln!(out, "{pad}  | {l}")?;
+                }
+                Ok(())
+            }
+            Need::StillRunning { pgid, last_output } => {
+                writeln!(
+                    out,
+                    "{pad}? still running: the stepwise process driving this step stopped, but its processes (process group {pgid}) go on; it is not started again beside them"
+                )?;
+                for l in last_output {
+                    writeln!(out, "{pad}  | {l}")?;
+                }
+                Ok(())
+            }
+            Need::Changed => writeln!(
+                out,
+                "{pad}? this finished step's definition changed since it ran; review it"
+            ),
+            Need::Terminal => writeln!(out, "{pad}? this step is interactive and needs a terminal"),
+        }
+    }
+
+    /// What a step would do, in a dry run.
+    fn preview(
+        &self,
+        out: &mut impl std::io::Write,
+        index: usize,
+        preview: &crate::engine::Preview,
+    ) -> std::io::Result<()> {
+        let step = self.plan.step(index);
+        let pad = self.indent(index);
+        writeln!(out, "{} ({})", self.label(index), step.kind().name())?;
+        self.why(out, index);
+        if let Some(skip) = &preview.skip {
+            writeln!(out, "{pad}- {skip}")?;
+        }
+        if let Some(d) = &preview.danger {
+            writeln!(out, "{pad}- DANGER: a person must type `{d}` to confirm")?;
+        }
+        if let Some(p) = &preview.problem {
+            writeln!(out, "{pad}- cannot render yet: {p}")?;
+        }
+        let verb = match step.kind() {
+            StepKind::Manual => "a person would be asked to:",
+            StepKind::Run => "would run:",
+            StepKind::Check => "would check (read-only):",
+            StepKind::Aws => "would send:",
+            StepKind::File => "would change:",
+            StepKind::Include => "would include:",
+        };
+        if !preview.body.is_empty() {
+            writeln!(out, "{pad}{verb}")?;
+            for l in preview.body.lines() {
+                writeln!(out, "{pad}  {l}")?;
+            }
+        }
+        Ok(())
     }
 }
 
