@@ -40,7 +40,50 @@ pub fn draw(f: &mut Frame, area: Rect, h: &Home, app: &App) {
     }
     f.render_widget(Paragraph::new(Line::from(head)), top);
 
-    // Runbooks.
+    draw_runbooks(f, books, h, app);
+    draw_runs(f, runs, h, app);
+    if message {
+        let text = h
+            .message
+            .clone()
+            .unwrap_or_else(|| h.lists.problems.join("; "));
+        f.render_widget(
+            Paragraph::new(Line::styled(
+                format!(" {}", text.lines().next().unwrap_or_default()),
+                theme.warn(),
+            )),
+            status,
+        );
+    }
+    let keys = if h.filtering {
+        keys_line(
+            &[("type", "to filter"), ("⏎", "keep"), ("Esc", "clear")],
+            theme,
+        )
+    } else {
+        let enter = match h.focus {
+            HomeList::Runbooks => "start",
+            HomeList::Runs => "resume",
+        };
+        keys_line(
+            &[
+                ("⏎", enter),
+                ("d", "dry run"),
+                ("tab", "runbooks/runs"),
+                ("/", "filter"),
+                ("r", "refresh"),
+                ("?", "help"),
+                ("q", "quit"),
+            ],
+            theme,
+        )
+    };
+    f.render_widget(Paragraph::new(super::fit(keys, footer.width)), footer);
+}
+
+/// The runbooks pane.
+fn draw_runbooks(f: &mut Frame, books: Rect, h: &Home, app: &App) {
+    let theme = &app.theme;
     let shown = h.runbooks();
     let block = Block::bordered()
         .title(format!(" Runbooks ({}) ", shown.len()))
@@ -86,8 +129,11 @@ pub fn draw(f: &mut Frame, area: Rect, h: &Home, app: &App) {
         }
         buf.set_line(inner.x, y, &line, inner.width);
     }
+}
 
-    // Runs.
+/// The runs pane, each run with its progress.
+fn draw_runs(f: &mut Frame, runs: Rect, h: &Home, app: &App) {
+    let theme = &app.theme;
     let shown = h.runs();
     let block = Block::bordered()
         .title(format!(" Runs ({}) ", shown.len()))
@@ -144,41 +190,4 @@ pub fn draw(f: &mut Frame, area: Rect, h: &Home, app: &App) {
         }
         buf.set_line(inner.x, y, &line, inner.width);
     }
-    if message {
-        let text = h
-            .message
-            .clone()
-            .unwrap_or_else(|| h.lists.problems.join("; "));
-        f.render_widget(
-            Paragraph::new(Line::styled(
-                format!(" {}", text.lines().next().unwrap_or_default()),
-                theme.warn(),
-            )),
-            status,
-        );
-    }
-    let keys = if h.filtering {
-        keys_line(
-            &[("type", "to filter"), ("⏎", "keep"), ("Esc", "clear")],
-            theme,
-        )
-    } else {
-        let enter = match h.focus {
-            HomeList::Runbooks => "start",
-            HomeList::Runs => "resume",
-        };
-        keys_line(
-            &[
-                ("⏎", enter),
-                ("d", "dry run"),
-                ("tab", "runbooks/runs"),
-                ("/", "filter"),
-                ("r", "refresh"),
-                ("?", "help"),
-                ("q", "quit"),
-            ],
-            theme,
-        )
-    };
-    f.render_widget(Paragraph::new(super::fit(keys, footer.width)), footer);
 }
