@@ -27,56 +27,7 @@ pub fn draw(f: &mut Frame, area: Rect, form: &Form, theme: &Theme) {
     // Keep the focused field on screen: fields above it are left out when space is short.
     let mut field_lines: Vec<(usize, Vec<Line>)> = Vec::new();
     for (n, field) in form.fields.iter().enumerate() {
-        let focus = form.focus == n;
-        let mut fl = Vec::new();
-        let label = if focus { theme.selected() } else { theme.key() };
-        let mut spans = vec![
-            Span::styled(format!("{:<14}", field.name), label),
-            Span::raw(" "),
-        ];
-        if field.input.value().is_empty() {
-            let placeholder = match &field.spec.default {
-                Some(d) => format!("{} (default)", d.value),
-                None if form.dry() => format!("<inputs.{}>", field.name),
-                None => String::new(),
-            };
-            if focus {
-                spans.push(Span::styled(" ", theme.selected()));
-            }
-            spans.push(Span::styled(placeholder, theme.dim()));
-        } else {
-            spans.extend(field_spans(
-                field.input.value(),
-                field.input.cursor(),
-                focus,
-                field.spec.secret,
-                theme,
-            ));
-        }
-        fl.push(Line::from(spans));
-        let mut about = Vec::new();
-        if let Some(d) = &field.spec.description {
-            about.push(d.lines().next().unwrap_or_default().to_string());
-        }
-        if let Some(d) = &field.spec.default {
-            about.push(format!("default: {}", d.value));
-        }
-        if let Some(p) = &field.spec.pattern {
-            about.push(format!("pattern: {}", p.value));
-        }
-        if !field.spec.choices.is_empty() {
-            about.push(format!("one of: {} (← →)", field.spec.choices.join(", ")));
-        }
-        if field.spec.secret {
-            about.push("secret: never written to disk".into());
-        }
-        for a in about {
-            fl.push(Line::styled(format!("{:14} {a}", ""), theme.dim()));
-        }
-        if let Some(e) = &field.error {
-            fl.push(Line::styled(format!("{:14} ✗ {e}", ""), theme.error()));
-        }
-        field_lines.push((n, fl));
+        field_lines.push((n, field_lines_of(form, n, field, theme)));
     }
     let inner_h = body.height.saturating_sub(2) as usize;
     let tail = 3 + usize::from(form.error.is_some());
@@ -147,4 +98,63 @@ pub fn draw(f: &mut Frame, area: Rect, form: &Form, theme: &Theme) {
         .style(Style::new()),
         footer,
     );
+}
+
+/// One field of the form: its name and value, what it takes, and what is wrong with it.
+fn field_lines_of<'a>(
+    form: &'a Form,
+    n: usize,
+    field: &'a crate::tui::form::Field,
+    theme: &Theme,
+) -> Vec<Line<'a>> {
+    let focus = form.focus == n;
+    let mut fl = Vec::new();
+    let label = if focus { theme.selected() } else { theme.key() };
+    let mut spans = vec![
+        Span::styled(format!("{:<14}", field.name), label),
+        Span::raw(" "),
+    ];
+    if field.input.value().is_empty() {
+        let placeholder = match &field.spec.default {
+            Some(d) => format!("{} (default)", d.value),
+            None if form.dry() => format!("<inputs.{}>", field.name),
+            None => String::new(),
+        };
+        if focus {
+            spans.push(Span::styled(" ", theme.selected()));
+        }
+        spans.push(Span::styled(placeholder, theme.dim()));
+    } else {
+        spans.extend(field_spans(
+            field.input.value(),
+            field.input.cursor(),
+            focus,
+            field.spec.secret,
+            theme,
+        ));
+    }
+    fl.push(Line::from(spans));
+    let mut about = Vec::new();
+    if let Some(d) = &field.spec.description {
+        about.push(d.lines().next().unwrap_or_default().to_string());
+    }
+    if let Some(d) = &field.spec.default {
+        about.push(format!("default: {}", d.value));
+    }
+    if let Some(p) = &field.spec.pattern {
+        about.push(format!("pattern: {}", p.value));
+    }
+    if !field.spec.choices.is_empty() {
+        about.push(format!("one of: {} (← →)", field.spec.choices.join(", ")));
+    }
+    if field.spec.secret {
+        about.push("secret: never written to disk".into());
+    }
+    for a in about {
+        fl.push(Line::styled(format!("{:14} {a}", ""), theme.dim()));
+    }
+    if let Some(e) = &field.error {
+        fl.push(Line::styled(format!("{:14} ✗ {e}", ""), theme.error()));
+    }
+    fl
 }
