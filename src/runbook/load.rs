@@ -384,31 +384,9 @@ impl Loader {
                     .push(src.diag(key.pos, unknown("field", name, TOP_KEYS)));
             }
         }
-        let missing = |field: &str| format!("missing field `{field}`");
         let missing_hint =
             |field: &str, hint: &str| format!("missing field `{field}`\nhint: {hint}");
-        let mut version = None;
-        match root.get("stepwise") {
-            None => self.diags.push(src.diag(
-                root.pos,
-                format!(
-                    "{}\nhint: start the file with `stepwise: 1`",
-                    missing("stepwise")
-                ),
-            )),
-            Some(node) => {
-                if let Some(v) = self.de::<u32>(src, from_node(node), node.pos) {
-                    if v != 1 {
-                        self.diags.push(src.diag(
-                            node.pos,
-                            format!("unsupported format version {v}\nhint: this stepwise reads `stepwise: 1`"),
-                        ));
-                    } else {
-                        version = Some(v);
-                    }
-                }
-            }
-        }
+        let version = self.version(src, root);
         let id: Option<Spanned<String>> = match root.get("id") {
             None => {
                 self.diags.push(src.diag(
@@ -441,37 +419,7 @@ impl Loader {
             .get("aws")
             .and_then(|n| self.de(src, from_node(n), n.pos))
             .flatten();
-        let mut inputs = IndexMap::new();
-        if let Some(node) = root.get("inputs").filter(|n| !n.is_null()) {
-            match node.as_map() {
-                Some(entries) => {
-                    for (key, value) in entries {
-                        let name = key.as_str().unwrap_or_default().to_string();
-                        if !is_name(&name) {
-                            self.diags.push(src.diag(
-                                key.pos,
-                                format!("invalid input name `{name}`\nhint: use letters, digits and `_`, starting with a letter"),
-                            ));
-                        }
-                        let input: Option<Input> = if value.is_null() {
-                            Some(Input::default())
-                        } else {
-                            self.de(src, from_node(value), value.pos)
-                        };
-                        if let Some(input) = input {
-                            inputs.insert(name, input);
-                        }
-                    }
-                }
-                None => self.diags.push(src.diag(
-                    node.pos,
-                    format!(
-                        "`inputs` must be a mapping of input names, found {}",
-                        node.type_name()
-                    ),
-                )),
-            }
-        }
+        let inputs = self.inputs(src, root);
         match steps_node {
             None => self.diags.push(src.diag(
                 root.pos,
@@ -507,6 +455,62 @@ impl Loader {
             steps,
         };
         Some(doc)
+    }
+
+    /// The format version (`stepwise: 1`).
+    fn version(&mut self, src: &SourceFile, root: &Node) -> Option<u32> {
+        let Some(node) = root.get("stepwise") else {
+            self.diags.push(src.diag(
+                root.pos,
+                "missing field `stepwise`\nhint: start the file with `stepwise: 1`",
+            ));
+            return None;
+        };
+        let v = self.de::<u32>(src, from_node(node), node.pos)?;
+        if v != 1 {
+            self.diags.push(src.diag(
+                node.pos,
+                format!("unsupported format version {v}\nhint: this stepwise reads `stepwise: 1`"),
+            ));
+            return None;
+        }
+        Some(v)
+    }
+
+    /// The runbook's inputs, each checked on its own.
+    fn inputs(&mut self, src: &SourceFile, root: &Node) -> IndexMap<String, Input> {
+        let mut inputs = IndexMap::new();
+        if let Some(node) = root.get("inputs").filter(|n| !n.is_null()) {
+            match node.as_map() {
+                Some(entries) => {
+                    for (key, value) in entries {
+                        let name = key.as_str().unwrap_or_default().to_string();
+                        if !is_name(&name) {
+                            self.diags.push(src.diag(
+                            key.pos,
+                            format!("invalid input name `{name}`\nhint: use letters, digits and `_`, starting with a letter"),
+                        ));
+                        }
+                        let input: Option<Input> = if value.is_null() {
+                            Some(Input::default())
+                        } else {
+                            self.de(src, from_node(value), value.pos)
+                        };
+                        if let Some(input) = input {
+                            inputs.insert(name, input);
+                        }
+                    }
+                }
+                None => self.diags.push(src.diag(
+                    node.pos,
+                    format!(
+                        "`inputs` must be a mapping of input names, found {}",
+                        node.type_name()
+                    ),
+                )),
+            }
+        }
+        inputs
     }
 
     /// Reads one step, checking its fields by name first so that every unknown field is named.
