@@ -287,6 +287,16 @@ impl Loader {
                 ));
             }
         }
+        self.action(src, step, node);
+        declared_outputs(step)
+            .iter()
+            .map(|k| template::key(k))
+            .collect()
+    }
+
+    /// An `aws` step: its action exists, its parameters are right (those that are shell
+    /// scripts follow the rules of scripts), and a changing action has a `danger` confirmation.
+    pub(super) fn action(&mut self, src: &SourceFile, step: &Step, node: &Node) {
         if step.kind() == StepKind::Aws
             && let Some(name) = &step.aws
         {
@@ -346,10 +356,60 @@ impl Loader {
                 }
             }
         }
-        declared_outputs(step)
-            .iter()
-            .map(|k| template::key(k))
-            .collect()
+    }
+
+    /// The values an include step passes in must be inputs of the included runbook, and its
+    /// required inputs must be given.
+    fn include_inputs(
+        &mut self,
+        src: &SourceFile,
+        rel: &Spanned<String>,
+        child: &Runbook,
+        node: &Node,
+    ) {
+        let with_node = node.get("with");
+        let given: Vec<(&Node, &Node)> = with_node
+            .and_then(Node::as_map)
+            .map(|m| m.iter().map(|(k, v)| (k, v)).collect())
+            .unwrap_or_default();
+        if let Some(w) = with_node
+            && w.as_map().is_none()
+            && !w.is_null()
+        {
+            self.diags.push(src.diag(
+                w.pos,
+                format!(
+                    "`with` must be a mapping of input names, found {}",
+                    w.type_name()
+                ),
+            ));
+        }
+        let names: Vec<&str> = child.doc.inputs.keys().map(String::as_str).collect();
+        for (key, _) in &given {
+            let name = key.as_str().unwrap_or_default();
+            if !child.doc.inputs.contains_key(name) {
+                self.diags.push(src.diag(
+                    key.pos,
+                    with_hint(
+                        format!("unknown input `{name}` of `{}`", rel.value),
+                        name,
+                        &names,
+                    ),
+                ));
+            }
+        }
+        for (name, input) in &child.doc.inputs {
+            let required = input.required.unwrap_or(input.default.is_none());
+            if required && !given.iter().any(|(k, _)| k.as_str() == Some(name)) {
+                self.diags.push(src.diag(
+                    rel.pos,
+                    format!(
+                        "`{}` needs input `{name}`\nhint: pass it with `with: {{ {name}: ... }}`",
+                        rel.value
+                    ),
+                ));
+            }
+        }
     }
 
     pub(super) fn include(
@@ -402,51 +462,7 @@ impl Loader {
         };
         self.includes
             .insert((rb.path().to_path_buf(), index), child.clone());
-        // The values passed in must be inputs of the included runbook, and its required inputs
-        // must be given.
-        let with_node = node.get("with");
-        let given: Vec<(&Node, &Node)> = with_node
-            .and_then(Node::as_map)
-            .map(|m| m.iter().map(|(k, v)| (k, v)).collect())
-            .unwrap_or_default();
-        if let Some(w) = with_node
-            && w.as_map().is_none()
-            && !w.is_null()
-        {
-            self.diags.push(src.diag(
-                w.pos,
-                format!(
-                    "`with` must be a mapping of input names, found {}",
-                    w.type_name()
-                ),
-            ));
-        }
-        let names: Vec<&str> = child.doc.inputs.keys().map(String::as_str).collect();
-        for (key, _) in &given {
-            let name = key.as_str().unwrap_or_default();
-            if !child.doc.inputs.contains_key(name) {
-                self.diags.push(src.diag(
-                    key.pos,
-                    with_hint(
-                        format!("unknown input `{name}` of `{}`", rel.value),
-                        name,
-                        &names,
-                    ),
-                ));
-            }
-        }
-        for (name, input) in &child.doc.inputs {
-            let required = input.required.unwrap_or(input.default.is_none());
-            if required && !given.iter().any(|(k, _)| k.as_str() == Some(name)) {
-                self.diags.push(src.diag(
-                    rel.pos,
-                    format!(
-                        "`{}` needs input `{name}`\nhint: pass it with `with: {{ {name}: ... }}`",
-                        rel.value
-                    ),
-                ));
-            }
-        }
+        self.include_inputs(src, rel, &child, node);
         let mut nested = HashMap::new();
         for (i, s) in child.doc.steps.iter().enumerate() {
             nested.insert(template::key(&s.id.value), outputs_of(&child, i, s, self));
