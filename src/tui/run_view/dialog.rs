@@ -164,7 +164,6 @@ impl RunView {
         let Some(modal) = self.modal.take() else {
             return Vec::new();
         };
-        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         match modal {
             Modal::ConfirmQuit => match key.code {
                 KeyCode::Char('y') | KeyCode::Char('Y') => {
@@ -221,62 +220,72 @@ impl RunView {
                 KeyCode::Esc | KeyCode::Char('q') => {}
                 _ => self.modal = Some(Modal::Decide { index, need }),
             },
-            Modal::Danger(mut form) => match key.code {
-                KeyCode::Esc => {
-                    self.error = Some("cancelled; nothing was changed".into());
+            Modal::Danger(form) => return self.danger_key(form, key),
+            Modal::Manual(form) => return self.manual_key(form, key),
+        }
+        Vec::new()
+    }
+
+    /// A key in the danger dialog: typing the confirmation, scrolling what will change.
+    fn danger_key(&mut self, mut form: DangerForm, key: KeyEvent) -> Vec<Effect> {
+        match key.code {
+            KeyCode::Esc => {
+                self.error = Some("cancelled; nothing was changed".into());
+            }
+            KeyCode::Enter => {
+                if form.input.value() == form.text {
+                    let mut d = Decisions::default();
+                    d.confirm
+                        .insert(self.key_of(form.index), form.input.value().to_string());
+                    return self.go(d);
                 }
-                KeyCode::Enter => {
-                    if form.input.value() == form.text {
-                        let mut d = Decisions::default();
-                        d.confirm
-                            .insert(self.key_of(form.index), form.input.value().to_string());
-                        return self.go(d);
-                    }
-                    self.error = Some(
-                        "the confirmation did not match: cancelled, nothing was changed".into(),
-                    );
-                }
-                KeyCode::Up => {
-                    form.scroll = form.scroll.saturating_sub(1);
-                    self.modal = Some(Modal::Danger(form));
-                }
-                KeyCode::Down => {
-                    form.scroll = form.scroll.saturating_add(1);
-                    self.modal = Some(Modal::Danger(form));
-                }
-                _ => {
-                    form.input.key(key);
-                    self.modal = Some(Modal::Danger(form));
-                }
-            },
-            Modal::Manual(mut form) => {
-                let last = form.done_button();
-                match key.code {
-                    KeyCode::Esc => return Vec::new(),
-                    KeyCode::Char('d') if ctrl => return self.manual_done(form),
-                    KeyCode::Up | KeyCode::BackTab => form.focus = form.focus.saturating_sub(1),
-                    KeyCode::Down | KeyCode::Tab => form.focus = (form.focus + 1).min(last),
-                    KeyCode::Enter if form.focus == last => return self.manual_done(form),
-                    KeyCode::Enter | KeyCode::Char(' ') if form.focus < form.checklist.len() => {
-                        let item = &mut form.checklist[form.focus];
-                        item.1 = !item.1;
-                        if key.code == KeyCode::Enter || item.1 {
-                            form.focus = (form.focus + 1).min(last);
-                        }
-                    }
-                    KeyCode::Enter => form.focus = (form.focus + 1).min(last),
-                    _ => {
-                        if let Some(p) = form.prompt_focus() {
-                            let field = &mut form.prompts[p];
-                            if field.input.key(key) {
-                                field.check();
-                            }
-                        }
-                    }
-                }
-                self.modal = Some(Modal::Manual(form));
+                self.error =
+                    Some("the confirmation did not match: cancelled, nothing was changed".into());
+            }
+            KeyCode::Up => {
+                form.scroll = form.scroll.saturating_sub(1);
+                self.modal = Some(Modal::Danger(form));
+            }
+            KeyCode::Down => {
+                form.scroll = form.scroll.saturating_add(1);
+                self.modal = Some(Modal::Danger(form));
+            }
+            _ => {
+                form.input.key(key);
+                self.modal = Some(Modal::Danger(form));
             }
         }
+        Vec::new()
+    }
+
+    /// A key in a manual step's dialog: moving, ticking, answering, confirming.
+    fn manual_key(&mut self, mut form: ManualForm, key: KeyEvent) -> Vec<Effect> {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        let last = form.done_button();
+        match key.code {
+            KeyCode::Esc => return Vec::new(),
+            KeyCode::Char('d') if ctrl => return self.manual_done(form),
+            KeyCode::Up | KeyCode::BackTab => form.focus = form.focus.saturating_sub(1),
+            KeyCode::Down | KeyCode::Tab => form.focus = (form.focus + 1).min(last),
+            KeyCode::Enter if form.focus == last => return self.manual_done(form),
+            KeyCode::Enter | KeyCode::Char(' ') if form.focus < form.checklist.len() => {
+                let item = &mut form.checklist[form.focus];
+                item.1 = !item.1;
+                if key.code == KeyCode::Enter || item.1 {
+                    form.focus = (form.focus + 1).min(last);
+                }
+            }
+            KeyCode::Enter => form.focus = (form.focus + 1).min(last),
+            _ => {
+                if let Some(p) = form.prompt_focus() {
+                    let field = &mut form.prompts[p];
+                    if field.input.key(key) {
+                        field.check();
+                    }
+                }
+            }
+        }
+        self.modal = Some(Modal::Manual(form));
         Vec::new()
     }
 
