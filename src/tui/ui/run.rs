@@ -282,44 +282,7 @@ fn draw_detail(f: &mut Frame, area: Rect, v: &RunView, theme: &Theme) {
         lines.extend(markdown::render(d, theme));
     }
     if let Some(p) = v.previews.get(&i) {
-        lines.push(Line::default());
-        let verb = match (step.kind(), v.dry || !s.status.is_done()) {
-            (StepKind::Manual, _) => "Asks a person to:",
-            (StepKind::Include, _) => "Includes:",
-            (StepKind::Check, true) => "Will check (read-only):",
-            (StepKind::Aws, true) => "Will send:",
-            (StepKind::File, true) => "Will change:",
-            (_, true) => "Will run:",
-            (_, false) => "Ran:",
-        };
-        if let Some(skip) = &p.skip {
-            lines.push(Line::styled(skip.clone(), theme.warn()));
-        }
-        if let Some(d) = &p.danger {
-            lines.push(Line::styled(
-                format!("DANGER: a person must type `{d}` to confirm"),
-                theme.error().add_modifier(Modifier::BOLD),
-            ));
-        }
-        if let Some(problem) = &p.problem {
-            lines.push(Line::styled(
-                format!("cannot resolve yet: {problem}"),
-                theme.warn(),
-            ));
-        }
-        if !p.body.is_empty() {
-            lines.push(Line::styled(verb, theme.heading()));
-            for l in p.body.lines() {
-                let style = if l.starts_with('+') && !l.starts_with("+++") {
-                    theme.ok()
-                } else if l.starts_with('-') && !l.starts_with("---") {
-                    theme.error()
-                } else {
-                    theme.code()
-                };
-                lines.push(Line::styled(format!("  {l}"), style));
-            }
-        }
+        preview_lines(&mut lines, p, step, s, v.dry, theme);
     } else if !v.dry {
         lines.push(Line::default());
         lines.push(Line::styled("resolving what it will do...", theme.dim()));
@@ -550,5 +513,54 @@ pub fn modal_title(v: &RunView, m: &Modal) -> String {
         Modal::Decide { index, .. } => format!(" Interrupted: {} ", key(*index)),
         Modal::Skip { index, .. } => format!(" Skip {} ", key(*index)),
         Modal::ConfirmQuit => " Quit ".into(),
+    }
+}
+
+/// What a step does (or did), as its preview says it: skip, danger, problem and body.
+fn preview_lines(
+    lines: &mut Vec<Line<'_>>,
+    p: &crate::engine::Preview,
+    step: &crate::runbook::Step,
+    s: &crate::tui::run_view::StepView,
+    dry: bool,
+    theme: &Theme,
+) {
+    lines.push(Line::default());
+    let verb = match (step.kind(), dry || !s.status.is_done()) {
+        (StepKind::Manual, _) => "Asks a person to:",
+        (StepKind::Include, _) => "Includes:",
+        (StepKind::Check, true) => "Will check (read-only):",
+        (StepKind::Aws, true) => "Will send:",
+        (StepKind::File, true) => "Will change:",
+        (_, true) => "Will run:",
+        (_, false) => "Ran:",
+    };
+    if let Some(skip) = &p.skip {
+        lines.push(Line::styled(skip.clone(), theme.warn()));
+    }
+    if let Some(d) = &p.danger {
+        lines.push(Line::styled(
+            format!("DANGER: a person must type `{d}` to confirm"),
+            theme.error().add_modifier(Modifier::BOLD),
+        ));
+    }
+    if let Some(problem) = &p.problem {
+        lines.push(Line::styled(
+            format!("cannot resolve yet: {problem}"),
+            theme.warn(),
+        ));
+    }
+    if !p.body.is_empty() {
+        lines.push(Line::styled(verb, theme.heading()));
+        for l in p.body.lines() {
+            let style = if l.starts_with('+') && !l.starts_with("+++") {
+                theme.ok()
+            } else if l.starts_with('-') && !l.starts_with("---") {
+                theme.error()
+            } else {
+                theme.code()
+            };
+            lines.push(Line::styled(format!("  {l}"), style));
+        }
     }
 }
