@@ -196,26 +196,7 @@ impl App {
                 self.screen = Screen::Home(home);
                 Vec::new()
             }
-            Msg::Runbook { plan, dry } => {
-                let mode = if dry {
-                    Mode::DryRun { with_checks: false }
-                } else {
-                    Mode::Real
-                };
-                if plan.root().doc.inputs.is_empty() {
-                    self.screen = Screen::Loading(format!("starting {}", plan.root().doc.title));
-                    vec![Effect::Start {
-                        plan,
-                        mode,
-                        name: None,
-                        inputs: Vec::new(),
-                    }]
-                } else {
-                    let form = Form::new(plan, Purpose::Start { mode, name: None }, &[], None);
-                    self.screen = Screen::Form(form);
-                    Vec::new()
-                }
-            }
+            Msg::Runbook { plan, dry } => self.runbook_loaded(plan, dry),
             Msg::NeedInputs(form) => {
                 self.screen = Screen::Form(form);
                 Vec::new()
@@ -229,21 +210,7 @@ impl App {
                 self.screen = Screen::Run(view);
                 fx
             }
-            Msg::Failed(e) => match &mut self.screen {
-                Screen::Form(f) => {
-                    f.error = Some(e);
-                    Vec::new()
-                }
-                _ if self.has_home => {
-                    self.message = Some(e);
-                    vec![Effect::Scan]
-                }
-                _ => {
-                    self.farewell = Some(format!("error: {e}"));
-                    self.exit = Some(exit::ERROR);
-                    Vec::new()
-                }
-            },
+            Msg::Failed(e) => self.failed(e),
             Msg::Log { index, text } => {
                 if let Screen::Run(v) = &mut self.screen {
                     v.log_loaded(index, text);
@@ -259,6 +226,51 @@ impl App {
             },
         };
         self.settle(effects)
+    }
+
+    /// A runbook chosen on the home screen is read: its inputs form, or the run at once.
+    fn runbook_loaded(
+        &mut self,
+        plan: std::sync::Arc<crate::runbook::Plan>,
+        dry: bool,
+    ) -> Vec<Effect> {
+        let mode = if dry {
+            Mode::DryRun { with_checks: false }
+        } else {
+            Mode::Real
+        };
+        if plan.root().doc.inputs.is_empty() {
+            self.screen = Screen::Loading(format!("starting {}", plan.root().doc.title));
+            vec![Effect::Start {
+                plan,
+                mode,
+                name: None,
+                inputs: Vec::new(),
+            }]
+        } else {
+            let form = Form::new(plan, Purpose::Start { mode, name: None }, &[], None);
+            self.screen = Screen::Form(form);
+            Vec::new()
+        }
+    }
+
+    /// Something the UI asked for failed: said on the form, on the home screen, or on the way out.
+    fn failed(&mut self, e: String) -> Vec<Effect> {
+        match &mut self.screen {
+            Screen::Form(f) => {
+                f.error = Some(e);
+                Vec::new()
+            }
+            _ if self.has_home => {
+                self.message = Some(e);
+                vec![Effect::Scan]
+            }
+            _ => {
+                self.farewell = Some(format!("error: {e}"));
+                self.exit = Some(exit::ERROR);
+                Vec::new()
+            }
+        }
     }
 
     fn key(&mut self, key: KeyEvent) -> Vec<Effect> {
