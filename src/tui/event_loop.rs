@@ -243,22 +243,7 @@ impl Runner {
                     })
                 }
                 Effect::LendTerminal(ack) => {
-                    let note = match &app.screen {
-                        Screen::Run(v) => v
-                            .running()
-                            .map(|i| {
-                                format!(
-                                    "stepwise: step {} has the terminal; the UI comes back when it ends",
-                                    v.plan.steps[i].key
-                                )
-                            })
-                            .unwrap_or_default(),
-                        _ => String::new(),
-                    };
-                    self.lent = true;
-                    let r = host.suspend(&note);
-                    ack.send();
-                    r?;
+                    self.lend(app, host, ack)?;
                     None
                 }
                 Effect::TakeTerminalBack => {
@@ -288,6 +273,31 @@ impl Runner {
             }
         }
         Ok(())
+    }
+
+    /// Hands the terminal to an interactive step, with a line saying which has it.
+    fn lend<H: Host>(
+        &mut self,
+        app: &App,
+        host: &mut H,
+        ack: crate::engine::Ack,
+    ) -> io::Result<()> {
+        let note = match &app.screen {
+            Screen::Run(v) => v
+                .running()
+                .map(|i| {
+                    format!(
+                        "stepwise: step {} has the terminal; the UI comes back when it ends",
+                        v.plan.steps[i].key
+                    )
+                })
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
+        self.lent = true;
+        let r = host.suspend(&note);
+        ack.send();
+        r
     }
 }
 
