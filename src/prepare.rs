@@ -196,20 +196,6 @@ fn resolve_inputs(
     }
 }
 
-fn recorded_inputs(inputs: &InputValues) -> IndexMap<String, InputValue> {
-    inputs
-        .iter()
-        .map(|(k, (v, secret))| {
-            let value = if *secret {
-                InputValue::Secret { secret: true }
-            } else {
-                InputValue::Value { value: v.clone() }
-            };
-            (k.clone(), value)
-        })
-        .collect()
-}
-
 /// The run's name: given, from the runbook's `run_name`, or the runbook id and the time.
 fn run_name(plan: &Plan, given: Option<String>, inputs: &InputValues) -> Result<String> {
     if let Some(name) = given {
@@ -246,7 +232,7 @@ fn new_state(plan: &Plan, name: &str, inputs: &InputValues) -> Result<RunState> 
         workdir,
         created_at: now,
         updated_at: now,
-        inputs: recorded_inputs(inputs),
+        inputs: crate::engine::context::recorded(inputs),
         steps: plan
             .steps
             .iter()
@@ -322,7 +308,7 @@ pub fn prepare_resume(
     let mut given = pairs(&args.inputs, "NAME=VALUE")?;
     given.extend_from_slice(extra);
     let inputs = resolve_inputs(&plan, &given, &state.inputs, false, ask)?;
-    state.inputs = recorded_inputs(&inputs);
+    state.inputs = crate::engine::context::recorded(&inputs);
     if state.runbook.hash != plan.root().hash() {
         state.runbook.hash = plan.root().hash();
         store.journal(

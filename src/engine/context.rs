@@ -14,7 +14,7 @@ use super::Secrets;
 use crate::aws::AwsSettings;
 use crate::runbook::load::declared_outputs;
 use crate::runbook::{Plan, script, template};
-use crate::state::RunState;
+use crate::state::{InputValue, RunState};
 
 /// Input values by name, each with whether it is secret.
 pub type InputValues = IndexMap<String, (String, bool)>;
@@ -256,6 +256,21 @@ impl Values {
         }
         Ok(settings)
     }
+}
+
+/// Inputs as the run's state records them: a secret's value left out.
+pub fn recorded(inputs: &InputValues) -> IndexMap<String, InputValue> {
+    inputs
+        .iter()
+        .map(|(k, (v, secret))| {
+            let value = if *secret {
+                InputValue::Secret { secret: true }
+            } else {
+                InputValue::Value { value: v.clone() }
+            };
+            (k.clone(), value)
+        })
+        .collect()
 }
 
 /// Whether a value rendered from `template` is secret: it used a secret input, or it holds a

@@ -19,18 +19,7 @@ impl Engine {
             .resolve_scope_inputs(&self.plan, &self.state, child, false)
         {
             Ok(inputs) => {
-                let recorded = inputs
-                    .iter()
-                    .map(|(k, (v, secret))| {
-                        let value = if *secret {
-                            InputValue::Secret { secret: true }
-                        } else {
-                            InputValue::Value { value: v.clone() }
-                        };
-                        (k.clone(), value)
-                    })
-                    .collect();
-                self.step_state(i).inputs = Some(recorded);
+                self.step_state(i).inputs = Some(context::recorded(&inputs));
                 self.finish(i, Attempt::new(Status::Succeeded), hash, started)
             }
             Err(e) => self.finish(i, Attempt::failed(e), hash, started),

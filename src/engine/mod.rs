@@ -38,7 +38,7 @@ use crate::aws::{self, Aws, AwsSettings, Identity};
 use crate::runbook::load::full_regex;
 use crate::runbook::model::Prompt;
 use crate::runbook::{Plan, StepKind, script, template};
-use crate::state::{InputValue, RunState, RunStore, Status, StepState, StoreError};
+use crate::state::{RunState, RunStore, Status, StepState, StoreError};
 
 pub use backlog::Backlog;
 pub use context::Values;
