@@ -208,6 +208,12 @@ pub trait Action: Send + Sync {
     ) -> BoxFuture<'a, Result<Outcome, AwsError>>;
 }
 
+impl fmt::Debug for dyn Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Parameters of an action: read from `with`, and checked beyond their types.
 pub trait Params: DeserializeOwned + Send + Sync {
     /// Rules that types cannot say (e.g. exactly one of two fields).

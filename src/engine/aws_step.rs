@@ -81,11 +81,7 @@ impl Engine {
     pub(super) async fn aws_step(&mut self, i: usize) -> Attempt {
         let step = self.plan.step(i).clone();
         let scope = self.plan.steps[i].scope;
-        let Some(action) = step
-            .aws
-            .as_ref()
-            .and_then(|a| aws::registry().get(&a.value))
-        else {
+        let Some(action) = self.plan.action(i) else {
             return Attempt::failed("unknown AWS action");
         };
         let ctx = self.values.context(&self.plan, &self.state, scope, false);

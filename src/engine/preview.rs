@@ -113,11 +113,7 @@ impl Engine {
         ctx: &minijinja::Value,
         dry: bool,
     ) -> Result<String, String> {
-        let action = step
-            .aws
-            .as_ref()
-            .and_then(|a| aws::registry().get(&a.value))
-            .ok_or("unknown action")?;
+        let action = self.plan.action(i).ok_or("unknown action")?;
         let params = context::render_params(
             step.with.as_deref().unwrap_or(&Value::Null),
             action.scripts(),
@@ -278,11 +274,7 @@ impl Engine {
             }
             StepKind::Aws => {
                 // Every action reads the current state and says what it would do.
-                let Some(action) = step
-                    .aws
-                    .as_ref()
-                    .and_then(|a| aws::registry().get(&a.value))
-                else {
+                let Some(action) = self.plan.action(i) else {
                     return;
                 };
                 let scope = self.plan.steps[i].scope;

@@ -138,6 +138,10 @@ fn flatten(
             depth,
             hash: std::sync::OnceLock::new(),
             include: None,
+            action: step
+                .aws
+                .as_ref()
+                .and_then(|a| aws::registry().get(&a.value)),
         });
         if step.include.is_some()
             && let Some(child) = loader.includes.get(&(runbook.path().to_path_buf(), index))

@@ -63,6 +63,8 @@ pub struct PlanStep {
     /// For an include step, the scope of the included runbook and the plan index just after its
     /// last step.
     pub include: Option<(usize, usize)>,
+    /// For an `aws` step, its action, looked up once when the plan is made.
+    pub action: Option<&'static dyn crate::aws::Action>,
 }
 
 /// A runbook with its includes, ready to run.
@@ -92,6 +94,11 @@ impl Plan {
     /// The hash of a step's definition (what it does, not its title or description).
     pub fn hash(&self, i: usize) -> &str {
         self.steps[i].hash.get_or_init(|| step_hash(self.step(i)))
+    }
+
+    /// The AWS action of an `aws` step.
+    pub fn action(&self, i: usize) -> Option<&'static dyn crate::aws::Action> {
+        self.steps[i].action
     }
 
     /// The plan index of a step key.
