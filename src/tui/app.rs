@@ -78,6 +78,8 @@ pub enum Effect {
     },
     /// An interactive step takes the terminal: step aside, then acknowledge.
     LendTerminal(Ack),
+    /// Let an interactive step go on without stepping aside (no run is on screen).
+    Acknowledge(Ack),
     /// The interactive step ended: take the terminal back and redraw.
     TakeTerminalBack,
     /// Stop the running step (its process group), cleanly.
@@ -176,14 +178,13 @@ impl App {
                 Screen::Run(v) => v.engine(event),
                 _ => {
                     // No run on screen: let an interactive step go on at once.
-                    if let Event::Terminal {
-                        handoff: crate::engine::Handoff::Take(ack),
-                        ..
-                    } = event
-                    {
-                        ack.send();
+                    match event {
+                        Event::Terminal {
+                            handoff: crate::engine::Handoff::Take(ack),
+                            ..
+                        } => vec![Effect::Acknowledge(ack)],
+                        _ => Vec::new(),
                     }
-                    Vec::new()
                 }
             },
             Msg::Report(report) => match &mut self.screen {

@@ -246,6 +246,10 @@ impl Runner {
                     self.lend(app, host, ack)?;
                     None
                 }
+                Effect::Acknowledge(ack) => {
+                    ack.send();
+                    None
+                }
                 Effect::TakeTerminalBack => {
                     if self.lent {
                         self.lent = false;
