@@ -466,18 +466,6 @@ fn a_run_name_made_from_a_secret_is_refused() {
     );
 }
 
-fn shipped() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("runbooks");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    files.sort();
-    files
-}
-
 #[test]
 fn shipped_runbooks_take_hostile_free_text_as_data() {
     let sb = Sandbox::new();
@@ -487,7 +475,7 @@ fn shipped_runbooks_take_hostile_free_text_as_data() {
         c = canary.display()
     );
     let mut tried = 0;
-    for file in shipped() {
+    for file in cli::shipped_runbooks() {
         let plan = stepwise::runbook::load(&file).unwrap();
         let mut args = vec![
             "run".to_string(),

@@ -6,25 +6,11 @@
 #[path = "support/cli.rs"]
 mod cli;
 
-use std::path::{Path, PathBuf};
-
 use cli::Sandbox;
-
-fn shipped() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("runbooks");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    files.sort();
-    files
-}
 
 #[test]
 fn every_shipped_runbook_validates() {
-    let files = shipped();
+    let files = cli::shipped_runbooks();
     assert!(files.len() >= 12, "runbooks missing: {files:?}");
     for file in files {
         if let Err(diags) = stepwise::runbook::load(&file) {
@@ -36,7 +22,7 @@ fn every_shipped_runbook_validates() {
 
 #[test]
 fn every_step_has_a_title_and_says_why() {
-    for file in shipped() {
+    for file in cli::shipped_runbooks() {
         let plan = stepwise::runbook::load(&file).unwrap();
         let rb = plan.root();
         assert!(
@@ -132,7 +118,7 @@ fn inputs_for(name: &str) -> Vec<&'static str> {
 
 #[test]
 fn every_dry_run_renders_completely() {
-    for file in shipped() {
+    for file in cli::shipped_runbooks() {
         let name = file.file_stem().unwrap().to_string_lossy().into_owned();
         let sb = Sandbox::new();
         let mut args = vec![

@@ -37,6 +37,19 @@ impl Ran {
     }
 }
 
+/// The runbooks shipped in `runbooks/`, in name order.
+pub fn shipped_runbooks() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("runbooks");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("runbooks/")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    files
+}
+
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_stepwise")
 }
