@@ -383,7 +383,10 @@ fn continue_hint(run: &str, key: &str, waiting: Option<&Waiting>) -> String {
             }
             s
         }
-        Some(Need::Danger { text, .. }) => format!("{base} --confirm {key}={}", shell_word(text)),
+        Some(Need::Danger { text, .. }) => format!(
+            "{base} --confirm {key}={}",
+            crate::runbook::script::word(text)
+        ),
         Some(Need::Interrupted { .. }) => {
             format!("{base} --rerun {key}   (or --done {key}, or --skip {key}=REASON)")
         }
@@ -397,16 +400,6 @@ fn continue_hint(run: &str, key: &str, waiting: Option<&Waiting>) -> String {
             format!("{base} in a terminal (or do it yourself and pass --done {key})")
         }
         None => base,
-    }
-}
-
-fn shell_word(s: &str) -> String {
-    if s.chars()
-        .all(|c| c.is_ascii_alphanumeric() || "-_./:@".contains(c))
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
     }
 }
 
