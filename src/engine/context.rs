@@ -95,7 +95,7 @@ impl Values {
         let runbook = &plan.scopes[scope].runbook;
         let parent_secret = |text: &str| {
             // A value passed in is secret when it carries a secret of the including scope.
-            !self.secrets.is_empty() && self.secrets.mask(text) != text
+            self.secrets.appears_in(text)
         };
         let mut out = InputValues::new();
         for (name, spec) in &runbook.doc.inputs {
@@ -276,15 +276,10 @@ pub fn recorded(inputs: &InputValues) -> IndexMap<String, InputValue> {
 /// Whether a value rendered from `template` is secret: it used a secret input, or it holds a
 /// secret input's value. What is derived from a secret is a secret.
 pub fn derived_secret(template_text: &str, value: &str, inputs: &InputValues) -> bool {
-    let uses_secret = template::references(template_text).is_ok_and(|refs| {
-        refs.iter().any(|r| {
-            let name = r.strip_prefix("inputs.").unwrap_or_default();
-            let name = name.split('.').next().unwrap_or_default();
-            inputs
-                .iter()
-                .any(|(k, (_, secret))| *secret && template::key(k) == name)
-        })
-    });
+    let used = template::input_names(template_text);
+    let uses_secret = inputs
+        .iter()
+        .any(|(k, (_, secret))| *secret && used.contains(&template::key(k)));
     uses_secret || holds_secret(value, inputs)
 }
 

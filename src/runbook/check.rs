@@ -54,11 +54,9 @@ impl Loader {
             self.template(&src, run_name.pos, &run_name.value, &scope, None);
             // The name is written everywhere (folders, listings, the journal): never a secret.
             let secret = secret_inputs(doc);
-            if let Ok(refs) = template::references(&run_name.value)
-                && let Some(name) = refs.iter().find_map(|r| {
-                    let name = r.strip_prefix("inputs.")?.split('.').next()?;
-                    secret.contains(name).then_some(name)
-                })
+            if let Some(name) = template::input_names(&run_name.value)
+                .into_iter()
+                .find(|name| secret.contains(name))
             {
                 let (at, width) = locate(
                     &src,
@@ -550,13 +548,9 @@ pub(super) fn secret_inputs(doc: &RunbookDoc) -> BTreeSet<String> {
     let mut secret = BTreeSet::new();
     for (name, input) in &doc.inputs {
         let derived = input.default.as_ref().is_some_and(|d| {
-            template::references(&d.value).is_ok_and(|refs| {
-                refs.iter().any(|r| {
-                    r.strip_prefix("inputs.")
-                        .and_then(|n| n.split('.').next())
-                        .is_some_and(|n| secret.contains(n))
-                })
-            })
+            template::input_names(&d.value)
+                .iter()
+                .any(|n| secret.contains(n))
         });
         if input.secret || derived {
             secret.insert(template::key(name));

@@ -186,6 +186,16 @@ pub fn references(src: &str) -> Result<BTreeSet<String>, String> {
     Ok(tmpl.undeclared_variables(true).into_iter().collect())
 }
 
+/// The inputs a template refers to, by name as templates spell them (`inputs.NAME`); none
+/// when it does not compile.
+pub fn input_names(src: &str) -> BTreeSet<String> {
+    references(src)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|r| Some(r.strip_prefix("inputs.")?.split('.').next()?.to_string()))
+        .collect()
+}
+
 /// The references of a template made only of plain `{{ a.b.c }}` tags, read without
 /// compiling it (most runbook templates are like this, and a runbook has thousands); None
 /// when the template has anything else, for minijinja to judge.
