@@ -13,35 +13,15 @@ mod moto;
 
 use awsh::{cli, cli_json, dry, expect, has, start};
 use cli::Sandbox;
-use moto::Moto;
 
 fn runbook(steps: &str) -> String {
     format!("stepwise: 1\nid: ssm-test\ntitle: SSM test\nsteps:\n{steps}")
 }
 
-fn instance(moto: &Moto) -> String {
-    cli_json(
-        moto,
-        &[
-            "ec2",
-            "run-instances",
-            "--image-id",
-            "ami-12345678",
-            "--instance-type",
-            "t3.micro",
-            "--count",
-            "1",
-        ],
-    )["Instances"][0]["InstanceId"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 #[test]
 fn run_command_sends_the_commands_and_waits_for_them() {
     let (_guard, moto) = moto::shared_reset();
-    let id = instance(moto);
+    let id = awsh::instance(moto);
     let sb = Sandbox::new();
     let rb = runbook(&format!(
         r#"
@@ -122,7 +102,7 @@ fn run_command_sends_the_commands_and_waits_for_them() {
 #[test]
 fn wait_online_says_what_went_wrong_when_ssm_fails() {
     let (_guard, moto) = moto::shared_reset();
-    let id = instance(moto);
+    let id = awsh::instance(moto);
     let sb = Sandbox::new();
     let rb = runbook(&format!(
         "  - id: online\n    title: Wait for the agent\n    aws: ssm.wait_online\n    with: {{ instance_id: {id}, timeout: 1m }}\n"
@@ -140,7 +120,7 @@ fn wait_online_says_what_went_wrong_when_ssm_fails() {
 #[test]
 fn start_session_says_the_plugin_is_missing_and_how_to_install_it() {
     let (_guard, moto) = moto::shared_reset();
-    let id = instance(moto);
+    let id = awsh::instance(moto);
     let sb = Sandbox::new();
     let rb = runbook(&format!(
         "  - id: login\n    title: Log in to the CI node\n    aws: ssm.start_session\n    with: {{ instance_id: {id} }}\n"

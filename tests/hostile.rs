@@ -11,7 +11,7 @@ mod cli;
 #[path = "support/moto.rs"]
 mod moto;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use cli::Sandbox;
 
@@ -329,28 +329,6 @@ steps:
     assert!(!cmdline.contains("TopSecret"), "{cmdline}");
 }
 
-/// Every file under a folder, concatenated.
-fn all_files(dir: &Path) -> String {
-    let mut all = String::new();
-    let mut stack: Vec<PathBuf> = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                all.push_str(&String::from_utf8_lossy(
-                    &std::fs::read(&p).unwrap_or_default(),
-                ));
-            }
-        }
-    }
-    all
-}
-
 #[test]
 fn what_is_derived_from_a_secret_is_a_secret() {
     let sb = Sandbox::new();
@@ -439,8 +417,8 @@ steps:
                 r.stdout, r.stderr, resumed.stdout, resumed.stderr
             ),
         ),
-        ("STEPWISE_HOME", all_files(&sb.home())),
-        ("the work dir", all_files(sb.path())),
+        ("STEPWISE_HOME", cli::all_files(&sb.home())),
+        ("the work dir", cli::all_files(sb.path())),
     ] {
         assert!(
             !text.contains("SuperSecret4242"),
@@ -582,22 +560,7 @@ fn values_in_commands_sent_to_an_instance_are_quoted_as_data() {
         "$(touch {c}) \"; touch {c}; \" '; touch {c}; '",
         c = canary.display()
     );
-    let id = awsh::cli_json(
-        moto,
-        &[
-            "ec2",
-            "run-instances",
-            "--image-id",
-            "ami-12345678",
-            "--instance-type",
-            "t3.micro",
-            "--count",
-            "1",
-        ],
-    )["Instances"][0]["InstanceId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = awsh::instance(moto);
     let rb = format!(
         "stepwise: 1\nid: ssm\ntitle: SSM\ninputs:\n  x:\n    description: Free text\nsteps:\n  - id: send\n    title: Send\n    description: Commands that an instance's shell runs.\n    aws: ssm.run_command\n    with:\n      instance_id: {id}\n      commands:\n        - printf '%s\\n' {{{{ inputs.x }}}} \"{{{{ inputs.x }}}}\" '{{{{ inputs.x }}}}'\n"
     );

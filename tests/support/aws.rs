@@ -43,6 +43,26 @@ pub fn dry(sb: &Sandbox, moto: &Moto, runbook: &str, with_checks: bool) -> Ran {
     run(sb, moto, &args)
 }
 
+/// A new instance in moto (no network given), by its id.
+pub fn instance(moto: &Moto) -> String {
+    cli_json(
+        moto,
+        &[
+            "ec2",
+            "run-instances",
+            "--image-id",
+            "ami-12345678",
+            "--instance-type",
+            "t3.micro",
+            "--count",
+            "1",
+        ],
+    )["Instances"][0]["InstanceId"]
+        .as_str()
+        .expect("an instance id")
+        .to_string()
+}
+
 /// The `aws` CLI against moto; its stdout, or a panic with its stderr.
 pub fn cli(moto: &Moto, args: &[&str]) -> String {
     let out = cli_raw(moto, args);

@@ -119,21 +119,30 @@ impl Sandbox {
 
     /// Every file of a run's folder, concatenated (to look for secrets).
     pub fn everything_on_disk(&self, name: &str) -> String {
-        let mut all = String::new();
         let dir = self.run_dir(name);
-        let mut stack = vec![dir];
-        while let Some(d) = stack.pop() {
-            for e in std::fs::read_dir(&d).expect("read dir").flatten() {
-                let p = e.path();
-                if p.is_dir() {
-                    stack.push(p);
-                } else {
-                    all.push_str(&String::from_utf8_lossy(
-                        &std::fs::read(&p).unwrap_or_default(),
-                    ));
-                }
+        assert!(dir.is_dir(), "no run folder {}", dir.display());
+        all_files(&dir)
+    }
+}
+
+/// Every file under a folder, concatenated.
+pub fn all_files(dir: &Path) -> String {
+    let mut all = String::new();
+    let mut stack: Vec<PathBuf> = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                all.push_str(&String::from_utf8_lossy(
+                    &std::fs::read(&p).unwrap_or_default(),
+                ));
             }
         }
-        all
     }
+    all
 }
