@@ -705,14 +705,18 @@ fn marking_an_interrupted_step_done_or_skipping_it() {
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    wait_for("the long step to start", || {
+    // The step has started and stepwise has read its first line (the reader writes the log, so
+    // the file `long-started` alone can come before the line is in the log).
+    let log_path = sb.run_dir("k2").join("logs/long.log");
+    wait_for("the long step to start and its line to be logged", || {
         sb.path().join("long-started").exists()
+            && std::fs::read_to_string(&log_path).is_ok_and(|l| l.ends_with('\n'))
     });
     child.kill().unwrap();
     child.wait().unwrap();
     end_group_left_running(&sb, "k2");
-    // The interrupted step's log shows how far it got.
-    let log = std::fs::read_to_string(sb.run_dir("k2").join("logs/long.log")).unwrap_or_default();
+    // The interrupted step's log keeps what it had got, whole.
+    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
     assert_eq!(log, "long step is running\n");
     let r = sb.run(&["resume", "k2", "--done", "long"]);
     assert_eq!(r.code, 0, "{r:?}");
