@@ -78,12 +78,71 @@ impl Engine {
         Ok(aws)
     }
 
-    pub(super) async fn aws_step(&mut self, i: usize) -> Attempt {
+    /// The request an action would send; before a change that needs a typed confirmation,
+    /// what is there now beside what is wanted.
+    pub(super) async fn preview_aws(
+        &mut self,
+        i: usize,
+        action: &'static dyn aws::Action,
+        step: &crate::runbook::Step,
+        ctx: &minijinja::Value,
+        dry: bool,
+    ) -> Result<String, String> {
+        let params = context::render_params(
+            step.with.as_deref().unwrap_or(&Value::Null),
+            action.scripts(),
+            ctx,
+        )?;
+        let req = action.request(&params);
+        let mut body = serde_json::to_string_pretty(&req).unwrap_or_default();
+        if !dry && action.danger().is_some() {
+            let now = match self.connect_aws(i).await {
+                Ok(aws) => action
+                    .plan(&aws, &params)
+                    .await
+                    .map(|p| p.text)
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e),
+            };
+            body.push_str(&match now {
+                Ok(text) => format!("\n=> {text}"),
+                Err(e) => format!("\n=> (cannot read the current state: {e})"),
+            });
+        }
+        Ok(body)
+    }
+
+    /// What an action says it would do, having read the current state (a dry run's
+    /// `--with-checks`); every action only reads in `plan`.
+    pub(super) async fn aws_now(&mut self, i: usize, action: &'static dyn aws::Action) -> String {
         let step = self.plan.step(i).clone();
         let scope = self.plan.steps[i].scope;
-        let Some(action) = self.plan.action(i) else {
-            return Attempt::failed("unknown AWS action");
+        let ctx = self.values.context(&self.plan, &self.state, scope, true);
+        let params = match context::render_params(
+            step.with.as_deref().unwrap_or(&Value::Null),
+            action.scripts(),
+            &ctx,
+        ) {
+            Ok(p) => p,
+            Err(e) => return format!("not checked: {e}"),
         };
+        // Values that only earlier steps would produce may hide in masked parameters.
+        if preview::needs_earlier(&params.to_string()) {
+            return "not checked: it needs values that earlier steps would produce".into();
+        }
+        let verdict = match self.connect_aws(i).await {
+            Err(e) => format!("not checked: {e}"),
+            Ok(aws) => match action.plan(&aws, &params).await {
+                Ok(planned) => planned.text,
+                Err(e) => format!("not checked: {e}"),
+            },
+        };
+        self.values.secrets().mask(&verdict).into_owned()
+    }
+
+    pub(super) async fn aws_step(&mut self, i: usize, action: &'static dyn aws::Action) -> Attempt {
+        let step = self.plan.step(i).clone();
+        let scope = self.plan.steps[i].scope;
         let ctx = self.values.context(&self.plan, &self.state, scope, false);
         let params = match context::render_params(
             step.with.as_deref().unwrap_or(&Value::Null),

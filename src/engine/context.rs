@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 use super::Secrets;
 use crate::aws::AwsSettings;
 use crate::runbook::load::declared_outputs;
-use crate::runbook::{Plan, script, template};
+use crate::runbook::{Plan, Work, script, template};
 use crate::state::{InputValue, RunState};
 
 /// Input values by name, each with whether it is secret.
@@ -180,7 +180,7 @@ impl Values {
             }
             let step = plan.step(j);
             let id = &step.id.value;
-            if let Some((child, _)) = ps.include {
+            if let Work::Include { scope: child, .. } = ps.work {
                 let nested = self.steps_of(plan, state, child, dry, &format!("{prefix}{id}."));
                 steps.insert(template::key(id), Value::Object(nested));
                 continue;

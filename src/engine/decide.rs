@@ -183,7 +183,7 @@ impl Engine {
         for i in 0..self.plan.steps.len() {
             let key = self.key(i);
             let hash = self.plan.hash(i).to_string();
-            let kind = self.plan.step(i).kind();
+            let manual = matches!(self.plan.work(i), Work::Manual);
             let status = self.status_of(&key);
             if decisions.rerun.contains(&key) {
                 let st = self.step_state(i);
@@ -195,7 +195,7 @@ impl Engine {
             } else if let Some(reason) = decisions.skip.get(&key) {
                 // Skipping an include skips the steps inside it too.
                 self.skip_with_children(i, &format!("skipped by a person: {reason}"), &hash)?;
-            } else if decisions.done.contains(&key) && kind != StepKind::Manual {
+            } else if decisions.done.contains(&key) && !manual {
                 let changed = status.is_done();
                 let st = self.step_state(i);
                 st.definition_hash = hash;

@@ -136,8 +136,7 @@ impl Engine {
         decisions: &Decisions,
     ) -> Result<Option<RunOutcome>, EngineError> {
         if let Mode::DryRun { .. } = self.mode {
-            self.dry_run().await;
-            return Ok(Some(RunOutcome::Completed));
+            return self.run(decisions).await.map(Some);
         }
         if let Some((i, need)) = self.pending_decisions().into_iter().next() {
             self.emit(Event::Waiting { index: i, need });

@@ -99,3 +99,23 @@ impl Engine {
         Ok(Flow::Stop(RunOutcome::Waiting { key }))
     }
 }
+
+/// A manual step's instructions, checklist and prompts.
+pub(super) fn preview(
+    step: &crate::runbook::Step,
+    ctx: &minijinja::Value,
+) -> Result<String, String> {
+    let text = template::render(step.manual.as_deref().unwrap_or_default(), ctx)?;
+    let mut body = text.trim_end().to_string();
+    for item in &step.checklist {
+        let item = template::render(item, ctx).unwrap_or_else(|_| item.clone());
+        body.push_str(&format!("\n[ ] {item}"));
+    }
+    for (name, p) in &step.prompts {
+        body.push_str(&format!(
+            "\n? {} -> steps.{}.{name}",
+            p.prompt, step.id.value
+        ));
+    }
+    Ok(body)
+}

@@ -12,6 +12,7 @@ mod decide;
 mod drive;
 mod file;
 mod file_step;
+mod gates;
 pub mod group;
 mod include;
 mod manual;
@@ -37,12 +38,13 @@ use tokio_util::sync::CancellationToken;
 use crate::aws::{self, Aws, AwsSettings, Identity};
 use crate::runbook::load::full_regex;
 use crate::runbook::model::Prompt;
-use crate::runbook::{Plan, StepKind, script, template};
+use crate::runbook::{Plan, Work, script, template};
 use crate::state::{RunState, RunStore, Status, StepState, StoreError};
 
 pub use backlog::Backlog;
 pub use context::Values;
 pub use drive::{Ack, Command, Handoff, Report, serve};
+use gates::Gate;
 pub use outputs::scalar;
 pub use secrets::{MASK, Secrets};
 pub use shell::Stream;
@@ -319,14 +321,11 @@ impl Engine {
     }
 
     /// Runs steps from the first unfinished one until the run completes, a step fails, a
-    /// person is needed, or the run is interrupted.
+    /// person is needed, or the run is interrupted. A dry run goes through the same loop and
+    /// shows what each step would do.
     pub async fn run(&mut self, decisions: &Decisions) -> Result<RunOutcome, EngineError> {
-        if let Mode::DryRun { .. } = self.mode {
-            self.dry_run().await;
-            return Ok(RunOutcome::Completed);
-        }
-        if let Some((i, _)) = self.pending_decisions().into_iter().next() {
-            let need = self.pending_decisions().remove(0).1;
+        let dry = self.is_dry();
+        if !dry && let Some((i, need)) = self.pending_decisions().into_iter().next() {
             self.emit(Event::Waiting { index: i, need });
             return Ok(RunOutcome::Waiting { key: self.key(i) });
         }
@@ -334,7 +333,11 @@ impl Engine {
         while i < self.plan.steps.len() {
             if self.cancel.is_cancelled() {
                 self.flush()?;
-                return Ok(RunOutcome::Interrupted { key: None });
+                return Ok(if dry {
+                    RunOutcome::Completed
+                } else {
+                    RunOutcome::Interrupted { key: None }
+                });
             }
             match self.step(i, decisions).await? {
                 Flow::Next => i += 1,
@@ -345,166 +348,56 @@ impl Engine {
         Ok(RunOutcome::Completed)
     }
 
-    /// Handles one step: decides whether it runs, runs it, and records the result. Each gate
-    /// before the work (`when`, the step's kind, `skip_if`, a terminal, `danger`) may end the
-    /// step's turn with a flow of its own.
+    /// One step's turn: its gates (`when`, `skip_if`, a terminal, `danger`), each of which may
+    /// end the turn, then its work. In a dry run the turn gathers what the step would do
+    /// (its preview, what the gates decided, with `--with-checks` what a read-only check says
+    /// now) and shows it instead.
     async fn step(&mut self, i: usize, decisions: &Decisions) -> Result<Flow, EngineError> {
-        let key = self.key(i);
-        let status = self.status_of(&key);
-        if status.is_done() {
+        if moved_past(&self.plan, i, self.status_of(&self.plan.steps[i].key)) {
             return Ok(Flow::Next);
         }
-        if moved_past(&self.plan, i, status) {
-            return Ok(Flow::Next);
-        }
-        let step = self.plan.step(i).clone();
         let hash = self.plan.hash(i).to_string();
-        if let Some(flow) = self.when_gate(i, &step, &hash)? {
-            return Ok(flow);
-        }
-        match step.kind() {
-            StepKind::Manual => return self.manual(i, decisions, &hash),
-            StepKind::Include => return self.include(i, &hash),
-            _ => {}
-        }
-        if let Some(flow) = self.skip_if_gate(i, &step, &hash).await? {
-            return Ok(flow);
-        }
-        // Checked after `skip_if`: an interactive step already satisfied needs no terminal.
-        if step.kind() == StepKind::Run && step.interactive && self.terminal == Terminal::Absent {
-            let st = self.step_state(i);
-            st.status = Status::Waiting;
-            st.message = Some("needs a terminal".into());
-            self.record("step.waiting", Some(i), Some("needs a terminal"))?;
-            self.emit(Event::Waiting {
-                index: i,
-                need: Need::Terminal,
-            });
-            return Ok(Flow::Stop(RunOutcome::Waiting { key }));
-        }
-        if let Some(flow) = self.danger_gate(i, &step, &hash, decisions).await? {
-            return Ok(flow);
-        }
-        self.attempts(i, &step, &hash).await
-    }
-
-    /// `when`: a false condition skips the step (an include's steps with it).
-    fn when_gate(
-        &mut self,
-        i: usize,
-        step: &crate::runbook::Step,
-        hash: &str,
-    ) -> Result<Option<Flow>, EngineError> {
-        let (Some(when), Some(holds)) = (&step.when, self.when_holds(i, false)) else {
-            return Ok(None);
-        };
-        match holds {
-            Ok(true) => Ok(None),
-            Ok(false) => {
-                let reason = format!("`when: {}` is false", when.value);
-                self.skip_with_children(i, &reason, hash)?;
-                Ok(Some(Flow::Next))
-            }
-            Err(e) => {
-                let failed = Attempt::failed(format!("cannot evaluate `when`: {e}"));
-                self.finish(i, failed, hash, Instant::now()).map(Some)
-            }
-        }
-    }
-
-    /// A step's `when`, decided in its scope (a dry run's with placeholders for what earlier
-    /// steps would produce); None when it has none.
-    pub(super) fn when_holds(&self, i: usize, dry: bool) -> Option<Result<bool, String>> {
-        let when = self.plan.step(i).when.as_ref()?;
-        let ctx = self
-            .values
-            .context(&self.plan, &self.state, self.plan.steps[i].scope, dry);
-        Some(template::eval_condition(&when.value, &ctx))
-    }
-
-    /// `skip_if`: a script that passes makes the step satisfied without running it.
-    async fn skip_if_gate(
-        &mut self,
-        i: usize,
-        step: &crate::runbook::Step,
-        hash: &str,
-    ) -> Result<Option<Flow>, EngineError> {
-        let Some(script) = &step.skip_if else {
-            return Ok(None);
-        };
         let started = Instant::now();
-        match self.skip_check(i, script).await {
-            Ok(true) => {
-                let mut a = Attempt::new(Status::Satisfied);
-                a.message = Some("already satisfied: `skip_if` passed".into());
-                self.finish(i, a, hash, started).map(Some)
+        let mut shown = match self.mode {
+            Mode::DryRun { .. } => Some(self.describe(i).await),
+            Mode::Real => None,
+        };
+        for gate in Gate::ALL {
+            let verdict = self.gate(gate, i, decisions).await?;
+            if let Some(flow) = self.settle(i, verdict, &hash, started, &mut shown)? {
+                return self.end_turn(i, flow, shown);
             }
-            Ok(false) => Ok(None),
-            Err(e) => self.finish(i, Attempt::failed(e), hash, started).map(Some),
+        }
+        match (shown, self.plan.work(i)) {
+            (Some(mut preview), _) => {
+                if matches!(self.mode, Mode::DryRun { with_checks: true }) {
+                    self.check_now(i, &mut preview).await;
+                }
+                self.end_turn(i, Flow::Next, Some(preview))
+            }
+            (None, Work::Manual) => self.manual(i, decisions, &hash),
+            (None, Work::Include { .. }) => self.include(i, &hash),
+            (None, _) => self.attempts(i, &hash).await,
         }
     }
 
-    /// `danger`: the step waits, showing what it would change, until the person typed its
-    /// confirmation text.
-    async fn danger_gate(
+    /// Ends a step's turn; a dry run shows what the step would do.
+    fn end_turn(
         &mut self,
         i: usize,
-        step: &crate::runbook::Step,
-        hash: &str,
-        decisions: &Decisions,
-    ) -> Result<Option<Flow>, EngineError> {
-        let Some(text) = &step.danger else {
-            return Ok(None);
-        };
-        let key = self.key(i);
-        let ctx = self
-            .values
-            .context(&self.plan, &self.state, self.plan.steps[i].scope, false);
-        let text = match template::render(text, &ctx) {
-            Ok(t) => t,
-            Err(e) => {
-                let failed = Attempt::failed(format!("cannot resolve `danger`: {e}"));
-                return self.finish(i, failed, hash, Instant::now()).map(Some);
-            }
-        };
-        if decisions.confirm.get(&key).map(String::as_str) == Some(text.as_str()) {
-            self.record(
-                "step.confirmed",
-                Some(i),
-                Some("a person typed the confirmation"),
-            )?;
-            return Ok(None);
+        flow: Flow,
+        shown: Option<Preview>,
+    ) -> Result<Flow, EngineError> {
+        if let Some(preview) = shown {
+            self.emit(Event::Preview { index: i, preview });
         }
-        let described = self.describe(i).await;
-        let preview = match described.problem {
-            Some(p) if described.body.is_empty() => format!("(cannot show the change: {p})"),
-            _ => described.body,
-        };
-        let given = decisions.confirm.contains_key(&key);
-        let st = self.step_state(i);
-        st.status = Status::Waiting;
-        st.message = Some(if given {
-            "the confirmation typed does not match; nothing was changed".into()
-        } else {
-            "needs a typed confirmation".into()
-        });
-        let msg = st.message.clone();
-        self.record("step.waiting", Some(i), msg.as_deref())?;
-        self.emit(Event::Waiting {
-            index: i,
-            need: Need::Danger { text, preview },
-        });
-        Ok(Some(Flow::Stop(RunOutcome::Waiting { key })))
+        Ok(flow)
     }
 
     /// The step's attempts, as many as `retry` allows, each recorded `running` durably before
     /// its work starts.
-    async fn attempts(
-        &mut self,
-        i: usize,
-        step: &crate::runbook::Step,
-        hash: &str,
-    ) -> Result<Flow, EngineError> {
+    async fn attempts(&mut self, i: usize, hash: &str) -> Result<Flow, EngineError> {
+        let step = self.plan.step(i).clone();
         let tries = step.retry.map_or(0, |r| r.times) + 1;
         let delay = step
             .retry
@@ -513,7 +406,7 @@ impl Engine {
         // A script is resolved and its bash started before the "running" state is written, and
         // released after: bash starts while the state goes to disk.
         let mut early = None;
-        if matches!(step.kind(), StepKind::Run | StepKind::Check)
+        if matches!(self.plan.work(i), Work::Run | Work::Check)
             && !step.interactive
             && step.for_each.is_none()
             && let Ok(prepared) = self.prepare(i)
@@ -681,12 +574,11 @@ impl Engine {
 
     /// One attempt at a step, for one item when it has `for_each`.
     async fn attempt_once(&mut self, i: usize) -> Attempt {
-        let step = self.plan.step(i).clone();
-        match step.kind() {
-            StepKind::Run | StepKind::Check => self.script(i, None).await,
-            StepKind::Aws => self.aws_step(i).await,
-            StepKind::File => self.file_step(i).await,
-            StepKind::Manual | StepKind::Include => Attempt::failed("not an executable step"),
+        match self.plan.work(i) {
+            Work::Run | Work::Check => self.script(i, None).await,
+            Work::Aws(action) => self.aws_step(i, action).await,
+            Work::File => self.file_step(i).await,
+            Work::Manual | Work::Include { .. } => Attempt::failed("not an executable step"),
         }
     }
 

@@ -193,7 +193,7 @@ impl Engine {
         reason: &str,
         hash: &str,
     ) -> Result<(), EngineError> {
-        let end = self.plan.steps[i].include.map_or(i + 1, |(_, end)| end);
+        let end = self.plan.include(i).map_or(i + 1, |(_, end)| end);
         for j in i..end {
             let hash = if j == i {
                 hash.to_string()

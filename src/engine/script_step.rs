@@ -4,6 +4,43 @@
 use super::*;
 
 impl Engine {
+    /// A script as bash would read it, with its environment; secrets masked.
+    pub(super) fn preview_script(
+        &self,
+        step: &crate::runbook::Step,
+        ctx: &minijinja::Value,
+    ) -> Result<String, String> {
+        let source = step
+            .run
+            .as_deref()
+            .or(step.check.as_deref())
+            .unwrap_or_default();
+        let s = script::render(source, ctx)?;
+        let mut body = s
+            .shown(|v| self.values.secrets().mask(v))
+            .trim_end()
+            .to_string();
+        for (k, v) in &step.env {
+            if let Ok(v) = template::render(v, ctx) {
+                let v = script::shown_word(&self.values.secrets().mask(&v));
+                body = format!("{k}={v}\n{body}");
+            }
+        }
+        if step.interactive {
+            body.push_str("\n(interactive: runs with the terminal)");
+        }
+        Ok(body)
+    }
+
+    /// Whether a `check` passes now (a dry run's `--with-checks`).
+    pub(super) async fn check_passes_now(&mut self, i: usize) -> String {
+        let a = self.script(i, None).await;
+        match a.status {
+            Status::Succeeded => "check passes now".to_string(),
+            _ => format!("check does not pass now: {}", a.message.unwrap_or_default()),
+        }
+    }
+
     /// Resolves a script in a step's scope: its text refers to its values, which go in its
     /// environment (see `runbook::script`).
     pub(super) fn render_script(
@@ -21,7 +58,7 @@ impl Engine {
     pub(super) async fn skip_check(&mut self, i: usize, script: &str) -> Result<bool, String> {
         // The check may take a while: what is recorded so far goes to disk first.
         self.flush().map_err(|e| e.to_string())?;
-        let dry = matches!(self.mode, Mode::DryRun { .. });
+        let dry = self.is_dry();
         let script = self
             .render_script(i, script, dry)
             .map_err(|e| format!("cannot resolve `skip_if`: {e}"))?;
@@ -100,7 +137,7 @@ impl Engine {
             .as_deref()
             .or(step.check.as_deref())
             .unwrap_or_default();
-        let dry = matches!(self.mode, Mode::DryRun { .. });
+        let dry = self.is_dry();
         let script = self
             .render_script(i, source, dry)
             .map_err(|e| format!("cannot resolve the script: {e}"))?;
@@ -154,7 +191,7 @@ impl Engine {
                 .script_once(i, &step, &prepared, held.take(), &mut log)
                 .await;
             if let (Some(w), Status::Failed) = (&step.wait, attempt.status)
-                && step.kind() == StepKind::Check
+                && matches!(self.plan.work(i), Work::Check)
             {
                 let elapsed = started.elapsed();
                 if poll::again(w, elapsed) {

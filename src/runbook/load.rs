@@ -20,7 +20,7 @@ use crate::aws;
 mod check;
 #[path = "refs.rs"]
 mod refs;
-pub use super::plan::{Plan, PlanStep, Runbook, Scope};
+pub use super::plan::{Plan, PlanStep, Runbook, Scope, Work};
 use check::*;
 use refs::*;
 
@@ -105,7 +105,7 @@ pub fn load(path: &Path) -> Result<Plan, Vec<Diagnostic>> {
         scopes: Vec::new(),
         steps: Vec::new(),
     };
-    flatten(&mut plan, &loader, root, None, String::new(), 0);
+    flatten(&mut plan, &loader, root, None, String::new(), 0).map_err(|d| vec![d])?;
     Ok(plan)
 }
 
@@ -121,7 +121,7 @@ fn flatten(
     parent: Option<usize>,
     prefix: String,
     depth: usize,
-) {
+) -> Result<(), Diagnostic> {
     let scope = plan.scopes.len();
     plan.scopes.push(Scope {
         runbook: runbook.clone(),
@@ -131,21 +131,43 @@ fn flatten(
     for (index, step) in runbook.doc.steps.iter().enumerate() {
         let key = format!("{prefix}{}", step.id.value);
         let at = plan.steps.len();
+        // Validation has checked every action's name and loaded every include; a plan is
+        // never made with either missing.
+        let missing = |what: &str| {
+            runbook.source.diag(
+                step.id.pos,
+                format!("{what} (a bug: validation should have said so)"),
+            )
+        };
+        let work = match step.kind() {
+            StepKind::Manual => Work::Manual,
+            StepKind::Run => Work::Run,
+            StepKind::Check => Work::Check,
+            StepKind::File => Work::File,
+            StepKind::Aws => Work::Aws(
+                step.aws
+                    .as_ref()
+                    .and_then(|a| aws::registry().get(&a.value))
+                    .ok_or_else(|| missing("unknown AWS action"))?,
+            ),
+            StepKind::Include => Work::Include {
+                scope: plan.scopes.len(),
+                end: at + 1,
+            },
+        };
         plan.steps.push(PlanStep {
             key: key.clone(),
             scope,
             index,
             depth,
             hash: std::sync::OnceLock::new(),
-            include: None,
-            action: step
-                .aws
-                .as_ref()
-                .and_then(|a| aws::registry().get(&a.value)),
+            work,
         });
-        if step.include.is_some()
-            && let Some(child) = loader.includes.get(&(runbook.path().to_path_buf(), index))
-        {
+        if let Work::Include { .. } = work {
+            let child = loader
+                .includes
+                .get(&(runbook.path().to_path_buf(), index))
+                .ok_or_else(|| missing("the included runbook was not read"))?;
             let child_scope = plan.scopes.len();
             flatten(
                 plan,
@@ -154,11 +176,15 @@ fn flatten(
                 Some(at),
                 format!("{key}/"),
                 depth + 1,
-            );
+            )?;
             let end = plan.steps.len();
-            plan.steps[at].include = Some((child_scope, end));
+            plan.steps[at].work = Work::Include {
+                scope: child_scope,
+                end,
+            };
         }
     }
+    Ok(())
 }
 
 #[derive(Default)]

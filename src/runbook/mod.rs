@@ -8,7 +8,7 @@ pub mod script;
 pub mod source;
 
 pub use crate::syntax::{closest, template, yaml};
-pub use load::{Plan, PlanStep, Runbook, Scope, load, validate};
+pub use load::{Plan, PlanStep, Runbook, Scope, Work, load, validate};
 pub use model::{Duration, Input, RunbookDoc, Step, StepKind};
 pub use source::{Diagnostic, SourceFile};
 

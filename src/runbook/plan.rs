@@ -60,11 +60,39 @@ pub struct PlanStep {
     /// A hash of the step's definition, to notice that it changed since it ran; made when
     /// first asked for (validation alone never needs it).
     pub(super) hash: std::sync::OnceLock<String>,
-    /// For an include step, the scope of the included runbook and the plan index just after its
+    /// What the step does: its kind, decided once when the plan is made.
+    pub work: Work,
+}
+
+/// What a step does. The engine dispatches on it; nothing asks the definition again.
+#[derive(Debug, Clone, Copy)]
+pub enum Work {
+    Manual,
+    Run,
+    Check,
+    /// An `aws` step, with its action (looked up once, when the plan is made).
+    Aws(&'static dyn crate::aws::Action),
+    File,
+    /// An include step: the scope of the included runbook, and the plan index just after its
     /// last step.
-    pub include: Option<(usize, usize)>,
-    /// For an `aws` step, its action, looked up once when the plan is made.
-    pub action: Option<&'static dyn crate::aws::Action>,
+    Include {
+        scope: usize,
+        end: usize,
+    },
+}
+
+impl Work {
+    /// The kind of step, as the format names it.
+    pub fn kind(self) -> StepKind {
+        match self {
+            Work::Manual => StepKind::Manual,
+            Work::Run => StepKind::Run,
+            Work::Check => StepKind::Check,
+            Work::Aws(_) => StepKind::Aws,
+            Work::File => StepKind::File,
+            Work::Include { .. } => StepKind::Include,
+        }
+    }
 }
 
 /// A runbook with its includes, ready to run.
@@ -96,9 +124,26 @@ impl Plan {
         self.steps[i].hash.get_or_init(|| step_hash(self.step(i)))
     }
 
+    /// What a plan step does.
+    pub fn work(&self, i: usize) -> Work {
+        self.steps[i].work
+    }
+
     /// The AWS action of an `aws` step.
     pub fn action(&self, i: usize) -> Option<&'static dyn crate::aws::Action> {
-        self.steps[i].action
+        match self.steps[i].work {
+            Work::Aws(action) => Some(action),
+            _ => None,
+        }
+    }
+
+    /// For an include step, the scope of the included runbook and the plan index just after
+    /// its last step.
+    pub fn include(&self, i: usize) -> Option<(usize, usize)> {
+        match self.steps[i].work {
+            Work::Include { scope, end } => Some((scope, end)),
+            _ => None,
+        }
     }
 
     /// The plan index of a step key.
@@ -108,7 +153,7 @@ impl Plan {
 
     /// Whether any step, at any depth, is an AWS step.
     pub fn uses_aws(&self) -> bool {
-        (0..self.steps.len()).any(|i| self.step(i).kind() == StepKind::Aws)
+        self.steps.iter().any(|s| matches!(s.work, Work::Aws(_)))
     }
 }
 
