@@ -47,6 +47,13 @@ impl Status {
         )
     }
 
+    /// Whether a run has moved past a step at this status: it is done, or it failed and the
+    /// step goes on after a failure (`continue_on_error`). The one home of the rule: the
+    /// engine asks it with what the runbook says, a listing with what was recorded.
+    pub fn moved_past(self, goes_on_after_failure: bool) -> bool {
+        self.is_done() || (self == Status::Failed && goes_on_after_failure)
+    }
+
     /// The word used in listings.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -137,7 +144,7 @@ impl StepState {
     /// Whether the run has moved past this step: it is done, or it failed and the run was
     /// told to go on.
     pub fn is_settled(&self) -> bool {
-        self.status.is_done() || (self.status == Status::Failed && self.continued)
+        self.status.moved_past(self.continued)
     }
 }
 

@@ -493,6 +493,20 @@ impl Engine {
         template::render(text, &ctx)
     }
 
+    /// The items of a `for_each` list, resolved in the step's scope (a dry run's with
+    /// placeholders for what earlier steps would produce).
+    fn items(&self, i: usize, list: &str) -> Result<Vec<String>, String> {
+        let ctx = self.values.context(
+            &self.plan,
+            &self.state,
+            self.plan.steps[i].scope,
+            self.is_dry(),
+        );
+        template::render(list, &ctx)
+            .map(|rendered| split_items(&rendered))
+            .map_err(|e| format!("cannot resolve `for_each`: {e}"))
+    }
+
     /// One attempt at a `run`, `check`, `aws` or `file` step.
     async fn attempt(&mut self, i: usize) -> Attempt {
         match self.plan.step(i).for_each.clone() {
@@ -504,9 +518,9 @@ impl Engine {
     /// A `for_each` step: one attempt per item, stopping at the first failure. Outputs are
     /// the items' values joined by `, `; the step is satisfied when every item was.
     async fn each(&mut self, i: usize, list: &str) -> Attempt {
-        let items = match self.render_in(i, list) {
-            Ok(rendered) => split_items(&rendered),
-            Err(e) => return Attempt::failed(format!("cannot resolve `for_each`: {e}")),
+        let items = match self.items(i, list) {
+            Ok(items) => items,
+            Err(e) => return Attempt::failed(e),
         };
         if items.is_empty() {
             return Attempt {
@@ -622,7 +636,7 @@ fn split_items(text: &str) -> Vec<String> {
 /// Whether the run has moved past a step that stands at `status`: it is done, or it failed
 /// and the step says to go on (`continue_on_error`).
 pub fn moved_past(plan: &Plan, i: usize, status: Status) -> bool {
-    status.is_done() || (status == Status::Failed && plan.step(i).continue_on_error)
+    status.moved_past(plan.step(i).continue_on_error)
 }
 
 /// Whether a finished step's definition changed since it ran.

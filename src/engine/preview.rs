@@ -9,15 +9,11 @@ impl Engine {
         let Some(list) = self.plan.step(i).for_each.clone() else {
             return self.describe_once(i).await;
         };
-        let dry = self.is_dry();
-        let ctx = self
-            .values
-            .context(&self.plan, &self.state, self.plan.steps[i].scope, dry);
-        let items = match template::render(&list, &ctx) {
-            Ok(rendered) => split_items(&rendered),
+        let items = match self.items(i, &list) {
+            Ok(items) => items,
             Err(e) => {
                 let mut p = self.describe_once(i).await;
-                p.problem = Some(format!("cannot resolve `for_each`: {e}"));
+                p.problem = Some(e);
                 return p;
             }
         };
