@@ -83,6 +83,7 @@ fn render_bench() -> Duration {
     view.engine(Event::StepStarted {
         index: running,
         attempt: 1,
+        at: std::time::Instant::now(),
     });
     for n in 0..LINES {
         view.engine(Event::Output {
@@ -223,6 +224,7 @@ fn latency_bench() -> Duration {
             .send(Event::StepStarted {
                 index: running,
                 attempt: 1,
+                at: std::time::Instant::now(),
             })
             .unwrap();
         // The flood: 10,000 lines a second, 10 every millisecond, with 100,000 already there.

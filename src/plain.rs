@@ -135,7 +135,7 @@ impl Printer {
                     "{}secret {name} not shown: the output is not a terminal",
                     self.indent(index)
                 ),
-                Event::StepStarted { index, attempt } => {
+                Event::StepStarted { index, attempt, .. } => {
                     started[index] = true;
                     let again = if attempt > 1 {
                         format!(" (attempt {attempt})")

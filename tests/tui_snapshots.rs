@@ -80,7 +80,7 @@ fn home_lists_runbooks_and_runs() {
             summary("example-prod", 3, "failed", Some("wait-ready"), 75),
         ],
         problems: Vec::new(),
-        now: Some(now),
+        now,
     };
     let app = App::new(Screen::Home(Home::new(lists)), true, Theme { color: false });
     check("home", screen(&app, W, H));
@@ -119,6 +119,7 @@ fn run_view_in_progress() {
     app.update(Msg::Engine(Event::StepStarted {
         index: 4,
         attempt: 1,
+        at: std::time::Instant::now(),
     }));
     for n in 1..=3 {
         app.update(Msg::Engine(Event::Output {
@@ -260,6 +261,7 @@ fn readme_picture() {
     app.update(Msg::Engine(Event::StepStarted {
         index: 4,
         attempt: 1,
+        at: std::time::Instant::now(),
     }));
     for n in 1..=2 {
         app.update(Msg::Engine(Event::Output {

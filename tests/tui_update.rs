@@ -52,6 +52,7 @@ fn the_selection_follows_the_running_step_until_moved() {
     app.update(Msg::Engine(Event::StepStarted {
         index: 2,
         attempt: 1,
+        at: std::time::Instant::now(),
     }));
     assert_eq!(view(&mut app).selected, 2);
     app.update(ch('k'));
@@ -60,6 +61,7 @@ fn the_selection_follows_the_running_step_until_moved() {
     app.update(Msg::Engine(Event::StepStarted {
         index: 3,
         attempt: 1,
+        at: std::time::Instant::now(),
     }));
     assert_eq!(view(&mut app).selected, 1, "moved away: no longer follows");
     app.update(ch('f'));
@@ -72,6 +74,7 @@ fn output_follows_the_tail_until_scrolled_and_is_searchable() {
     app.update(Msg::Engine(Event::StepStarted {
         index: 0,
         attempt: 1,
+        at: std::time::Instant::now(),
     }));
     for n in 0..100 {
         app.update(Msg::Engine(Event::Output {
@@ -283,6 +286,7 @@ fn quitting_while_a_step_runs_asks_then_stops_it_cleanly() {
     app.update(Msg::Engine(Event::StepStarted {
         index: 0,
         attempt: 1,
+        at: std::time::Instant::now(),
     }));
     assert!(app.update(ch('q')).is_empty());
     assert!(matches!(view(&mut app).modal, Some(Modal::ConfirmQuit)));
@@ -407,4 +411,64 @@ fn the_form_checks_inputs_as_you_type_and_starts_when_valid() {
     // Esc without a home screen leaves.
     app.update(key(KeyCode::Esc));
     assert_eq!(app.exit, Some(0));
+}
+
+#[test]
+fn a_run_being_opened_is_not_opened_twice_and_a_failure_gives_the_form_back() {
+    let form = Form::new(
+        example(),
+        Purpose::Start {
+            mode: stepwise::engine::Mode::Real,
+            name: None,
+        },
+        &[],
+        None,
+    );
+    let mut app = App::new(Screen::Form(form), false, Theme { color: false });
+    type_text(&mut app, "staging");
+    let ctrl_s = || {
+        Msg::Key(crossterm::event::KeyEvent::new(
+            KeyCode::Char('s'),
+            crossterm::event::KeyModifiers::CONTROL,
+        ))
+    };
+    let fx = app.update(ctrl_s());
+    assert!(matches!(fx.as_slice(), [Effect::Start { .. }]), "{fx:?}");
+    assert!(app.opening);
+    // The run is being made off the loop: a second start, or typing, does nothing yet.
+    assert!(app.update(ctrl_s()).is_empty());
+    assert!(type_text(&mut app, "x").is_empty());
+    let Screen::Form(f) = &app.screen else {
+        panic!()
+    };
+    assert_eq!(f.fields[0].input.value(), "staging");
+    // It failed: the error is on the form, which takes keys again.
+    app.update(Msg::Failed("run `x` exists".into()));
+    assert!(!app.opening);
+    let Screen::Form(f) = &app.screen else {
+        panic!()
+    };
+    assert_eq!(f.error.as_deref(), Some("run `x` exists"));
+    let fx = app.update(ctrl_s());
+    assert!(matches!(fx.as_slice(), [Effect::Start { .. }]), "{fx:?}");
+}
+
+#[test]
+fn elapsed_times_come_from_the_messages_not_from_drawing() {
+    let mut app = run_app(false);
+    app.update(key(KeyCode::Enter));
+    let at = std::time::Instant::now();
+    app.update(Msg::Engine(Event::StepStarted {
+        index: 0,
+        attempt: 1,
+        at,
+    }));
+    // However long drawing takes, the time shown is the one the last message brought.
+    let first = screen(&app, 100, 20);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(screen(&app, 100, 20), first);
+    app.update(Msg::Tick(at + std::time::Duration::from_secs(75)));
+    let later = screen(&app, 100, 20);
+    assert_ne!(later, first);
+    assert!(later.contains("1m 15s"), "{later}");
 }

@@ -61,8 +61,12 @@ pub enum Event {
         name: String,
         value: String,
     },
-    /// A step began an attempt.
-    StepStarted { index: usize, attempt: u32 },
+    /// A step began an attempt, at `at`.
+    StepStarted {
+        index: usize,
+        attempt: u32,
+        at: Instant,
+    },
     /// A line of a step's output (secrets already masked).
     Output {
         index: usize,
@@ -290,6 +294,11 @@ impl Engine {
         &self.state
     }
 
+    /// The token that stops the running step and the run.
+    pub fn cancel_token(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+
     /// The plan.
     pub fn plan(&self) -> &Arc<Plan> {
         &self.plan
@@ -443,6 +452,7 @@ impl Engine {
             self.emit(Event::StepStarted {
                 index: i,
                 attempt: attempts,
+                at: started,
             });
             let attempt = match early.take() {
                 Some(early) => self.script(i, Some(early)).await,

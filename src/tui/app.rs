@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -23,8 +24,8 @@ pub enum Msg {
     Paste(String),
     /// The terminal changed size.
     Resize,
-    /// Time passed (spinners, elapsed times).
-    Tick,
+    /// Time passed (spinners, elapsed times): it is now `.0`.
+    Tick(Instant),
     /// An engine event.
     Engine(Event),
     /// An engine report (sent after the events of its command).
@@ -117,6 +118,9 @@ pub struct App {
     pub farewell: Option<String>,
     /// A message for the home screen.
     pub message: Option<String>,
+    /// A runbook or a run is being opened off the loop: keys for the screen it was asked from
+    /// wait, so that a second Enter does not open it twice.
+    pub opening: bool,
 }
 
 impl App {
@@ -131,6 +135,7 @@ impl App {
             exit: None,
             farewell: None,
             message: None,
+            opening: false,
         }
     }
 
@@ -158,6 +163,16 @@ impl App {
 
     /// Handles a message; returns what the loop must do.
     pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
+        if matches!(
+            msg,
+            Msg::Lists(_)
+                | Msg::Runbook { .. }
+                | Msg::NeedInputs(_)
+                | Msg::Opened(_)
+                | Msg::Failed(_)
+        ) {
+            self.opening = false;
+        }
         let effects = match msg {
             Msg::Key(key) => self.key(key),
             Msg::Paste(text) => {
@@ -170,8 +185,11 @@ impl App {
                 fx
             }
             Msg::Resize => Vec::new(),
-            Msg::Tick => {
+            Msg::Tick(now) => {
                 self.tick = self.tick.wrapping_add(1);
+                if let Screen::Run(v) = &mut self.screen {
+                    v.clock = v.clock.max(Some(now));
+                }
                 Vec::new()
             }
             Msg::Engine(event) => match &mut self.screen {
@@ -283,12 +301,23 @@ impl App {
             self.help = true;
             return Vec::new();
         }
+        let ctrl_c =
+            key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
+        if self.opening
+            && key.code != KeyCode::Esc
+            && matches!(self.screen, Screen::Home(_) | Screen::Form(_))
+        {
+            if ctrl_c {
+                self.exit = Some(exit::OK);
+            }
+            return Vec::new();
+        }
         match &mut self.screen {
             Screen::Home(h) => h.key(key),
             Screen::Form(f) => f.key(key),
             Screen::Run(v) => v.key(key),
             Screen::Loading(_) => {
-                if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
+                if ctrl_c {
                     self.exit = Some(exit::OK);
                 }
                 Vec::new()
@@ -323,7 +352,15 @@ impl App {
                         self.exit = Some(exit::OK);
                     }
                 }
-                other => out.push(other),
+                other => {
+                    if matches!(
+                        other,
+                        Effect::LoadRunbook { .. } | Effect::Start { .. } | Effect::Resume { .. }
+                    ) {
+                        self.opening = true;
+                    }
+                    out.push(other)
+                }
             }
         }
         out

@@ -1,8 +1,10 @@
-//! The event loop: one `tokio::select!` over key presses, engine messages, ticks and signals.
-//! Each message goes through `App::update`; the loop carries out the effects that come back
-//! and draws. Keys are read first and drawn at once; engine output arriving in a flood is
-//! taken in batches and drawn at most once a frame, so a key press shows within one frame
-//! however fast a step prints.
+//! The event loop: one `tokio::select!` over key presses, engine messages, finished jobs,
+//! ticks and signals. Each message goes through `App::update`; the loop carries out the
+//! effects that come back and draws. Keys are read first and drawn at once; engine output
+//! arriving in a flood is taken in batches and drawn at most once a frame, so a key press shows
+//! within one frame however fast a step prints. Anything slow an effect asks for (reading a
+//! runbook, a log, the home screen's folders; creating or opening a run) is a job on tokio's
+//! blocking pool, whose result comes back to the loop as a message.
 
 use std::future::Future;
 use std::io;
@@ -12,11 +14,12 @@ use std::time::{Duration, Instant};
 use crossterm::event::{Event as TermEvent, KeyEventKind};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
+use tokio::sync::mpsc;
 
 use super::app::{App, Effect, Msg, Screen};
 use super::form::{Form, Purpose};
 use super::home;
-use super::session::Session;
+use super::session::{Ready, Session};
 use crate::cli::RunArgs;
 use crate::error::Result;
 use crate::state::{self, InputValue};
@@ -53,32 +56,28 @@ pub struct Runner {
     pub session: Option<Session>,
     /// The terminal was handed to an interactive step.
     lent: bool,
+    /// Jobs off the loop send what they found here.
+    done_tx: mpsc::UnboundedSender<Done>,
+    done_rx: mpsc::UnboundedReceiver<Done>,
 }
 
-impl Runner {
-    pub fn new(args: RunArgs, paths: Vec<PathBuf>) -> Runner {
-        Runner {
-            args,
-            paths,
-            session: None,
-            lent: false,
-        }
-    }
+/// What a job off the loop brings back.
+enum Done {
+    /// A message for the app.
+    Msg(Msg),
+    /// A run made ready: the loop serves its engine (that part is quick).
+    Open(Box<Ready>),
+}
 
-    /// Opens a prepared run; the message shows it.
-    pub fn open(&mut self, prepared: crate::prepare::Prepared) -> Result<Msg> {
-        let (session, view) = Session::open(prepared)?;
-        self.session = Some(session);
-        Ok(Msg::Opened(Box::new(view)))
-    }
+/// Opening a run to go on with it: ready, or its secret inputs must be asked first.
+pub enum Opening {
+    Ready(Box<crate::prepare::Prepared>),
+    Ask(Form),
+}
 
-    /// Opens a run to go on with it, or asks for its secret inputs first.
-    pub fn resume(
-        &mut self,
-        name: &str,
-        inputs: &[(String, String)],
-        args: &RunArgs,
-    ) -> Result<Msg> {
+impl Opening {
+    /// Reads the run (and, when secret inputs are missing, its runbook). Slow: off the loop.
+    pub fn of(name: &str, inputs: &[(String, String)], args: &RunArgs) -> Result<Opening> {
         let peeked = state::peek(name)?;
         let given = crate::prepare::pairs(&args.inputs, "NAME=VALUE")?;
         let missing: Vec<String> = peeked
@@ -100,10 +99,64 @@ impl Runner {
                 &[],
                 Some(&missing),
             );
-            return Ok(Msg::NeedInputs(form));
+            return Ok(Opening::Ask(form));
         }
         let prepared = crate::prepare::prepare_resume(name, args, inputs, false)?;
-        self.open(prepared)
+        Ok(Opening::Ready(Box::new(prepared)))
+    }
+}
+
+impl Runner {
+    pub fn new(args: RunArgs, paths: Vec<PathBuf>) -> Runner {
+        let (done_tx, done_rx) = mpsc::unbounded_channel();
+        Runner {
+            args,
+            paths,
+            session: None,
+            lent: false,
+            done_tx,
+            done_rx,
+        }
+    }
+
+    /// Opens a prepared run; the message shows it.
+    pub fn open(&mut self, prepared: crate::prepare::Prepared) -> Result<Msg> {
+        let (session, view) = Session::open(prepared)?;
+        self.session = Some(session);
+        Ok(Msg::Opened(Box::new(view)))
+    }
+
+    /// Opens a run to go on with it, or asks for its secret inputs first.
+    pub fn resume(
+        &mut self,
+        name: &str,
+        inputs: &[(String, String)],
+        args: &RunArgs,
+    ) -> Result<Msg> {
+        match Opening::of(name, inputs, args)? {
+            Opening::Ready(prepared) => self.open(*prepared),
+            Opening::Ask(form) => Ok(Msg::NeedInputs(form)),
+        }
+    }
+
+    /// Runs a slow job on the blocking pool; what it finds comes back to the loop.
+    fn job(&self, work: impl FnOnce() -> Done + Send + 'static) {
+        let tx = self.done_tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let _ = tx.send(work());
+        });
+    }
+
+    /// A finished job's message (serving the engine of a run made ready).
+    fn finished(&mut self, done: Done) -> Msg {
+        match done {
+            Done::Msg(m) => m,
+            Done::Open(ready) => {
+                let (session, view) = Session::serve(*ready);
+                self.session = Some(session);
+                Msg::Opened(Box::new(view))
+            }
+        }
     }
 
     /// Runs until the app is done. `effects` are carried out first.
@@ -163,8 +216,9 @@ impl Runner {
                     Msg::Terminate
                 }
                 m = next_engine(&mut self.session) => m,
+                Some(done) = self.done_rx.recv() => self.finished(done),
                 _ = tokio::time::sleep_until(frame_due.into()), if dirty => continue,
-                _ = ticks.tick(), if animating => Msg::Tick,
+                t = ticks.tick(), if animating => Msg::Tick(t.into_std()),
             };
             dirty = true;
             let fx = app.update(msg);
@@ -211,14 +265,26 @@ impl Runner {
                     None
                 }
                 Effect::LoadLog { index, path } => {
-                    let text = super::output::read_log_tail(&path);
-                    Some(Msg::Log { index, text })
+                    self.job(move || {
+                        let text = super::output::read_log_tail(&path);
+                        Done::Msg(Msg::Log { index, text })
+                    });
+                    None
                 }
-                Effect::Scan => Some(Msg::Lists(home::scan(&self.paths))),
-                Effect::LoadRunbook { path, dry } => Some(match crate::prepare::load(&path) {
-                    Ok(plan) => Msg::Runbook { plan, dry },
-                    Err(e) => Msg::Failed(crate::error::error_text(&e)),
-                }),
+                Effect::Scan => {
+                    let paths = self.paths.clone();
+                    self.job(move || Done::Msg(Msg::Lists(home::scan(&paths))));
+                    None
+                }
+                Effect::LoadRunbook { path, dry } => {
+                    self.job(move || {
+                        Done::Msg(match crate::prepare::load(&path) {
+                            Ok(plan) => Msg::Runbook { plan, dry },
+                            Err(e) => Msg::Failed(crate::error::error_text(&e)),
+                        })
+                    });
+                    None
+                }
                 Effect::Start {
                     plan,
                     mode,
@@ -226,21 +292,27 @@ impl Runner {
                     inputs,
                 } => {
                     let args = self.args.clone();
-                    Some(
+                    self.job(move || {
                         match crate::prepare::prepare_start(plan, mode, name, &args, &inputs, false)
-                            .and_then(|p| self.open(p))
+                            .and_then(Session::ready)
                         {
-                            Ok(m) => m,
-                            Err(e) => Msg::Failed(e.to_string()),
-                        },
-                    )
+                            Ok(ready) => Done::Open(Box::new(ready)),
+                            Err(e) => Done::Msg(Msg::Failed(e.to_string())),
+                        }
+                    });
+                    None
                 }
                 Effect::Resume { name, inputs } => {
                     let args = self.args.clone();
-                    Some(match self.resume(&name, &inputs, &args) {
-                        Ok(m) => m,
-                        Err(e) => Msg::Failed(e.to_string()),
-                    })
+                    self.job(move || match Opening::of(&name, &inputs, &args) {
+                        Ok(Opening::Ready(p)) => match Session::ready(*p) {
+                            Ok(ready) => Done::Open(Box::new(ready)),
+                            Err(e) => Done::Msg(Msg::Failed(e.to_string())),
+                        },
+                        Ok(Opening::Ask(form)) => Done::Msg(Msg::NeedInputs(form)),
+                        Err(e) => Done::Msg(Msg::Failed(e.to_string())),
+                    });
+                    None
                 }
                 Effect::LendTerminal(ack) => {
                     self.lend(app, host, ack)?;

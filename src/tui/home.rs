@@ -28,7 +28,7 @@ pub struct Lists {
     /// Runs that cannot be read.
     pub problems: Vec<String>,
     /// When the lists were read (for "2 hours ago").
-    pub now: Option<Timestamp>,
+    pub now: Timestamp,
 }
 
 /// Which list has the focus.
@@ -252,6 +252,6 @@ pub fn scan(paths: &[PathBuf]) -> Lists {
         runbooks,
         runs,
         problems,
-        now: Some(Timestamp::now()),
+        now: Timestamp::now(),
     }
 }

@@ -104,6 +104,9 @@ pub struct RunView {
     pub error: Option<String>,
     /// Decisions from the command line, given with the first command.
     initial: Option<Decisions>,
+    /// The time the last message brought (a tick, a step's start): elapsed times are counted
+    /// to it, so drawing never reads the clock.
+    pub clock: Option<Instant>,
 }
 
 impl RunView {
@@ -145,6 +148,7 @@ impl RunView {
             lent: false,
             error: None,
             initial: Some(initial),
+            clock: None,
             plan,
         };
         view.sync(state);
@@ -288,6 +292,12 @@ impl RunView {
         }
     }
 
+    /// The running attempt's time so far, to the last time a message brought.
+    pub fn running_for(&self, started: Instant) -> Duration {
+        self.clock
+            .map_or(Duration::ZERO, |c| c.saturating_duration_since(started))
+    }
+
     /// Handles an engine event.
     pub fn engine(&mut self, event: Event) -> Vec<Effect> {
         match event {
@@ -297,11 +307,12 @@ impl RunView {
                 Stream::Info,
                 format!("secret {name}: {value}  (shown in this session only, never on disk)"),
             ),
-            Event::StepStarted { index, attempt } => {
+            Event::StepStarted { index, attempt, at } => {
+                self.clock = self.clock.max(Some(at));
                 let v = &mut self.steps[index];
                 v.status = Status::Running;
                 v.attempts = attempt;
-                v.started = Some(Instant::now());
+                v.started = Some(at);
                 v.elapsed = None;
                 v.message = None;
                 v.exit_code = None;

@@ -13,6 +13,13 @@ use crate::engine::{Command, Engine, Event, Report, Terminal, serve};
 use crate::error::Result;
 use crate::prepare::Prepared;
 
+/// A run's engine, built and with its decisions applied, not yet served.
+pub struct Ready {
+    engine: Engine,
+    events: mpsc::UnboundedReceiver<Event>,
+    view: RunView,
+}
+
 /// An open run.
 pub struct Session {
     commands: Option<mpsc::UnboundedSender<Command>>,
@@ -28,6 +35,12 @@ impl Session {
     /// Builds the engine of a prepared run, applies the command line's decisions about
     /// interrupted and changed steps, and serves it in its own task. Must run inside tokio.
     pub fn open(prepared: Prepared) -> Result<(Session, RunView)> {
+        Ok(Session::serve(Session::ready(prepared)?))
+    }
+
+    /// Builds the engine of a prepared run and applies the command line's decisions about
+    /// interrupted and changed steps (which writes the run's state: off the UI loop).
+    pub fn ready(prepared: Prepared) -> Result<Ready> {
         let crate::prepare::Prepared {
             plan,
             mode,
@@ -53,10 +66,25 @@ impl Session {
             engine.apply_decisions(&decisions)?;
         }
         let view = RunView::new(plan, engine.state(), dry, log_paths, decisions);
+        Ok(Ready {
+            engine,
+            events,
+            view,
+        })
+    }
+
+    /// Serves a ready engine in its own task. Must run inside tokio.
+    pub fn serve(ready: Ready) -> (Session, RunView) {
+        let Ready {
+            engine,
+            events,
+            view,
+        } = ready;
+        let cancel = engine.cancel_token();
         let (commands, rx) = mpsc::unbounded_channel();
         let (report_tx, reports) = mpsc::unbounded_channel();
         let task = tokio::spawn(serve(engine, rx, report_tx));
-        Ok((
+        (
             Session {
                 commands: Some(commands),
                 cancel,
@@ -67,7 +95,7 @@ impl Session {
                 ended: false,
             },
             view,
-        ))
+        )
     }
 
     /// A session over channels with no engine behind them (benchmarks, tests): what is sent

@@ -77,7 +77,11 @@ pub fn type_text(app: &mut App, text: &str) -> Vec<Effect> {
 
 /// The engine's events for a step that ran and succeeded.
 pub fn ran(app: &mut App, index: usize, ms: u64, lines: &[&str], outputs: &[(&str, &str)]) {
-    app.update(Msg::Engine(Event::StepStarted { index, attempt: 1 }));
+    app.update(Msg::Engine(Event::StepStarted {
+        index,
+        attempt: 1,
+        at: std::time::Instant::now(),
+    }));
     for l in lines {
         app.update(Msg::Engine(Event::Output {
             index,

@@ -1,6 +1,5 @@
 //! The home screen: runbooks to start, runs to resume.
 
-use jiff::Timestamp;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
@@ -147,7 +146,7 @@ fn draw_runs(f: &mut Frame, runs: Rect, h: &Home, app: &App) {
     let rows = inner.height as usize;
     let sel = h.selected[1];
     let first = sel.saturating_sub(rows.saturating_sub(1));
-    let now = h.lists.now.unwrap_or_else(Timestamp::now);
+    let now = h.lists.now;
     let name_w = shown
         .iter()
         .map(|&i| h.lists.runs[i].name.chars().count())

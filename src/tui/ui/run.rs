@@ -189,7 +189,7 @@ fn draw_steps(f: &mut Frame, area: Rect, v: &RunView, app: &App) {
             Theme::symbol(status, app.tick)
         };
         let time = match (s.started, s.elapsed) {
-            (Some(t), _) => short_duration(t.elapsed()),
+            (Some(t), _) => short_duration(v.running_for(t)),
             (None, Some(e)) if status != Status::Pending => short_duration(e),
             _ => String::new(),
         };
