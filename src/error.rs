@@ -29,9 +29,12 @@ pub enum Error {
     Usage(String),
     #[error(transparent)]
     Store(#[from] crate::state::StoreError),
-    /// A step's processes still run, left by a stepwise that died.
-    #[error("{0}")]
-    StillRunning(String),
+    /// The engine could not go on (a step's processes left by a stepwise that died still run).
+    #[error(transparent)]
+    Engine(crate::engine::EngineError),
+    /// The terminal UI cannot have the terminal.
+    #[error("cannot open the terminal UI: {0}")]
+    NoTerminal(String),
     #[error("{0}")]
     Other(String),
 }
@@ -44,8 +47,25 @@ impl Error {
             Error::Store(crate::state::StoreError::NotFound(_)) => exit::INVALID,
             Error::Store(crate::state::StoreError::Exists(_)) => exit::INVALID,
             Error::Store(crate::state::StoreError::BadName(_)) => exit::INVALID,
-            Error::Store(_) | Error::StillRunning(_) | Error::Other(_) => exit::ERROR,
+            Error::Store(_) | Error::Engine(_) | Error::NoTerminal(_) | Error::Other(_) => {
+                exit::ERROR
+            }
         }
+    }
+
+    /// How to fix it, when stepwise knows.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::Store(e) => e.hint(),
+            Error::Engine(e) => e.hint(),
+            Error::NoTerminal(_) => Some("use --plain".into()),
+            Error::Invalid(_) | Error::Usage(_) | Error::Other(_) => None,
+        }
+    }
+
+    /// The error as a person reads it: what went wrong, and the hint on its own line.
+    pub fn message(&self) -> String {
+        crate::engine::with_hint(self.to_string(), self.hint())
     }
 }
 
@@ -66,7 +86,7 @@ pub fn error_text(e: &Error) -> String {
     match e {
         Error::Invalid(_) => e.to_string(),
         _ => {
-            let text = e.to_string();
+            let text = e.message();
             let mut lines = text.lines();
             let mut out = format!("error: {}", lines.next().unwrap_or_default());
             for l in lines {
@@ -83,7 +103,7 @@ impl From<crate::engine::EngineError> for Error {
         match e {
             crate::engine::EngineError::Store(s) => Error::Store(s),
             crate::engine::EngineError::Decision(d) => Error::Usage(d),
-            crate::engine::EngineError::StillRunning(m) => Error::StillRunning(m),
+            other => Error::Engine(other),
         }
     }
 }

@@ -534,7 +534,7 @@ pub fn runs(json: bool) -> Result<i32> {
     }
     if json {
         for e in &unreadable {
-            errln!("warning: unreadable run: {}", first_line(e));
+            errln!("warning: unreadable run: {}", e);
         }
         outln!(
             "{}",
@@ -575,23 +575,19 @@ pub fn runs(json: bool) -> Result<i32> {
         );
     }
     for (name, e) in names.iter().zip(&unreadable) {
-        outln!(
-            "{name:width$}  {:rb_width$}  unreadable: {}",
-            "?",
-            first_line(e)
-        );
+        outln!("{name:width$}  {:rb_width$}  unreadable: {}", "?", e);
     }
     Ok(exit::OK)
-}
-
-/// An error's first line: its hint is for commands on the run, not for a listing.
-fn first_line(e: &state::StoreError) -> String {
-    e.to_string().lines().next().unwrap_or_default().to_string()
 }
 
 /// The name of an unreadable run: its folder's.
 fn unreadable_name(e: &state::StoreError) -> String {
     use state::StoreError;
+    if let StoreError::Unfinished { dir } = e {
+        return dir
+            .file_name()
+            .map_or_else(|| "?".into(), |n| n.to_string_lossy().into_owned());
+    }
     let path = match e {
         StoreError::Corrupt { path, .. }
         | StoreError::UnknownVersion { path, .. }

@@ -163,21 +163,20 @@ impl RunState {
     }
 }
 
-/// The store's errors.
+/// The store's errors: what went wrong and where; `hint` says how to fix it.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("run `{0}` not found\nhint: `stepwise runs` lists the runs on this machine")]
+    #[error("run `{0}` not found")]
     NotFound(String),
-    #[error(
-        "run `{name}` is being driven by another stepwise process ({holder})\nhint: wait for it to finish, or stop that process; only one process drives a run at a time"
-    )]
+    #[error("run `{name}` is being driven by another stepwise process ({holder})")]
     Locked { name: String, holder: String },
-    #[error(
-        "run `{0}` already exists\nhint: resume it with `stepwise resume {0}`, or name the new run with `--name`"
-    )]
+    #[error("run `{0}` already exists")]
     Exists(String),
-    #[error("invalid run name `{0}`\nhint: use letters, digits, `.`, `-` and `_`")]
+    #[error("invalid run name `{0}`")]
     BadName(String),
+    /// A run's folder with no state: its creation was cut short (or it was made by hand).
+    #[error("{}: there is no state.json: the run's creation was cut short", dir.join("state.json").display())]
+    Unfinished { dir: PathBuf },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -187,9 +186,28 @@ pub enum StoreError {
     #[error("{path}: the run's state cannot be read: {message}")]
     Corrupt { path: PathBuf, message: String },
     #[error(
-        "{path}: the run's state has layout version {version}, and this stepwise reads version {STATE_VERSION} only\nhint: the run was written by another version of stepwise; use that one for it"
+        "{path}: the run's state has layout version {version}, and this stepwise reads version {STATE_VERSION} only"
     )]
     UnknownVersion { path: PathBuf, version: u32 },
+}
+
+impl StoreError {
+    /// How to fix it, when stepwise knows.
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            StoreError::NotFound(_) => "`stepwise runs` lists the runs on this machine".into(),
+            StoreError::Locked { .. } => "wait for it to finish, or stop that process; only one process drives a run at a time".into(),
+            StoreError::Exists(name) => format!(
+                "resume it with `stepwise resume {name}`, or name the new run with `--name`"
+            ),
+            StoreError::BadName(_) => "use letters, digits, `.`, `-` and `_`".into(),
+            StoreError::Unfinished { dir } => {
+                format!("remove {} to use its name again", dir.display())
+            }
+            StoreError::UnknownVersion { .. } => "the run was written by another version of stepwise; use that one for it".into(),
+            StoreError::Io { .. } | StoreError::Corrupt { .. } => return None,
+        })
+    }
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
@@ -609,12 +627,8 @@ pub fn peek(name: &str) -> Result<RunState, StoreError> {
 /// A run's folder that has no state: left by a stepwise older than the all-or-nothing
 /// `create`, or by hand.
 fn no_state(dir: &Path) -> StoreError {
-    StoreError::Corrupt {
-        path: dir.join("state.json"),
-        message: format!(
-            "there is no state.json: the run's creation was cut short\nhint: remove {} to use its name again",
-            dir.display()
-        ),
+    StoreError::Unfinished {
+        dir: dir.to_path_buf(),
     }
 }
 

@@ -4,7 +4,7 @@ use super::*;
 
 impl Engine {
     /// Connects to AWS once, and reads and checks the identity before the first AWS step.
-    pub(super) async fn connect_aws(&mut self, i: usize) -> Result<Arc<Aws>, String> {
+    pub(super) async fn connect_aws(&mut self, i: usize) -> Result<Arc<Aws>, StepError> {
         let scope = self.plan.steps[i].scope;
         let mut settings =
             self.values
@@ -12,7 +12,7 @@ impl Engine {
         if let Some(role) = self.plan.step(i).assume_role.clone() {
             let role = self
                 .render_in(i, &role)
-                .map_err(|e| format!("cannot resolve `assume_role`: {e}"))?;
+                .map_err(|e| StepError::resolve("assume_role", e))?;
             settings.assume_role = Some(role);
         }
         let key = format!(
@@ -42,7 +42,7 @@ impl Engine {
                 let ctx = self.values.context(&self.plan, &self.state, s, false);
                 settings.mfa_serial = Some(
                     template::render(&serial.value, &ctx)
-                        .map_err(|e| format!("runbook `aws.mfa_serial`: {e}"))?,
+                        .map_err(|e| StepError::resolve("aws.mfa_serial", e))?,
                 );
             }
         }
@@ -61,17 +61,18 @@ impl Engine {
         };
         let aws = Aws::connect(settings.clone()).await;
         drop(lease);
-        let aws = aws.map_err(|e| e.to_string())?;
+        let aws = aws?;
         aws.set_workdir(self.state.workdir.clone());
-        let identity = aws.identity().await.map_err(|e| e.to_string())?;
+        let identity = aws.identity().await?;
         self.emit(Event::Identity(identity.clone()));
         if let Some(expected) = &settings.expected_account
             && expected != &identity.account
         {
-            return Err(format!(
-                "refusing to act on account {} ({}): this runbook acts only on account {expected}\nhint: switch to a profile for account {expected} (`--profile`), or check the runbook's `aws.account`",
-                identity.account, identity.arn
-            ));
+            return Err(StepError::WrongAccount {
+                account: identity.account.clone(),
+                arn: identity.arn.clone(),
+                expected: expected.clone(),
+            });
         }
         self.sessions.insert(key, aws.clone());
         self.aws = Some(aws.clone());
@@ -102,7 +103,7 @@ impl Engine {
                     .await
                     .map(|p| p.text)
                     .map_err(|e| e.to_string()),
-                Err(e) => Err(e),
+                Err(e) => Err(e.message()),
             };
             body.push_str(&match now {
                 Ok(text) => format!("\n=> {text}"),
@@ -131,7 +132,7 @@ impl Engine {
             return "not checked: it needs values that earlier steps would produce".into();
         }
         let verdict = match self.connect_aws(i).await {
-            Err(e) => format!("not checked: {e}"),
+            Err(e) => format!("not checked: {}", e.message()),
             Ok(aws) => match action.plan(&aws, &params).await {
                 Ok(planned) => planned.text,
                 Err(e) => format!("not checked: {e}"),
@@ -150,7 +151,7 @@ impl Engine {
             &ctx,
         ) {
             Ok(p) => p,
-            Err(e) => return Attempt::failed(format!("cannot resolve `with`: {e}")),
+            Err(e) => return Attempt::failed(StepError::resolve("with", e)),
         };
         let aws = match self.connect_aws(i).await {
             Ok(a) => a,
@@ -169,7 +170,7 @@ impl Engine {
         drop(lease);
         match result {
             Ok(outcome) => self.outcome_attempt(i, &step, action, outcome),
-            Err(e) => Attempt::failed(e.to_string()),
+            Err(e) => Attempt::failed(e),
         }
     }
 

@@ -132,10 +132,10 @@ impl Engine {
                         ),
                     );
                     if !group.stop().await {
-                        return Err(EngineError::StillRunning(format!(
-                            "step `{}`: its processes (process group {pgid}) did not end even after SIGKILL",
-                            self.key(i)
-                        )));
+                        return Err(EngineError::WontStop {
+                            key: self.key(i),
+                            pgid,
+                        });
                     }
                     "its processes left running were stopped by a person"
                 }
@@ -173,11 +173,7 @@ impl Engine {
                 || decisions.done.contains(&key)
                 || decisions.skip.contains_key(&key);
             if decided && let Some(g) = self.state.steps.get(&key).and_then(left_running) {
-                return Err(EngineError::StillRunning(format!(
-                    "step `{key}` is still running: the stepwise process driving it stopped, but its processes (process group {}) go on, and it is not started or decided about beside them\nhint: `--wait-orphan` waits for them to end, `--stop-orphan` stops them (SIGTERM, then SIGKILL after {}s); either can go with --rerun {key}, --done {key} or --skip {key}",
-                    g.pgid,
-                    group::GRACE.as_secs()
-                )));
+                return Err(EngineError::StillRunning { key, pgid: g.pgid });
             }
         }
         for i in 0..self.plan.steps.len() {

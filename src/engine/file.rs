@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use minijinja::Value as Ctx;
 use serde_json::Value;
 
+use super::StepError;
 use super::context::render_value;
 use crate::runbook::model::{FileFormat, FileSpec};
 use crate::runbook::yaml::Node;
@@ -69,23 +70,29 @@ pub fn plan(
     runbook: &Runbook,
     workdir: &Path,
     ctx: &Ctx,
-) -> Result<Change, String> {
+) -> Result<Change, StepError> {
     let rendered_path =
-        template::render(&spec.path, ctx).map_err(|e| format!("cannot resolve `path`: {e}"))?;
+        template::render(&spec.path, ctx).map_err(|e| StepError::resolve("path", e))?;
     let named = workdir.join(&rendered_path);
     let (path, link) = target(&named)?;
     let old = read(&path)?;
     let new = if let Some(content) = &spec.content {
-        template::render(content, ctx).map_err(|e| format!("cannot resolve `content`: {e}"))?
+        template::render(content, ctx).map_err(|e| StepError::resolve("content", e))?
     } else if let Some(t) = &spec.template {
         let tpath = runbook.dir().join(&t.value);
-        let text = std::fs::read_to_string(&tpath)
-            .map_err(|e| format!("cannot read the template {}: {e}", tpath.display()))?;
-        template::render(&text, ctx).map_err(|e| format!("template {}: {e}", tpath.display()))?
+        let text = std::fs::read_to_string(&tpath).map_err(|e| {
+            StepError::file(
+                &tpath,
+                format!("cannot read the template {}: {e}", tpath.display()),
+            )
+        })?;
+        template::render(&text, ctx)
+            .map_err(|e| StepError::file(&tpath, format!("template {}: {e}", tpath.display())))?
     } else {
         let Some(text) = &old else {
-            return Err(format!(
-                "{rendered_path} does not exist; `set` changes keys in an existing file"
+            return Err(StepError::file(
+                &path,
+                format!("{rendered_path} does not exist; `set` changes keys in an existing file"),
             ));
         };
         let format = spec
@@ -96,16 +103,20 @@ pub fn plan(
                 _ => FileFormat::Yaml,
             });
         let mut doc: Value = match format {
-            FileFormat::Json => serde_json::from_str(text)
-                .map_err(|e| format!("{} is not valid JSON: {e}", path.display()))?,
+            FileFormat::Json => serde_json::from_str(text).map_err(|e| {
+                StepError::file(&path, format!("{} is not valid JSON: {e}", path.display()))
+            })?,
             FileFormat::Yaml => Node::parse(text)
                 .map_err(|e| {
-                    format!(
-                        "{}:{}:{}: {}",
-                        path.display(),
-                        e.pos.line,
-                        e.pos.col,
-                        e.message
+                    StepError::file(
+                        &path,
+                        format!(
+                            "{}:{}:{}: {}",
+                            path.display(),
+                            e.pos.line,
+                            e.pos.col,
+                            e.message
+                        ),
                     )
                 })?
                 .to_json(),
@@ -146,13 +157,13 @@ pub fn plan(
 
 /// The file a path names, and the link when the path is a symbolic link (see the module's
 /// comment): a path that does not exist yet names itself.
-fn target(path: &Path) -> Result<(PathBuf, Option<PathBuf>), String> {
+fn target(path: &Path) -> Result<(PathBuf, Option<PathBuf>), StepError> {
     let meta = match std::fs::symlink_metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Ok((path.to_path_buf(), None));
         }
-        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        Err(e) => return Err(cannot("read", path, e)),
     };
     if !meta.file_type().is_symlink() {
         return regular(path, &meta).map(|()| (path.to_path_buf(), None));
@@ -161,18 +172,21 @@ fn target(path: &Path) -> Result<(PathBuf, Option<PathBuf>), String> {
         .map(|t| t.display().to_string())
         .unwrap_or_else(|_| "?".into());
     let resolved = std::fs::canonicalize(path).map_err(|e| {
-        format!(
-            "{} is a symbolic link to {to}, which cannot be followed: {e}\nhint: a `file` step writes through a link to an existing file only; make the file, or point `path` at it",
-            path.display()
+        StepError::file(
+            path,
+            format!(
+                "{} is a symbolic link to {to}, which cannot be followed: {e}",
+                path.display()
+            ),
         )
+        .hinted("a `file` step writes through a link to an existing file only; make the file, or point `path` at it")
     })?;
-    let meta = std::fs::metadata(&resolved)
-        .map_err(|e| format!("cannot read {}: {e}", resolved.display()))?;
+    let meta = std::fs::metadata(&resolved).map_err(|e| cannot("read", &resolved, e))?;
     regular(&resolved, &meta)?;
     Ok((resolved, Some(path.to_path_buf())))
 }
 
-fn regular(path: &Path, meta: &std::fs::Metadata) -> Result<(), String> {
+fn regular(path: &Path, meta: &std::fs::Metadata) -> Result<(), StepError> {
     if meta.is_file() {
         return Ok(());
     }
@@ -181,41 +195,52 @@ fn regular(path: &Path, meta: &std::fs::Metadata) -> Result<(), String> {
     } else {
         "not a regular file"
     };
-    Err(format!(
-        "{} is {kind}; a `file` step writes regular files only",
-        path.display()
+    Err(StepError::file(
+        path,
+        format!(
+            "{} is {kind}; a `file` step writes regular files only",
+            path.display()
+        ),
     ))
 }
 
+/// An I/O error on a file: `cannot read PATH: why`.
+fn cannot(verb: &str, path: &Path, e: std::io::Error) -> StepError {
+    StepError::file(path, format!("cannot {verb} {}: {e}", path.display()))
+}
+
 /// The file's content, or `None` when there is no file.
-fn read(path: &Path) -> Result<Option<String>, String> {
+fn read(path: &Path) -> Result<Option<String>, StepError> {
     match std::fs::read_to_string(path) {
         Ok(text) => Ok(Some(text)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+        Err(e) => Err(cannot("read", path, e)),
     }
 }
 
 /// Writes the new content atomically, in place of exactly what the diff was made against.
 /// The mode is `mode` when given, else the replaced file's, else 0644 less the umask (0600
 /// when `secret`: the content holds a secret value).
-pub fn apply(change: &Change, mode: Option<&str>, secret: bool) -> Result<(), String> {
+pub fn apply(change: &Change, mode: Option<&str>, secret: bool) -> Result<(), StepError> {
     use atomic_write_file::unix::OpenOptionsExt as _;
     use std::io::Write;
     use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt};
     let named = change.link.as_deref().unwrap_or(&change.path);
     let (path, _) = target(named)?;
     if path != change.path || read(&path)? != change.old {
-        return Err(format!(
-            "{} changed since its diff was made; nothing was written\nhint: run the step again to see the new diff",
-            change.shown
-        ));
+        return Err(StepError::file(
+            &path,
+            format!(
+                "{} changed since its diff was made; nothing was written",
+                change.shown
+            ),
+        )
+        .hinted("run the step again to see the new diff"));
     }
     if let Some(parent) = change.path.parent() {
-        std::fs::create_dir_all(parent)
-            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        std::fs::create_dir_all(parent).map_err(|e| cannot("create", parent, e))?;
     }
-    let err = |e: std::io::Error| format!("cannot write {}: {e}", change.path.display());
+    let err = |e: std::io::Error| cannot("write", &change.path, e);
     // An existing file's mode is copied (`preserve_mode`); `mode` is for a new file, and the
     // kernel takes the umask from it.
     let mut file = atomic_write_file::OpenOptions::new()
@@ -329,7 +354,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f.txt");
         std::fs::write(&path, "changed meanwhile\n").unwrap();
-        let e = apply(&change(path.clone(), Some("old\n")), None, false).unwrap_err();
+        let e = apply(&change(path.clone(), Some("old\n")), None, false)
+            .unwrap_err()
+            .message();
         assert!(
             e.starts_with("f.txt changed since its diff was made"),
             "{e}"
@@ -339,7 +366,9 @@ mod tests {
             "changed meanwhile\n"
         );
         // Made meanwhile, where the diff was against no file.
-        let e = apply(&change(path.clone(), None), None, false).unwrap_err();
+        let e = apply(&change(path.clone(), None), None, false)
+            .unwrap_err()
+            .message();
         assert!(e.contains("changed since its diff was made"), "{e}");
         apply(
             &change(path.clone(), Some("changed meanwhile\n")),

@@ -31,7 +31,7 @@ impl Engine {
                 }
                 Ok(body)
             }
-            Err(e) => Err(e),
+            Err(e) => Err(e.message()),
         }
     }
 

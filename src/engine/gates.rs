@@ -179,8 +179,8 @@ impl Engine {
             Ok(true) => Verdict::Satisfied(passed.into()),
             Ok(false) => Verdict::Go,
             Err(e) => match not_checked {
-                Some(what) => Verdict::Undecided(format!("{what}: {e}")),
-                None => Verdict::Fail(e),
+                Some(what) => Verdict::Undecided(format!("{what}: {}", e.message())),
+                None => Verdict::Fail(e.message()),
             },
         }
     }
@@ -216,7 +216,7 @@ impl Engine {
         let key = self.key(i);
         let text = match self.render_in(i, &text) {
             Ok(t) => t,
-            Err(e) => return Ok(Verdict::Fail(format!("cannot resolve `danger`: {e}"))),
+            Err(e) => return Ok(Verdict::Fail(StepError::resolve("danger", e).message())),
         };
         if decisions.confirm.get(&key).map(String::as_str) == Some(text.as_str()) {
             self.record(

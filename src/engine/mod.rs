@@ -10,6 +10,7 @@ mod backlog;
 pub mod context;
 mod decide;
 mod drive;
+mod error;
 mod file;
 mod file_step;
 mod gates;
@@ -44,6 +45,7 @@ use crate::state::{RunState, RunStore, Status, StepState, StoreError};
 pub use backlog::Backlog;
 pub use context::Values;
 pub use drive::{Ack, Command, Handoff, Report, serve};
+pub use error::{StepError, with_hint};
 use gates::Gate;
 pub use outputs::scalar;
 pub use secrets::{MASK, Secrets};
@@ -167,7 +169,7 @@ pub enum Orphan {
     Stop,
 }
 
-/// The engine's own errors (distinct from a step failing).
+/// The engine's own errors (distinct from a step failing, which is a `StepError`).
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error(transparent)]
@@ -175,8 +177,27 @@ pub enum EngineError {
     #[error("{0}")]
     Decision(String),
     /// A decision about a step whose processes still run, left by a stepwise that died.
-    #[error("{0}")]
-    StillRunning(String),
+    #[error(
+        "step `{key}` is still running: the stepwise process driving it stopped, but its processes (process group {pgid}) go on, and it is not started or decided about beside them"
+    )]
+    StillRunning { key: String, pgid: i32 },
+    /// A step's processes left running were told to stop and did not.
+    #[error("step `{key}`: its processes (process group {pgid}) did not end even after SIGKILL")]
+    WontStop { key: String, pgid: i32 },
+}
+
+impl EngineError {
+    /// How to fix it, when the engine knows.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            EngineError::Store(e) => e.hint(),
+            EngineError::Decision(_) | EngineError::WontStop { .. } => None,
+            EngineError::StillRunning { key, .. } => Some(format!(
+                "`--wait-orphan` waits for them to end, `--stop-orphan` stops them (SIGTERM, then SIGKILL after {}s); either can go with --rerun {key}, --done {key} or --skip {key}",
+                group::GRACE.as_secs()
+            )),
+        }
+    }
 }
 
 /// Whether the terminal is available to interactive steps.
@@ -227,9 +248,9 @@ impl Attempt {
         }
     }
 
-    fn failed(message: impl Into<String>) -> Attempt {
+    fn failed(error: impl Into<StepError>) -> Attempt {
         Attempt {
-            message: Some(message.into()),
+            message: Some(error.into().message()),
             ..Attempt::new(Status::Failed)
         }
     }
@@ -514,7 +535,7 @@ impl Engine {
         );
         template::render(list, &ctx)
             .map(|rendered| split_items(&rendered))
-            .map_err(|e| format!("cannot resolve `for_each`: {e}"))
+            .map_err(|e| StepError::resolve("for_each", e).to_string())
     }
 
     /// One attempt at a `run`, `check`, `aws` or `file` step.

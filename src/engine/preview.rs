@@ -55,7 +55,7 @@ impl Engine {
         if let Some(d) = &step.danger {
             match template::render(d, &ctx) {
                 Ok(t) => preview.danger = Some(t),
-                Err(e) => preview.problem = Some(format!("cannot resolve `danger`: {e}")),
+                Err(e) => preview.problem = Some(StepError::resolve("danger", e).message()),
             }
         }
         let result = match self.plan.work(i) {

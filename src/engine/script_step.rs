@@ -55,13 +55,13 @@ impl Engine {
         script::render(text, &ctx)
     }
 
-    pub(super) async fn skip_check(&mut self, i: usize, script: &str) -> Result<bool, String> {
+    pub(super) async fn skip_check(&mut self, i: usize, script: &str) -> Result<bool, StepError> {
         // The check may take a while: what is recorded so far goes to disk first.
-        self.flush().map_err(|e| e.to_string())?;
+        self.flush()?;
         let dry = self.is_dry();
         let script = self
             .render_script(i, script, dry)
-            .map_err(|e| format!("cannot resolve `skip_if`: {e}"))?;
+            .map_err(|e| StepError::resolve("skip_if", e))?;
         let step = self.plan.step(i).clone();
         let mut env = self.script_env(i, &step.env, None)?;
         env.extend(script.vars);
@@ -80,12 +80,12 @@ impl Engine {
         // Its output is not shown, but taken as it comes: the channel is bounded.
         let drop_lines = async { while rx.recv().await.is_some() {} };
         let (ran, ()) = tokio::join!(run, drop_lines);
-        let (exit, _) = ran.map_err(|e| format!("cannot start bash: {e}"))?;
+        let (exit, _) = ran.map_err(StepError::Bash)?;
         Ok(matches!(exit, shell::Exit::Code(0)))
     }
 
     /// The working directory of a step.
-    pub(super) fn cwd(&self, i: usize) -> Result<PathBuf, String> {
+    pub(super) fn cwd(&self, i: usize) -> Result<PathBuf, StepError> {
         let step = self.plan.step(i);
         let base = self.state.workdir.clone();
         let Some(cwd) = &step.cwd else {
@@ -93,7 +93,7 @@ impl Engine {
         };
         let cwd = self
             .render_in(i, cwd)
-            .map_err(|e| format!("cannot resolve `cwd`: {e}"))?;
+            .map_err(|e| StepError::resolve("cwd", e))?;
         Ok(base.join(cwd))
     }
 
@@ -103,7 +103,7 @@ impl Engine {
         i: usize,
         env: &IndexMap<String, String>,
         output_file: Option<&std::path::Path>,
-    ) -> Result<Vec<(String, String)>, String> {
+    ) -> Result<Vec<(String, String)>, StepError> {
         let mut out = vec![
             ("STEPWISE_RUN".to_string(), self.state.name.clone()),
             ("STEPWISE_STEP".to_string(), self.key(i)),
@@ -123,14 +123,14 @@ impl Engine {
         for (k, v) in env {
             let v = self
                 .render_in(i, v)
-                .map_err(|e| format!("cannot resolve `env.{k}`: {e}"))?;
+                .map_err(|e| StepError::resolve(format!("env.{k}"), e))?;
             out.push((k.clone(), v));
         }
         Ok(out)
     }
 
     /// Resolves a `run` or `check` step's script, environment and working directory.
-    pub(super) fn prepare(&self, i: usize) -> Result<Prepared, String> {
+    pub(super) fn prepare(&self, i: usize) -> Result<Prepared, StepError> {
         let step = self.plan.step(i);
         let source = step
             .run
@@ -140,7 +140,7 @@ impl Engine {
         let dry = self.is_dry();
         let script = self
             .render_script(i, source, dry)
-            .map_err(|e| format!("cannot resolve the script: {e}"))?;
+            .map_err(|e| StepError::Other(format!("cannot resolve the script: {e}")))?;
         // Only a step that declares outputs gets a file to write them to.
         let output_file = (!step.outputs.is_empty())
             .then(outputs::output_file)
@@ -230,7 +230,7 @@ impl Engine {
                 ..Attempt::failed(format!("exited with status {c}"))
             },
             Ok(other) => Attempt::failed(format!("ended: {other:?}")),
-            Err(e) => Attempt::failed(format!("cannot start bash: {e}")),
+            Err(e) => Attempt::failed(StepError::Bash(e)),
         }
     }
 
@@ -251,7 +251,7 @@ impl Engine {
             Ok(h) => h,
             Err(e) => {
                 prepared.remove_output_file();
-                return Attempt::failed(format!("cannot start bash: {e}"));
+                return Attempt::failed(StepError::Bash(e));
             }
         };
         if let Err(e) = self.record_group(i, &held_bash) {
@@ -275,7 +275,7 @@ impl Engine {
                 prepared.output_file.as_deref(),
                 prepared.timeout,
             ),
-            Err(e) => Attempt::failed(format!("cannot start bash: {e}")),
+            Err(e) => Attempt::failed(StepError::Bash(e)),
         };
         prepared.remove_output_file();
         for (_, (value, secret)) in &attempt.outputs {

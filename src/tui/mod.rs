@@ -84,11 +84,7 @@ pub fn run(launch: Launch) -> Result<i32> {
         };
         let mut app = App::new(Screen::Loading(String::new()), has_home, theme);
         let effects = app.update(first);
-        let mut host = terminal::TermHost::new().map_err(|e| {
-            Error::Other(format!(
-                "cannot open the terminal UI: {e}\nhint: use --plain"
-            ))
-        })?;
+        let mut host = terminal::TermHost::new().map_err(|e| Error::NoTerminal(e.to_string()))?;
         let mut term = host.terminal().map_err(|e| Error::Other(e.to_string()))?;
         let result = runner.run(&mut term, &mut app, &mut host, effects).await;
         drop(term);
