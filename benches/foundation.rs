@@ -6,10 +6,12 @@
 //!    step, all included (bash start, two atomic durable state writes, journal, printing).
 //!
 //! Each figure is the median of several runs of the release binary; the machine is noisy.
+//! With `STEPWISE_BASELINE=/path/to/an/older/stepwise`, that binary is measured too, side by
+//! side in the same run (turn about), and the ratio is printed.
 
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -70,8 +72,8 @@ fn peak_rss_kib() -> i64 {
         .unwrap_or(0)
 }
 
-fn stepwise(dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_stepwise"));
+fn stepwise(bin: &Path, dir: &Path) -> Command {
+    let mut c = Command::new(bin);
     c.current_dir(dir)
         .env("STEPWISE_HOME", dir.join("home"))
         .stdin(Stdio::null())
@@ -80,37 +82,90 @@ fn stepwise(dir: &Path) -> Command {
     c
 }
 
+/// The binaries measured: this build, and the one `STEPWISE_BASELINE` names (a release build
+/// of an earlier commit), measured side by side in the same run, turn about.
+fn binaries() -> Vec<(&'static str, PathBuf)> {
+    let mut bins = vec![("this build", PathBuf::from(env!("CARGO_BIN_EXE_stepwise")))];
+    if let Some(base) = std::env::var_os("STEPWISE_BASELINE") {
+        bins.push(("baseline", PathBuf::from(base)));
+    }
+    bins
+}
+
+fn validate(bin: &Path, dir: &Path) -> Duration {
+    let t = Instant::now();
+    let out = stepwise(bin, dir)
+        .args(["validate", "big.yaml"])
+        .output()
+        .expect("run");
+    let took = t.elapsed();
+    assert!(
+        out.status.success(),
+        "validation failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    took
+}
+
+/// The peak memory of one validation by `bin`, measured in a child of its own (the maximum
+/// resident set size of a process's children covers all of them).
+fn peak_of(bin: &Path, dir: &Path) -> f64 {
+    let out = Command::new(std::env::current_exe().expect("the benchmark's path"))
+        .env("BENCH_PEAK_OF", bin)
+        .env("BENCH_DIR", dir)
+        .output()
+        .expect("run");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse::<f64>()
+        .expect("a peak in KiB")
+        / 1024.0
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
 fn main() {
+    if let (Some(bin), Some(dir)) = (
+        std::env::var_os("BENCH_PEAK_OF"),
+        std::env::var_os("BENCH_DIR"),
+    ) {
+        validate(Path::new(&bin), Path::new(&dir));
+        println!("{}", peak_rss_kib());
+        return;
+    }
     let dir = tempfile::tempdir().expect("temp dir");
     let dir = dir.path();
+    let bins = binaries();
 
     // 1. Validation of 10,000 steps.
     let big = dir.join("big.yaml");
     std::fs::write(&big, big_runbook(10_000)).expect("write runbook");
     let size = std::fs::metadata(&big).map(|m| m.len()).unwrap_or(0);
-    let mut times = Vec::new();
+    let mut times = vec![Vec::new(); bins.len()];
     for _ in 0..RUNS {
-        let t = Instant::now();
-        let out = stepwise(dir)
-            .args(["validate", "big.yaml"])
-            .output()
-            .expect("run");
-        times.push(t.elapsed());
-        assert!(
-            out.status.success(),
-            "validation failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+        for (b, (_, bin)) in bins.iter().enumerate() {
+            times[b].push(validate(bin, dir));
+        }
+    }
+    for (b, (label, bin)) in bins.iter().enumerate() {
+        let t = &times[b];
+        println!(
+            "validate 10,000 steps ({:.1} MiB of YAML), {label}: median {:.1} ms over {RUNS} runs (min {:.1}, max {:.1}); peak memory {:.1} MiB",
+            size as f64 / 1048576.0,
+            ms(median(t.clone())),
+            ms(*t.iter().min().unwrap()),
+            ms(*t.iter().max().unwrap()),
+            peak_of(bin, dir)
         );
     }
-    let rss = peak_rss_kib();
-    println!(
-        "validate 10,000 steps ({:.1} MiB of YAML): median {:.1} ms over {RUNS} runs (min {:.1}, max {:.1}); peak memory {:.1} MiB",
-        size as f64 / 1048576.0,
-        median(times.clone()).as_secs_f64() * 1e3,
-        times.iter().min().unwrap().as_secs_f64() * 1e3,
-        times.iter().max().unwrap().as_secs_f64() * 1e3,
-        rss as f64 / 1024.0
-    );
+    if bins.len() == 2 {
+        println!(
+            "  this build / baseline: {:.2}",
+            median(times[0].clone()).as_secs_f64() / median(times[1].clone()).as_secs_f64()
+        );
+    }
 
     // Where the time goes, in-process: the YAML tree alone (on one thread), then everything
     // (the parser on a second thread, handing steps over as it goes).
@@ -128,39 +183,50 @@ fn main() {
         drop(plan);
     }
     println!(
-        "  in-process: YAML tree {:.1} ms, whole validation {:.1} ms (medians)",
-        median(parse).as_secs_f64() * 1e3,
-        median(load).as_secs_f64() * 1e3
+        "  in-process (this build): YAML tree {:.1} ms, whole validation {:.1} ms (medians)",
+        ms(median(parse)),
+        ms(median(load))
     );
 
     // 2. 1,000 trivial steps in plain mode with durable state.
     let trivial = dir.join("trivial.yaml");
     std::fs::write(&trivial, trivial_runbook(1000)).expect("write runbook");
-    let mut per_step = Vec::new();
+    let mut per_step = vec![Vec::new(); bins.len()];
     for run in 0..5 {
-        let t = Instant::now();
-        let out = stepwise(dir)
-            .args([
-                "run",
-                "trivial.yaml",
-                "--plain",
-                "--name",
-                &format!("bench-{run}"),
-            ])
-            .output()
-            .expect("run");
-        let elapsed = t.elapsed();
-        assert!(
-            out.status.success(),
-            "run failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        per_step.push(elapsed / 1000);
+        for (b, (_, bin)) in bins.iter().enumerate() {
+            let t = Instant::now();
+            let out = stepwise(bin, dir)
+                .args([
+                    "run",
+                    "trivial.yaml",
+                    "--plain",
+                    "--name",
+                    &format!("bench-{b}-{run}"),
+                ])
+                .output()
+                .expect("run");
+            let elapsed = t.elapsed();
+            assert!(
+                out.status.success(),
+                "run failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            per_step[b].push(elapsed / 1000);
+        }
     }
-    println!(
-        "run 1,000 trivial steps, plain, durable: median {:.2} ms a step over 5 runs (min {:.2}, max {:.2})",
-        median(per_step.clone()).as_secs_f64() * 1e3,
-        per_step.iter().min().unwrap().as_secs_f64() * 1e3,
-        per_step.iter().max().unwrap().as_secs_f64() * 1e3,
-    );
+    for (b, (label, _)) in bins.iter().enumerate() {
+        let t = &per_step[b];
+        println!(
+            "run 1,000 trivial steps, plain, durable, {label}: median {:.2} ms a step over 5 runs (min {:.2}, max {:.2})",
+            ms(median(t.clone())),
+            ms(*t.iter().min().unwrap()),
+            ms(*t.iter().max().unwrap()),
+        );
+    }
+    if bins.len() == 2 {
+        println!(
+            "  this build / baseline: {:.2}",
+            median(per_step[0].clone()).as_secs_f64() / median(per_step[1].clone()).as_secs_f64()
+        );
+    }
 }

@@ -264,54 +264,12 @@ impl Runner {
                     host.copy(&text);
                     None
                 }
-                Effect::LoadLog { index, path } => {
-                    self.job(move || {
-                        let text = super::output::read_log_tail(&path);
-                        Done::Msg(Msg::Log { index, text })
-                    });
-                    None
-                }
-                Effect::Scan => {
-                    let paths = self.paths.clone();
-                    self.job(move || Done::Msg(Msg::Lists(home::scan(&paths))));
-                    None
-                }
-                Effect::LoadRunbook { path, dry } => {
-                    self.job(move || {
-                        Done::Msg(match crate::prepare::load(&path) {
-                            Ok(plan) => Msg::Runbook { plan, dry },
-                            Err(e) => Msg::Failed(crate::error::error_text(&e)),
-                        })
-                    });
-                    None
-                }
-                Effect::Start {
-                    plan,
-                    mode,
-                    name,
-                    inputs,
-                } => {
-                    let args = self.args.clone();
-                    self.job(move || {
-                        match crate::prepare::prepare_start(plan, mode, name, &args, &inputs, false)
-                            .and_then(Session::ready)
-                        {
-                            Ok(ready) => Done::Open(Box::new(ready)),
-                            Err(e) => Done::Msg(Msg::Failed(e.to_string())),
-                        }
-                    });
-                    None
-                }
-                Effect::Resume { name, inputs } => {
-                    let args = self.args.clone();
-                    self.job(move || match Opening::of(&name, &inputs, &args) {
-                        Ok(Opening::Ready(p)) => match Session::ready(*p) {
-                            Ok(ready) => Done::Open(Box::new(ready)),
-                            Err(e) => Done::Msg(Msg::Failed(e.to_string())),
-                        },
-                        Ok(Opening::Ask(form)) => Done::Msg(Msg::NeedInputs(form)),
-                        Err(e) => Done::Msg(Msg::Failed(e.to_string())),
-                    });
+                slow @ (Effect::LoadLog { .. }
+                | Effect::Scan
+                | Effect::LoadRunbook { .. }
+                | Effect::Start { .. }
+                | Effect::Resume { .. }) => {
+                    self.start_job(slow);
                     None
                 }
                 Effect::LendTerminal(ack) => {
@@ -349,6 +307,58 @@ impl Runner {
             }
         }
         Ok(())
+    }
+
+    /// Starts the job an effect that does slow work asks for.
+    fn start_job(&self, effect: Effect) {
+        match effect {
+            Effect::LoadLog { index, path } => {
+                self.job(move || {
+                    let text = super::output::read_log_tail(&path);
+                    Done::Msg(Msg::Log { index, text })
+                });
+            }
+            Effect::Scan => {
+                let paths = self.paths.clone();
+                self.job(move || Done::Msg(Msg::Lists(home::scan(&paths))));
+            }
+            Effect::LoadRunbook { path, dry } => {
+                self.job(move || {
+                    Done::Msg(match crate::prepare::load(&path) {
+                        Ok(plan) => Msg::Runbook { plan, dry },
+                        Err(e) => Msg::Failed(crate::error::error_text(&e)),
+                    })
+                });
+            }
+            Effect::Start {
+                plan,
+                mode,
+                name,
+                inputs,
+            } => {
+                let args = self.args.clone();
+                self.job(move || {
+                    match crate::prepare::prepare_start(plan, mode, name, &args, &inputs, false)
+                        .and_then(Session::ready)
+                    {
+                        Ok(ready) => Done::Open(Box::new(ready)),
+                        Err(e) => Done::Msg(Msg::Failed(e.message())),
+                    }
+                });
+            }
+            Effect::Resume { name, inputs } => {
+                let args = self.args.clone();
+                self.job(move || match Opening::of(&name, &inputs, &args) {
+                    Ok(Opening::Ready(p)) => match Session::ready(*p) {
+                        Ok(ready) => Done::Open(Box::new(ready)),
+                        Err(e) => Done::Msg(Msg::Failed(e.message())),
+                    },
+                    Ok(Opening::Ask(form)) => Done::Msg(Msg::NeedInputs(form)),
+                    Err(e) => Done::Msg(Msg::Failed(e.message())),
+                });
+            }
+            _ => {}
+        }
     }
 
     /// Hands the terminal to an interactive step, with a line saying which has it.
