@@ -5,11 +5,8 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
-
 use crate::cli::{Cli, Command, RunArgs};
-use crate::engine::{Backlog, Engine, Mode, Terminal};
+use crate::engine::{Backlog, Mode, Terminal};
 use crate::error::{Error, Result, exit};
 use crate::out::{errln, outln};
 use crate::plain;
@@ -125,33 +122,20 @@ async fn resume(name: &str, args: RunArgs) -> Result<i32> {
 
 /// Drives the engine and prints its events until the run ends or stops.
 async fn drive(prepared: Prepared) -> Result<i32> {
-    let Prepared {
-        plan,
-        mode,
-        state,
-        store,
-        values,
-        decisions,
-        aws,
-        resuming,
-    } = prepared;
-    let (tx, rx) = mpsc::unbounded_channel();
-    let cancel = CancellationToken::new();
     let terminal = if crate::prepare::interactive() {
         Terminal::Available
     } else {
         Terminal::Absent
     };
-    let dry = matches!(mode, Mode::DryRun { .. });
+    let (dry, resuming) = (prepared.dry(), prepared.resuming);
+    let (engine, rx, decisions) = prepared.engine(terminal);
+    let cancel = engine.cancel_token();
     let backlog = Arc::new(Backlog::default());
-    let printer =
-        plain::Printer::new(plan.clone(), state.name.clone(), dry).with_backlog(backlog.clone());
-    printer.header(&state, resuming);
+    let mut engine = engine.with_backlog(backlog.clone());
+    let printer = plain::Printer::new(engine.plan().clone(), engine.state().name.clone(), dry)
+        .with_backlog(backlog.clone());
+    printer.header(engine.state(), resuming);
     let printing = tokio::spawn(printer.consume(rx));
-    let mut engine = Engine::new(plan, mode, state, store, values, tx, cancel.clone())
-        .with_aws_settings(aws)
-        .with_terminal(terminal)
-        .with_backlog(backlog);
 
     let signals = cancel.clone();
     tokio::spawn(async move {

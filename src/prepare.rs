@@ -8,11 +8,13 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 use jiff::Timestamp;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use crate::aws::AwsSettings;
 use crate::cli::RunArgs;
 use crate::engine::context::{InputValues, derived_secret, env_value, holds_secret, input_ctx};
-use crate::engine::{Decisions, Mode, Orphan, Values, check_value};
+use crate::engine::{Decisions, Engine, Event, Mode, Orphan, Terminal, Values, check_value};
 use crate::error::{Error, Result};
 use crate::runbook::{self, Plan, template};
 use crate::state::{self, InputValue, RunState, RunStore, RunbookRef, StepState};
@@ -253,6 +255,31 @@ pub struct Prepared {
     pub decisions: Decisions,
     pub aws: AwsSettings,
     pub resuming: bool,
+}
+
+impl Prepared {
+    /// Whether this is a dry run.
+    pub fn dry(&self) -> bool {
+        matches!(self.mode, Mode::DryRun { .. })
+    }
+
+    /// The run's engine, the events it will send, and the decisions to apply: how either front
+    /// end gets going.
+    pub fn engine(self, terminal: Terminal) -> (Engine, mpsc::UnboundedReceiver<Event>, Decisions) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let engine = Engine::new(
+            self.plan,
+            self.mode,
+            self.state,
+            self.store,
+            self.values,
+            tx,
+            CancellationToken::new(),
+        )
+        .with_aws_settings(self.aws)
+        .with_terminal(terminal);
+        (engine, rx, self.decisions)
+    }
 }
 
 /// Sets up a new run (creates its folder, unless dry). Inputs come from `--input`, then

@@ -41,31 +41,28 @@ impl Session {
     /// Builds the engine of a prepared run and applies the command line's decisions about
     /// interrupted and changed steps (which writes the run's state: off the UI loop).
     pub fn ready(prepared: Prepared) -> Result<Ready> {
-        let crate::prepare::Prepared {
-            plan,
-            mode,
-            state,
-            store,
-            values,
-            decisions,
-            aws,
-            ..
-        } = prepared;
-        let dry = matches!(mode, crate::engine::Mode::DryRun { .. });
-        let log_paths = match &store {
-            Some(s) => plan.steps.iter().map(|p| s.log_path(&p.key)).collect(),
+        let dry = prepared.dry();
+        let log_paths = match &prepared.store {
+            Some(s) => prepared
+                .plan
+                .steps
+                .iter()
+                .map(|p| s.log_path(&p.key))
+                .collect(),
             None => Vec::new(),
         };
-        let (tx, events) = mpsc::unbounded_channel();
-        let cancel = CancellationToken::new();
-        let mut engine = Engine::new(plan.clone(), mode, state, store, values, tx, cancel.clone())
-            .with_aws_settings(aws)
-            .with_terminal(Terminal::Available);
+        let (mut engine, events, decisions) = prepared.engine(Terminal::Available);
         if !dry {
             engine.mark_interrupted()?;
             engine.apply_decisions(&decisions)?;
         }
-        let view = RunView::new(plan, engine.state(), dry, log_paths, decisions);
+        let view = RunView::new(
+            engine.plan().clone(),
+            engine.state(),
+            dry,
+            log_paths,
+            decisions,
+        );
         Ok(Ready {
             engine,
             events,
