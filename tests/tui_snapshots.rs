@@ -10,7 +10,6 @@ use jiff::Timestamp;
 use stepwise::engine::{Event, Need, Preview, Report, RunOutcome};
 use stepwise::plain::RunSummary;
 use stepwise::state::RunbookRef;
-use stepwise::tui::form::{Form, Purpose};
 use stepwise::tui::home::{Home, Lists, RunbookEntry};
 use stepwise::tui::ui::theme::Theme;
 use stepwise::tui::{App, Msg, Screen};
@@ -88,17 +87,7 @@ fn home_lists_runbooks_and_runs() {
 
 #[test]
 fn inputs_form_shows_an_error_as_you_type() {
-    let plan = example();
-    let form = Form::new(
-        plan,
-        Purpose::Start {
-            mode: stepwise::engine::Mode::Real,
-            name: None,
-        },
-        &[],
-        None,
-    );
-    let mut app = App::new(Screen::Form(form), false, Theme { color: false });
+    let mut app = form_app();
     type_text(&mut app, "Demo!");
     check("inputs_form_error", screen(&app, W, H));
 }

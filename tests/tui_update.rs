@@ -8,7 +8,6 @@ mod tui;
 use crossterm::event::KeyCode;
 use stepwise::engine::{Command, Decisions, Event, Handoff, Need, Report, RunOutcome, Stream};
 use stepwise::state::Status;
-use stepwise::tui::form::{Form, Purpose};
 use stepwise::tui::run_view::{Busy, Modal, Pane};
 use stepwise::tui::ui::theme::Theme;
 use stepwise::tui::{App, Effect, Msg, RunView, Screen};
@@ -374,16 +373,7 @@ fn command_line_decisions_go_with_the_first_command() {
 
 #[test]
 fn the_form_checks_inputs_as_you_type_and_starts_when_valid() {
-    let form = Form::new(
-        example(),
-        Purpose::Start {
-            mode: stepwise::engine::Mode::Real,
-            name: None,
-        },
-        &[],
-        None,
-    );
-    let mut app = App::new(Screen::Form(form), false, Theme { color: false });
+    let mut app = form_app();
     type_text(&mut app, "Bad!");
     let Screen::Form(f) = &app.screen else {
         panic!()
@@ -415,16 +405,7 @@ fn the_form_checks_inputs_as_you_type_and_starts_when_valid() {
 
 #[test]
 fn a_run_being_opened_is_not_opened_twice_and_a_failure_gives_the_form_back() {
-    let form = Form::new(
-        example(),
-        Purpose::Start {
-            mode: stepwise::engine::Mode::Real,
-            name: None,
-        },
-        &[],
-        None,
-    );
-    let mut app = App::new(Screen::Form(form), false, Theme { color: false });
+    let mut app = form_app();
     type_text(&mut app, "staging");
     let ctrl_s = || {
         Msg::Key(crossterm::event::KeyEvent::new(

@@ -55,6 +55,20 @@ pub fn run_app(dry: bool) -> App {
     App::new(Screen::Run(Box::new(view)), false, Theme { color: false })
 }
 
+/// An app showing the inputs form for a real run of the example (no home screen).
+pub fn form_app() -> App {
+    let form = stepwise::tui::form::Form::new(
+        example(),
+        stepwise::tui::form::Purpose::Start {
+            mode: stepwise::engine::Mode::Real,
+            name: None,
+        },
+        &[],
+        None,
+    );
+    App::new(Screen::Form(form), false, Theme { color: false })
+}
+
 pub fn view(app: &mut App) -> &mut RunView {
     match &mut app.screen {
         Screen::Run(v) => v,
