@@ -587,3 +587,49 @@ fn values_in_commands_sent_to_an_instance_are_quoted_as_data() {
     );
     assert!(!canary.exists(), "{sent}");
 }
+
+#[test]
+fn terminal_control_sequences_in_output_are_shown_escaped_in_plain_mode() {
+    let sb = Sandbox::new();
+    // An OSC 52 clipboard write, a clear-screen and a carriage return, in a step's output, in
+    // an output value, and in an input echoed in an error.
+    sb.write(
+        "rb.yaml",
+        r#"stepwise: 1
+id: esc
+title: Escapes
+steps:
+  - id: noisy
+    title: Noisy
+    run: |
+      printf 'before\033]52;c;aGFja2Vk\007after\n'
+      printf 'wipe\033[2Jhere\rover\n'
+      printf 'v=x\033[2Jy\n' >> "$STEPWISE_OUTPUT"
+    outputs:
+      v: {}
+"#,
+    );
+    let r = sb.run(&["run", "rb.yaml", "--plain", "--name", "e"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(!r.stdout.contains('\u{1b}'), "{:?}", r.stdout);
+    assert!(!r.stdout.contains('\r'), "{:?}", r.stdout);
+    assert!(
+        r.stdout.contains(r"before\x1b]52;c;aGFja2Vk\x07after"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains(r"wipe\x1b[2Jhere\x0dover"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains(r"x\x1b[2Jy"), "{}", r.stdout);
+    // The log keeps the bytes as they came.
+    let log = std::fs::read(sb.run_dir("e").join("logs/noisy.log")).unwrap();
+    assert!(log.windows(5).any(|w| w == b"\x1b]52;"));
+    // An error naming a value from outside.
+    let r = sb.run(&["resume", "bad\u{1b}[2Jname"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(!r.stderr.contains('\u{1b}'), "{:?}", r.stderr);
+    assert!(r.stderr.contains(r"bad\x1b[2Jname"), "{}", r.stderr);
+}
