@@ -16,6 +16,7 @@ use crate::runbook;
 /// Runs a command and returns its exit status.
 pub fn main(cli: Cli) -> Result<i32> {
     let Some(command) = cli.command else {
+        unknown_command(&cli.paths)?;
         return home(cli.paths);
     };
     match command {
@@ -61,6 +62,29 @@ pub fn main(cli: Cli) -> Result<i32> {
             crate::prepare::block_on(resume(&run, common))
         }
     }
+}
+
+/// A bare word that names no file is a mistyped command (`stepwise stauts`), not a folder of
+/// runbooks to list: say so, with the command it looks like.
+fn unknown_command(paths: &[std::path::PathBuf]) -> Result<()> {
+    use clap::CommandFactory;
+    let Some(word) = paths.first().and_then(|p| p.to_str()) else {
+        return Ok(());
+    };
+    let bare = !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if !bare || paths[0].exists() {
+        return Ok(());
+    }
+    let cli = Cli::command();
+    let names: Vec<&str> = cli.get_subcommands().map(|c| c.get_name()).collect();
+    let hint = match crate::runbook::closest(word, names.iter().copied()) {
+        Some(near) => format!("a similar command exists: '{near}'; `stepwise --help` lists them"),
+        None => "`stepwise --help` lists the commands; a path to list runbooks from must exist".into(),
+    };
+    Err(Error::UnknownCommand {
+        word: word.to_string(),
+        hint,
+    })
 }
 
 /// The terminal UI is used when both ends are a terminal and `--plain` was not given.

@@ -1258,3 +1258,19 @@ steps:
         bad.stderr
     );
 }
+
+#[test]
+fn a_mistyped_command_is_said_and_nothing_opens() {
+    let sb = Sandbox::new();
+    let r = sb.run(&["stauts"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert_eq!(
+        r.stderr,
+        "error: unknown command 'stauts'\nhint: a similar command exists: 'status'; `stepwise --help` lists them\n"
+    );
+    assert_eq!(r.stdout, "");
+    // A folder of that name is listed, as before.
+    std::fs::create_dir(sb.path().join("stauts")).unwrap();
+    let r = sb.run(&["stauts"]);
+    assert!(!r.stderr.contains("unknown command"), "{r:?}");
+}
