@@ -79,7 +79,9 @@ fn unknown_command(paths: &[std::path::PathBuf]) -> Result<()> {
     let names: Vec<&str> = cli.get_subcommands().map(|c| c.get_name()).collect();
     let hint = match crate::runbook::closest(word, names.iter().copied()) {
         Some(near) => format!("a similar command exists: '{near}'; `stepwise --help` lists them"),
-        None => "`stepwise --help` lists the commands; a path to list runbooks from must exist".into(),
+        None => {
+            "`stepwise --help` lists the commands; a path to list runbooks from must exist".into()
+        }
     };
     Err(Error::UnknownCommand {
         word: word.to_string(),
@@ -122,11 +124,15 @@ fn validate(files: &[std::path::PathBuf]) -> Result<i32> {
         Ok(exit::OK)
     } else {
         let n = all.len();
+        // A file that cannot be read is said in its one line.
+        let located = all.iter().any(|d| d.is_located());
         errln!("{}", Error::Invalid(all));
-        errln!(
-            "\n{n} problem{} found; nothing was run",
-            if n == 1 { "" } else { "s" }
-        );
+        if located {
+            errln!(
+                "\n{n} problem{} found; nothing was run",
+                if n == 1 { "" } else { "s" }
+            );
+        }
         Ok(exit::INVALID)
     }
 }

@@ -901,3 +901,19 @@ fn binary_never_panics_on_hostile_inputs() {
         }
     }
 }
+
+#[test]
+fn a_runbook_that_cannot_be_read_is_said_in_one_line() {
+    for args in [
+        &["validate", "runbooks/nope.yaml"][..],
+        &["run", "runbooks/nope.yaml", "--plain"],
+    ] {
+        let out = stepwise(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            "cannot read runbooks/nope.yaml: no such file\n",
+            "{args:?}"
+        );
+    }
+}

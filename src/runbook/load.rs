@@ -232,10 +232,15 @@ impl Loader {
                 }
             },
             Err(e) => {
-                let src = SourceFile::new(path, String::new());
-                self.diags.push(src.diag(
-                    Pos { line: 1, col: 1 },
-                    format!("cannot read the runbook: {e}"),
+                let why = match e.kind() {
+                    std::io::ErrorKind::NotFound => "no such file".to_string(),
+                    std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+                    std::io::ErrorKind::IsADirectory => "it is a directory".to_string(),
+                    _ => e.to_string(),
+                };
+                self.diags.push(Diagnostic::unlocated(
+                    path,
+                    format!("cannot read {}: {why}", path.display()),
                 ));
                 return None;
             }

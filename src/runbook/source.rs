@@ -96,7 +96,8 @@ impl SourceFile {
     }
 }
 
-/// A problem found in a runbook, at a place in its file.
+/// A problem found in a runbook, at a place in its file; or, for a file that cannot be read,
+/// at no place (`unlocated`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
     pub path: PathBuf,
@@ -110,6 +111,22 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
+    /// A problem with a whole file (it cannot be read): said in one line, with no snippet.
+    pub fn unlocated(path: &std::path::Path, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            path: path.to_path_buf(),
+            pos: Pos { line: 0, col: 0 },
+            message: message.into(),
+            line: String::new(),
+            width: None,
+        }
+    }
+
+    /// Whether the problem is at a place in the file.
+    pub fn is_located(&self) -> bool {
+        self.pos.line > 0
+    }
+
     /// Underlines `width` characters instead of the word at the position.
     pub fn with_width(mut self, width: usize) -> Self {
         self.width = Some(width.max(1));
@@ -140,6 +157,9 @@ impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut lines = self.message.lines();
         let headline = lines.next().unwrap_or_default();
+        if !self.is_located() {
+            return f.write_str(&self.message);
+        }
         writeln!(
             f,
             "{}:{}:{}: {}",
