@@ -61,6 +61,9 @@ pub enum Command {
         /// Print JSON instead of a table
         #[arg(long)]
         json: bool,
+        /// Print only the runs' names, one a line (for shell completion)
+        #[arg(long, hide = true, conflicts_with = "json")]
+        names: bool,
     },
     /// Show each step of a run
     Status {
@@ -70,6 +73,47 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Show a run's history: its journal as a timeline, or one step's output
+    Log {
+        /// The run's name
+        run: String,
+        /// A step's key: print its output log instead
+        step: Option<String>,
+        /// Print one JSON object per journal entry
+        #[arg(long, conflicts_with = "step")]
+        json: bool,
+        /// Keep printing what is added, until no process drives the run
+        #[arg(long, short = 'f')]
+        follow: bool,
+    },
+    /// Remove runs (a run a process drives is refused)
+    Rm {
+        /// The runs' names
+        #[arg(required = true)]
+        runs: Vec<String>,
+        /// Remove unfinished runs without asking
+        #[arg(long)]
+        force: bool,
+    },
+    /// Remove runs not updated for a while
+    Prune {
+        /// How long a run must have been left alone, e.g. `30d`
+        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+        older_than: std::time::Duration,
+        /// Only completed runs
+        #[arg(long)]
+        completed: bool,
+        /// Remove unfinished runs without asking
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print a shell completion script (bash, zsh or fish)
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff)
+    Man,
     /// Print the JSON Schema of the runbook format
     Schema,
 }

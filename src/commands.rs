@@ -25,7 +25,32 @@ pub fn main(cli: Cli) -> Result<i32> {
             crate::out::print(format_args!("{}", runbook::json_schema()));
             Ok(exit::OK)
         }
-        Command::Runs { json } => plain::runs(json),
+        Command::Runs { json, names } => plain::runs(json, names),
+        Command::Log {
+            run,
+            step,
+            json,
+            follow,
+        } => plain::log(&run, step.as_deref(), json, follow),
+        Command::Rm { runs, force } => plain::rm(&runs, force),
+        Command::Prune {
+            older_than,
+            completed,
+            force,
+        } => plain::prune(older_than, completed, force),
+        Command::Completions { shell } => {
+            crate::out::print(format_args!("{}", completions(shell)));
+            Ok(exit::OK)
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut page)
+                .map_err(|e| Error::Other(format!("cannot make the man page: {e}")))?;
+            crate::out::print(format_args!("{}", String::from_utf8_lossy(&page)));
+            Ok(exit::OK)
+        }
         Command::Status { run, json } => plain::status(&run, json),
         Command::Run {
             file,
@@ -87,6 +112,39 @@ fn unknown_command(paths: &[std::path::PathBuf]) -> Result<()> {
         word: word.to_string(),
         hint,
     })
+}
+
+/// The commands that take a run's name as their first argument: their completion offers the
+/// runs on this machine, where the shell can ask the program (`stepwise runs --names`).
+const TAKE_A_RUN: &str = "resume status log rm";
+
+/// A completion script for `shell`: clap's, plus run names for bash and fish.
+fn completions(shell: clap_complete::Shell) -> String {
+    use clap::CommandFactory;
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "stepwise", &mut script);
+    let mut script = String::from_utf8_lossy(&script).into_owned();
+    match shell {
+        clap_complete::Shell::Bash => script.push_str(&format!(
+            r#"
+_stepwise_runs() {{
+    local prev="${{COMP_WORDS[COMP_CWORD-1]}}"
+    case " {TAKE_A_RUN} " in
+        *" $prev "*)
+            COMPREPLY=( $(compgen -W "$(stepwise runs --names 2>/dev/null)" -- "${{COMP_WORDS[COMP_CWORD]}}") )
+            return 0 ;;
+    esac
+    _stepwise "$@"
+}}
+complete -F _stepwise_runs -o nosort -o bashdefault -o default stepwise
+"#
+        )),
+        clap_complete::Shell::Fish => script.push_str(&format!(
+            "complete -c stepwise -n \"__fish_seen_subcommand_from {TAKE_A_RUN}\" -f -a \"(stepwise runs --names 2>/dev/null)\"\n"
+        )),
+        _ => {}
+    }
+    script
 }
 
 /// The terminal UI is used when both ends are a terminal and `--plain` was not given.

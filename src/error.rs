@@ -27,6 +27,9 @@ pub enum Error {
     Invalid(Vec<Diagnostic>),
     #[error("{0}")]
     Usage(String),
+    /// A person (or the lack of one to ask) said no.
+    #[error("{what}")]
+    Refused { what: String, hint: String },
     /// A word where a command goes that is no command and no file.
     #[error("unknown command '{word}'")]
     UnknownCommand { word: String, hint: String },
@@ -46,7 +49,10 @@ impl Error {
     /// The exit status for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Invalid(_) | Error::Usage(_) | Error::UnknownCommand { .. } => exit::INVALID,
+            Error::Invalid(_)
+            | Error::Usage(_)
+            | Error::UnknownCommand { .. }
+            | Error::Refused { .. } => exit::INVALID,
             Error::Store(crate::state::StoreError::NotFound(_)) => exit::INVALID,
             Error::Store(crate::state::StoreError::Exists(_)) => exit::INVALID,
             Error::Store(crate::state::StoreError::BadName(_)) => exit::INVALID,
@@ -62,7 +68,7 @@ impl Error {
             Error::Store(e) => e.hint(),
             Error::Engine(e) => e.hint(),
             Error::NoTerminal(_) => Some("use --plain".into()),
-            Error::UnknownCommand { hint, .. } => Some(hint.clone()),
+            Error::UnknownCommand { hint, .. } | Error::Refused { hint, .. } => Some(hint.clone()),
             Error::Invalid(_) | Error::Usage(_) | Error::Other(_) => None,
         }
     }

@@ -3,6 +3,10 @@
 //! This is the front end for scripts, CI and terminals where the UI is not wanted. It reads
 //! the same events the terminal UI reads.
 
+mod history;
+use history::{confirmations, step_details};
+pub use history::{entry_line, log, prune, rm};
+
 use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Duration;
@@ -519,7 +523,13 @@ fn progress_driven(s: &RunSummary, d: &Driving) -> String {
 
 /// `stepwise runs`. A run whose state cannot be read is listed as unreadable, with the path
 /// and why (on stderr with `--json`, whose list holds readable runs only).
-pub fn runs(json: bool) -> Result<i32> {
+pub fn runs(json: bool, names: bool) -> Result<i32> {
+    if names {
+        for st in state::list().into_iter().flatten() {
+            outln!("{}", st.name);
+        }
+        return Ok(exit::OK);
+    }
     let now = Timestamp::now();
     let mut summaries = Vec::new();
     let mut unreadable = Vec::new();
@@ -665,6 +675,8 @@ pub fn status(run: &str, json: bool) -> Result<i32> {
         return Ok(exit::OK);
     }
     let now = Timestamp::now();
+    let tz = jiff::tz::TimeZone::system();
+    let confirmed_by = confirmations(&st.name);
     outln!(
         "run {} of {} ({})",
         st.name,
@@ -704,6 +716,10 @@ pub fn status(run: &str, json: bool) -> Result<i32> {
             line.push_str(&format!("  ({})", m.lines().next().unwrap_or_default()));
         }
         outln!("{line}");
+        let confirmed = confirmed_by.get(&s.key);
+        for detail in step_details(&s.state, confirmed, &tz) {
+            outln!("{indent}            {detail}");
+        }
     }
     if plan.is_none() {
         outln!(

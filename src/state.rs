@@ -20,6 +20,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+mod history;
+pub use history::{Entry, journal, remove, step_log};
+
 /// Version of the `state.json` layout.
 pub const STATE_VERSION: u32 = 1;
 
@@ -495,9 +498,7 @@ impl RunStore {
 
     /// The log file of a step.
     pub fn log_path(&self, step: &str) -> PathBuf {
-        self.dir
-            .join("logs")
-            .join(format!("{}.log", step.replace('/', "__")))
+        history::log_in(&self.dir, step)
     }
 }
 

@@ -1,0 +1,95 @@
+//! A run's history as it is on disk: its journal read back, its steps' logs, and removing a
+//! run.
+
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
+
+use super::*;
+
+/// One entry of a run's journal, read back.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Entry {
+    pub at: Timestamp,
+    pub user: String,
+    pub host: String,
+    pub pid: u32,
+    pub what: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
+}
+
+/// Longest journal line read back; entries are short, a longer line is not one of them.
+const MAX_LINE: u64 = 1024 * 1024;
+
+/// The journal entries of run `name` from byte `from` on, and the byte after the last whole
+/// line read (where the next read starts: a line being written is read when it is whole).
+/// Lines that are not entries are counted, not returned.
+pub fn journal(name: &str, from: u64) -> Result<(Vec<Entry>, u64, usize), StoreError> {
+    let dir = run_dir(name)?;
+    let path = dir.join("journal.jsonl");
+    let mut file = match File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0, 0)),
+        Err(e) => return Err(io(&path)(e)),
+    };
+    file.seek(SeekFrom::Start(from)).map_err(io(&path))?;
+    let mut reader = BufReader::new(file);
+    let (mut entries, mut at, mut bad) = (Vec::new(), from, 0);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = (&mut reader)
+            .take(MAX_LINE)
+            .read_until(b'\n', &mut line)
+            .map_err(io(&path))?;
+        if n == 0 || !line.ends_with(b"\n") {
+            if n as u64 >= MAX_LINE {
+                // Too long to be an entry: skip to the end of the line.
+                bad += 1;
+                at += n as u64;
+                let mut rest = Vec::new();
+                at += reader.read_until(b'\n', &mut rest).map_err(io(&path))? as u64;
+                continue;
+            }
+            break;
+        }
+        at += n as u64;
+        match serde_json::from_slice::<Entry>(&line) {
+            Ok(e) => entries.push(e),
+            Err(_) => bad += 1,
+        }
+    }
+    Ok((entries, at, bad))
+}
+
+/// The output log of a step of run `name` (it may not exist yet).
+pub fn step_log(name: &str, step: &str) -> Result<PathBuf, StoreError> {
+    Ok(log_in(&run_dir(name)?, step))
+}
+
+/// The log file of a step in a run's folder.
+pub(super) fn log_in(dir: &Path, step: &str) -> PathBuf {
+    dir.join("logs")
+        .join(format!("{}.log", step.replace('/', "__")))
+}
+
+/// The folder of an existing run.
+fn run_dir(name: &str) -> Result<PathBuf, StoreError> {
+    let dir = runs_dir().join(name);
+    if !valid_name(name) || !dir.is_dir() {
+        return Err(StoreError::NotFound(name.to_string()));
+    }
+    Ok(dir)
+}
+
+/// Removes a run. Its lock is taken first, so a run a process drives is refused; the folder
+/// is then renamed out of the listing at once (all or nothing) and deleted.
+pub fn remove(name: &str) -> Result<(), StoreError> {
+    let dir = run_dir(name)?;
+    let store = RunStore::lock(name, dir.clone())?;
+    let gone = runs_dir().join(format!(".removing-{name}-{}", std::process::id()));
+    fs::rename(&dir, &gone).map_err(io(&dir))?;
+    drop(store);
+    fs::remove_dir_all(&gone).map_err(io(&gone))
+}
