@@ -192,7 +192,7 @@ fn main() {
     let trivial = dir.join("trivial.yaml");
     std::fs::write(&trivial, trivial_runbook(1000)).expect("write runbook");
     let mut per_step = vec![Vec::new(); bins.len()];
-    for run in 0..5 {
+    for run in 0..RUNS {
         for (b, (_, bin)) in bins.iter().enumerate() {
             let t = Instant::now();
             let out = stepwise(bin, dir)
@@ -217,7 +217,7 @@ fn main() {
     for (b, (label, _)) in bins.iter().enumerate() {
         let t = &per_step[b];
         println!(
-            "run 1,000 trivial steps, plain, durable, {label}: median {:.2} ms a step over 5 runs (min {:.2}, max {:.2})",
+            "run 1,000 trivial steps, plain, durable, {label}: median {:.2} ms a step over {RUNS} runs (min {:.2}, max {:.2})",
             ms(median(t.clone())),
             ms(*t.iter().min().unwrap()),
             ms(*t.iter().max().unwrap()),
