@@ -1,5 +1,7 @@
 //! The real binary in a real terminal (tmux): start a run of the example, run steps with keys,
-//! quit in the middle, resume it, answer the manual step and the danger step, and finish.
+//! quit in the middle, resume it, answer the manual step and the danger step, finish, read the
+//! run's journal, and delete the run from the home screen. tmux must be there: without it the
+//! test fails (it is on every machine of this project's kind).
 
 #![allow(clippy::unwrap_used)]
 
@@ -14,18 +16,18 @@ struct Tmux {
 }
 
 impl Tmux {
-    fn new() -> Option<Tmux> {
+    fn new() -> Tmux {
         let found = Command::new("tmux")
             .arg("-V")
             .output()
             .is_ok_and(|o| o.status.success());
-        if !found {
-            eprintln!("tmux is not installed; skipping the terminal test");
-            return None;
-        }
-        Some(Tmux {
+        assert!(
+            found,
+            "tmux is needed for the terminal test (apt-get install tmux)"
+        );
+        Tmux {
             socket: format!("stepwise-test-{}", std::process::id()),
-        })
+        }
     }
 
     fn tmux(&self, args: &[&str]) -> String {
@@ -89,9 +91,7 @@ impl Drop for Tmux {
 
 #[test]
 fn run_quit_resume_and_finish_the_example_with_keys() {
-    let Some(t) = Tmux::new() else {
-        return;
-    };
+    let t = Tmux::new();
     let sb = cli::Sandbox::new();
     let root = env!("CARGO_MANIFEST_DIR");
     for f in ["example.yaml", "example-greeting.yaml"] {
@@ -172,6 +172,15 @@ fn run_quit_resume_and_finish_the_example_with_keys() {
     t.keys("second", &["/", "A", "d", "a", "Enter"]);
     t.wait_for("second", "/Ada 1/1");
 
+    // The run's journal, over the run view.
+    t.keys("second", &["Escape", "L"]);
+    let s = t.wait_for("second", "Journal of example-demo");
+    assert!(
+        s.contains("run.completed") && s.contains("step.started"),
+        "{s}"
+    );
+    t.keys("second", &["Escape"]);
+
     t.keys("second", &["q"]);
     let s = t.wait_for("second", "EXIT=");
     assert!(s.contains("run example-demo completed (10/10 done)"), "{s}");
@@ -186,6 +195,20 @@ fn run_quit_resume_and_finish_the_example_with_keys() {
         sb.read("work/published/demo.yaml"),
         sb.read("work/demo/settings.yaml")
     );
+
+    // Home: delete the finished run, saying yes when asked.
+    t.start("home", &shell(""));
+    let s = t.wait_for("home", "example-demo");
+    assert!(s.contains("x delete"), "{s}");
+    t.keys("home", &["x"]);
+    let s = t.wait_for("home", "Delete run example-demo (completed, 10/10 done)?");
+    assert!(s.contains("y delete it"), "{s}");
+    t.keys("home", &["y"]);
+    t.wait_for("home", "removed example-demo");
+    assert!(!sb.run_dir("example-demo").exists());
+    t.keys("home", &["q"]);
+    let s = t.wait_for("home", "EXIT=");
+    assert!(s.contains("EXIT=0"), "{s}");
 }
 
 #[test]

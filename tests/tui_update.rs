@@ -453,3 +453,65 @@ fn elapsed_times_come_from_the_messages_not_from_drawing() {
     assert_ne!(later, first);
     assert!(later.contains("1m 15s"), "{later}");
 }
+
+#[test]
+fn a_run_is_deleted_from_home_only_when_the_person_says_yes() {
+    let mut app = home_app(&[("old-run", "completed"), ("other", "waiting")]);
+    // The runs pane has the focus: `d` (a dry run, for runbooks) does nothing there.
+    assert!(app.update(ch('d')).is_empty());
+    let fx = app.update(ch('x'));
+    assert!(fx.is_empty(), "{fx:?}");
+    let s = screen(&app, 100, 20);
+    assert!(
+        s.contains("Delete run old-run (completed, 10/10 done)?"),
+        "{s}"
+    );
+    assert!(s.contains("y delete it"), "{s}");
+    // Any other key keeps it.
+    assert!(app.update(ch('n')).is_empty());
+    assert!(screen(&app, 100, 20).contains("old-run was kept"));
+    app.update(ch('x'));
+    let fx = app.update(ch('y'));
+    let [Effect::Remove { run }] = fx.as_slice() else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(run, "old-run");
+    // Done: said, and the lists are read again.
+    let fx = app.update(Msg::Removed("old-run".into()));
+    assert!(matches!(fx.as_slice(), [Effect::Scan]), "{fx:?}");
+    assert_eq!(app.message.as_deref(), Some("removed old-run"));
+}
+
+#[test]
+fn l_shows_the_runs_journal_over_the_run_view() {
+    let mut app = run_app(false);
+    let fx = app.update(ch('L'));
+    let [Effect::LoadJournal { run }] = fx.as_slice() else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(run, "example-demo");
+    let lines: Vec<String> = (0..50).map(|n| format!("entry {n}")).collect();
+    app.update(Msg::Journal(Ok(lines)));
+    let s = screen(&app, 120, 40);
+    assert!(s.contains("Journal of example-demo (50 entries)"), "{s}");
+    // The end is in view; g goes to the top.
+    assert!(s.contains("entry 49") && !s.contains("entry 5 "), "{s}");
+    app.update(ch('g'));
+    let s = screen(&app, 120, 40);
+    assert!(s.contains("entry 0"), "{s}");
+    app.update(key(KeyCode::Esc));
+    assert!(view(&mut app).modal.is_none());
+    // A journal that cannot be read is said on the run view.
+    app.update(Msg::Journal(Err("cannot read it".into())));
+    assert_eq!(view(&mut app).error.as_deref(), Some("cannot read it"));
+    // A dry run has none.
+    let mut dry = run_app(true);
+    assert!(dry.update(ch('L')).is_empty());
+    assert!(
+        view(&mut dry)
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("a dry run records nothing")
+    );
+}

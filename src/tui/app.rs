@@ -48,6 +48,10 @@ pub enum Msg {
         index: usize,
         text: String,
     },
+    /// The run's journal was read, as timeline lines (or why it cannot be).
+    Journal(Result<Vec<String>, String>),
+    /// A run was removed from the home screen.
+    Removed(String),
     /// SIGTERM: stop and leave.
     Terminate,
 }
@@ -61,6 +65,10 @@ pub enum Effect {
     Copy(String),
     /// Read a step's log file.
     LoadLog { index: usize, path: PathBuf },
+    /// Read a run's journal.
+    LoadJournal { run: String },
+    /// Remove a run (a person confirmed it on the home screen).
+    Remove { run: String },
     /// Read the home screen's lists.
     Scan,
     /// Load a runbook to start a run of it.
@@ -235,6 +243,19 @@ impl App {
                     v.log_loaded(index, text);
                 }
                 Vec::new()
+            }
+            Msg::Journal(read) => {
+                if let Screen::Run(v) = &mut self.screen {
+                    match read {
+                        Ok(lines) => v.journal_loaded(lines),
+                        Err(e) => v.error = Some(e),
+                    }
+                }
+                Vec::new()
+            }
+            Msg::Removed(run) => {
+                self.message = Some(format!("removed {run}"));
+                vec![Effect::Scan]
             }
             Msg::Terminate => match &mut self.screen {
                 Screen::Run(v) if v.busy.is_some() => {

@@ -265,6 +265,8 @@ impl Runner {
                     None
                 }
                 slow @ (Effect::LoadLog { .. }
+                | Effect::LoadJournal { .. }
+                | Effect::Remove { .. }
                 | Effect::Scan
                 | Effect::LoadRunbook { .. }
                 | Effect::Start { .. }
@@ -316,6 +318,28 @@ impl Runner {
                 self.job(move || {
                     let text = super::output::read_log_tail(&path);
                     Done::Msg(Msg::Log { index, text })
+                });
+            }
+            Effect::LoadJournal { run } => {
+                self.job(move || {
+                    Done::Msg(match crate::state::journal(&run, 0) {
+                        Ok((entries, _, _)) => {
+                            let tz = jiff::tz::TimeZone::system();
+                            Msg::Journal(Ok(entries
+                                .iter()
+                                .map(|e| crate::plain::entry_line(e, &tz))
+                                .collect()))
+                        }
+                        Err(e) => Msg::Journal(Err(crate::error::Error::from(e).message())),
+                    })
+                });
+            }
+            Effect::Remove { run } => {
+                self.job(move || {
+                    Done::Msg(match crate::state::remove(&run) {
+                        Ok(()) => Msg::Removed(run),
+                        Err(e) => Msg::Failed(crate::error::Error::from(e).message()),
+                    })
                 });
             }
             Effect::Scan => {

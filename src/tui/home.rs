@@ -47,6 +47,8 @@ pub struct Home {
     pub filter: TextInput,
     pub filtering: bool,
     pub message: Option<String>,
+    /// A run to delete, once the person says yes.
+    pub deleting: Option<String>,
 }
 
 impl Home {
@@ -64,6 +66,7 @@ impl Home {
             filter: TextInput::default(),
             filtering: false,
             message: None,
+            deleting: None,
         }
     }
 
@@ -113,6 +116,13 @@ impl Home {
     /// Handles a key.
     pub fn key(&mut self, key: KeyEvent) -> Vec<Effect> {
         self.message = None;
+        if let Some(run) = self.deleting.take() {
+            if matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
+                return vec![Effect::Remove { run }];
+            }
+            self.message = Some(format!("{run} was kept"));
+            return Vec::new();
+        }
         if self.filtering {
             match key.code {
                 KeyCode::Esc => {
@@ -151,7 +161,14 @@ impl Home {
             KeyCode::End | KeyCode::Char('G') => self.selected[slot] = n.saturating_sub(1),
             KeyCode::Char('/') => self.filtering = true,
             KeyCode::Char('r') => return vec![Effect::Scan],
-            KeyCode::Enter | KeyCode::Char('d') => {
+            KeyCode::Char('x') | KeyCode::Delete if self.focus == HomeList::Runs => {
+                if let Some(&i) = self.runs().get(self.selected[1]) {
+                    self.deleting = Some(self.lists.runs[i].name.clone());
+                }
+            }
+            KeyCode::Enter | KeyCode::Char('d')
+                if key.code == KeyCode::Enter || self.focus == HomeList::Runbooks =>
+            {
                 let dry = key.code == KeyCode::Char('d');
                 match self.focus {
                     HomeList::Runbooks => {

@@ -513,8 +513,26 @@ impl RunView {
             KeyCode::Char('m') => self.mark_done(),
             KeyCode::Char('r') => self.rerun(),
             KeyCode::Char('c') => self.copy(),
+            KeyCode::Char('L') => self.journal(),
             _ => Vec::new(),
         }
+    }
+
+    /// `L`: the run's journal (read off the loop; `journal_loaded` shows it).
+    fn journal(&mut self) -> Vec<Effect> {
+        if self.dry {
+            self.error = Some("a dry run records nothing: there is no journal".into());
+            return Vec::new();
+        }
+        vec![Effect::LoadJournal {
+            run: self.name.clone(),
+        }]
+    }
+
+    /// The journal was read: shown over the run, its end in view.
+    pub fn journal_loaded(&mut self, lines: Vec<String>) {
+        let top = lines.len().saturating_sub(20);
+        self.modal = Some(Modal::Journal { lines, top });
     }
 
     fn page(&self) -> usize {

@@ -55,6 +55,45 @@ pub fn run_app(dry: bool) -> App {
     App::new(Screen::Run(Box::new(view)), false, Theme { color: false })
 }
 
+/// An app on the home screen (with a home to go back to), listing the example runbook and
+/// runs of it: (name, status).
+pub fn home_app(runs: &[(&str, &'static str)]) -> App {
+    let now: Timestamp = "2026-03-03T12:00:00Z".parse().unwrap();
+    let lists = stepwise::tui::home::Lists {
+        runbooks: vec![stepwise::tui::home::RunbookEntry {
+            path: "runbooks/example.yaml".into(),
+            title: Ok("Example".into()),
+            id: "example".into(),
+            steps: 10,
+        }],
+        runs: runs
+            .iter()
+            .map(|(name, status)| stepwise::plain::RunSummary {
+                name: name.to_string(),
+                runbook: RunbookRef {
+                    path: "/work/runbooks/example.yaml".into(),
+                    id: "example".into(),
+                    title: "Example".into(),
+                    hash: "h".into(),
+                },
+                done: 10,
+                total: 10,
+                status,
+                current_step: None,
+                created_at: now,
+                updated_at: now,
+            })
+            .collect(),
+        problems: Vec::new(),
+        now,
+    };
+    App::new(
+        Screen::Home(stepwise::tui::home::Home::new(lists)),
+        true,
+        Theme { color: false },
+    )
+}
+
 /// An app showing the inputs form for a real run of the example (no home screen).
 pub fn form_app() -> App {
     let form = stepwise::tui::form::Form::new(

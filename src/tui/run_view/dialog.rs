@@ -20,6 +20,11 @@ pub enum Modal {
     },
     /// A step is running: stop it and quit?
     ConfirmQuit,
+    /// The run's journal as a timeline, from line `top`.
+    Journal {
+        lines: Vec<String>,
+        top: usize,
+    },
 }
 
 /// The manual step dialog: instructions, a checklist to tick, prompts to answer.
@@ -165,6 +170,20 @@ impl RunView {
             return Vec::new();
         };
         match modal {
+            Modal::Journal { lines, top } => {
+                let last = lines.len().saturating_sub(1);
+                let top = match key.code {
+                    KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('L') => return Vec::new(),
+                    KeyCode::Up | KeyCode::Char('k') => top.saturating_sub(1),
+                    KeyCode::Down | KeyCode::Char('j') => (top + 1).min(last),
+                    KeyCode::PageUp => top.saturating_sub(20),
+                    KeyCode::PageDown => (top + 20).min(last),
+                    KeyCode::Home | KeyCode::Char('g') => 0,
+                    KeyCode::End | KeyCode::Char('G') => last.saturating_sub(19),
+                    _ => top,
+                };
+                self.modal = Some(Modal::Journal { lines, top });
+            }
             Modal::ConfirmQuit => match key.code {
                 KeyCode::Char('y') | KeyCode::Char('Y') => {
                     self.stopping = true;

@@ -43,6 +43,7 @@ pub const KEYS: &[(&str, &[(&str, &str)])] = &[
             ("Tab", "runbooks or runs"),
             ("Enter", "start the runbook, resume the run"),
             ("d", "dry-run the runbook"),
+            ("x  Delete", "delete the run (asks first)"),
             ("/", "filter"),
             ("r", "read the lists again"),
         ],

@@ -14,7 +14,17 @@ use crate::tui::home::{Home, HomeList};
 /// Draws the home screen.
 pub fn draw(f: &mut Frame, area: Rect, h: &Home, app: &App) {
     let theme = &app.theme;
-    let message = h.message.is_some() || !h.lists.problems.is_empty();
+    let asking = h.deleting.as_ref().map(|run| {
+        let what = h
+            .lists
+            .runs
+            .iter()
+            .find(|r| &r.name == run)
+            .map(|r| format!(" ({}, {}/{} done)", r.status, r.done, r.total))
+            .unwrap_or_default();
+        format!("Delete run {run}{what}? Its state, journal and logs go. y deletes it.")
+    });
+    let message = asking.is_some() || h.message.is_some() || !h.lists.problems.is_empty();
     let [top, books, runs, status, footer] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Percentage(40),
@@ -42,9 +52,8 @@ pub fn draw(f: &mut Frame, area: Rect, h: &Home, app: &App) {
     draw_runbooks(f, books, h, app);
     draw_runs(f, runs, h, app);
     if message {
-        let text = h
-            .message
-            .clone()
+        let text = asking
+            .or_else(|| h.message.clone())
             .unwrap_or_else(|| h.lists.problems.join("; "));
         f.render_widget(
             Paragraph::new(Line::styled(
@@ -59,15 +68,17 @@ pub fn draw(f: &mut Frame, area: Rect, h: &Home, app: &App) {
             &[("type", "to filter"), ("⏎", "keep"), ("Esc", "clear")],
             theme,
         )
+    } else if h.deleting.is_some() {
+        keys_line(&[("y", "delete it"), ("any other key", "keep it")], theme)
     } else {
-        let enter = match h.focus {
-            HomeList::Runbooks => "start",
-            HomeList::Runs => "resume",
+        let (enter, other) = match h.focus {
+            HomeList::Runbooks => (("⏎", "start"), ("d", "dry run")),
+            HomeList::Runs => (("⏎", "resume"), ("x", "delete")),
         };
         keys_line(
             &[
-                ("⏎", enter),
-                ("d", "dry run"),
+                enter,
+                other,
                 ("tab", "runbooks/runs"),
                 ("/", "filter"),
                 ("r", "refresh"),

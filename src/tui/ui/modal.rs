@@ -40,6 +40,14 @@ pub fn draw(f: &mut Frame, area: Rect, v: &RunView, theme: &Theme) {
                 vec![("⏎", "skip"), ("Esc", "cancel")],
             )
         }
+        Modal::Journal { lines, top } => (
+            lines
+                .iter()
+                .skip(*top)
+                .map(|l| Line::raw(l.as_str()))
+                .collect(),
+            vec![("↑ ↓ PgUp PgDn g G", "scroll"), ("Esc", "close")],
+        ),
         Modal::ConfirmQuit => {
             border = theme.warn();
             (
@@ -52,7 +60,10 @@ pub fn draw(f: &mut Frame, area: Rect, v: &RunView, theme: &Theme) {
             )
         }
     };
-    let width = (area.width.saturating_sub(4)).min(86);
+    let width = match m {
+        Modal::Journal { .. } => area.width.saturating_sub(4).min(140),
+        _ => area.width.saturating_sub(4).min(86),
+    };
     let text_w = width.saturating_sub(4).max(1) as usize;
     let rows: usize = lines
         .iter()

@@ -513,6 +513,9 @@ pub fn modal_title(v: &RunView, m: &Modal) -> String {
         Modal::Decide { index, .. } => format!(" Interrupted: {} ", key(*index)),
         Modal::Skip { index, .. } => format!(" Skip {} ", key(*index)),
         Modal::ConfirmQuit => " Quit ".into(),
+        Modal::Journal { lines, .. } => {
+            format!(" Journal of {} ({} entries) ", v.name, lines.len())
+        }
     }
 }
 
