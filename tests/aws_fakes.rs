@@ -196,6 +196,18 @@ async fn drive(
     state: Option<RunState>,
     decisions: Decisions,
 ) -> Run {
+    drive_with(dir, runbook, aws, state, decisions, false).await
+}
+
+/// `drive`, with the engine sending each step's preview as it starts (as for the UI).
+async fn drive_with(
+    dir: &std::path::Path,
+    runbook: &str,
+    aws: &Arc<Aws>,
+    state: Option<RunState>,
+    decisions: Decisions,
+    live_previews: bool,
+) -> Run {
     std::fs::write(dir.join("rb.yaml"), runbook).unwrap();
     let plan = Arc::new(
         stepwise::runbook::load::load(&dir.join("rb.yaml")).unwrap_or_else(|d| panic!("{d:?}")),
@@ -212,6 +224,9 @@ async fn drive(
         CancellationToken::new(),
     )
     .with_aws_settings(Fakes::settings(aws));
+    if live_previews {
+        engine = engine.with_live_previews();
+    }
     let outcome = engine.run(&decisions).await.unwrap();
     let state = engine.state().clone();
     drop(engine);
@@ -555,4 +570,49 @@ fn throttling_and_server_errors_say_they_were_retried() {
         Some("smce"),
     );
     assert!(e.hint.unwrap().contains("`aws sso login --profile smce`"));
+}
+
+#[tokio::test]
+async fn a_step_about_to_run_sends_what_it_will_do_for_the_detail_pane() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = Fakes::new();
+    let aws = f.aws();
+    let rb = r#"
+stepwise: 1
+id: live
+title: Live previews
+steps:
+  - id: user
+    title: Create the user
+    aws: iam.create_user
+    with: { user_name: bob }
+  - id: show
+    title: Show it
+    run: echo "made {{ steps.user.user_name }}"
+"#;
+    let run = drive_with(dir.path(), rb, &aws, None, Decisions::default(), true).await;
+    assert_eq!(run.outcome, RunOutcome::Completed);
+    // Each step's preview comes before it starts, with its values resolved.
+    for (index, shown) in [(0, "\"UserName\": \"bob\""), (1, "echo \"made bob\"")] {
+        let preview = run
+            .events
+            .iter()
+            .position(|e| matches!(e, Event::Preview { index: i, preview } if *i == index && preview.body.contains(shown)))
+            .unwrap_or_else(|| panic!("no preview of step {index}: {:?}", run.events));
+        let started = run
+            .events
+            .iter()
+            .position(|e| matches!(e, Event::StepStarted { index: i, .. } if *i == index))
+            .unwrap();
+        assert!(preview < started, "step {index}");
+    }
+    // Without live previews (plain mode), none are sent.
+    let dir = tempfile::tempdir().unwrap();
+    let quiet = drive(dir.path(), rb, &f.aws(), None, Decisions::default()).await;
+    assert!(
+        !quiet
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::Preview { .. }))
+    );
 }

@@ -228,6 +228,9 @@ pub struct Engine {
     held: Vec<Event>,
     /// Output the front end has not shown yet, when it counts it.
     backlog: Option<Arc<Backlog>>,
+    /// Send each step's preview just before it starts (the terminal UI's detail pane shows
+    /// what a running step runs).
+    live_previews: bool,
 }
 
 /// The result of one attempt at a step.
@@ -288,6 +291,7 @@ impl Engine {
             unsaved: false,
             held: Vec::new(),
             backlog: None,
+            live_previews: false,
         }
     }
 
@@ -301,6 +305,12 @@ impl Engine {
     /// Settings for AWS steps from the command line (they override the runbook's).
     pub fn with_aws_settings(mut self, settings: AwsSettings) -> Engine {
         self.aws_settings = settings;
+        self
+    }
+
+    /// Sends `Event::Preview` for each step just before its work starts, in a real run too.
+    pub fn with_live_previews(mut self) -> Engine {
+        self.live_previews = true;
         self
     }
 
@@ -407,7 +417,13 @@ impl Engine {
             }
             (None, Work::Manual) => self.manual(i, decisions, &hash),
             (None, Work::Include { .. }) => self.include(i, &hash),
-            (None, _) => self.attempts(i, &hash).await,
+            (None, _) => {
+                if self.live_previews {
+                    let preview = self.preview(i).await;
+                    self.emit(Event::Preview { index: i, preview });
+                }
+                self.attempts(i, &hash).await
+            }
         }
     }
 

@@ -51,7 +51,8 @@ impl Session {
                 .collect(),
             None => Vec::new(),
         };
-        let (mut engine, events, decisions) = prepared.engine(Terminal::Available);
+        let (engine, events, decisions) = prepared.engine(Terminal::Available);
+        let mut engine = engine.with_live_previews();
         if !dry {
             engine.mark_interrupted()?;
             engine.apply_decisions(&decisions)?;
