@@ -151,7 +151,7 @@ fn run_quit_resume_and_finish_the_example_with_keys() {
     let s = t.wait_for("second", "Manual step: review");
     assert!(s.contains("[ ] owner is right"), "{s}");
     // A wrong answer shows an error as it is typed.
-    t.keys("second", &["Space", "Space", "4"]);
+    t.keys("second", &["Space", "Down", "Space", "Down", "4"]);
     t.wait_for("second", "does not match the pattern");
     t.keys("second", &["BSpace", "A", "d", "a", "Tab", "Enter"]);
 

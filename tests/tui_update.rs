@@ -149,7 +149,9 @@ fn a_manual_step_is_done_only_when_ticked_and_answered() {
         app.update(key(KeyCode::BackTab));
     }
     app.update(ch(' '));
+    app.update(key(KeyCode::Down));
     app.update(ch(' '));
+    app.update(key(KeyCode::Down));
     type_text(&mut app, "4da");
     let Some(Modal::Manual(m)) = &view(&mut app).modal else {
         panic!("dialog closed")
@@ -514,4 +516,55 @@ fn l_shows_the_runs_journal_over_the_run_view() {
             .unwrap()
             .contains("a dry run records nothing")
     );
+}
+
+#[test]
+fn space_ticks_without_moving_and_fixed_problems_go() {
+    let mut app = run_app(false);
+    let plan = example();
+    app.update(Msg::Engine(Event::Waiting {
+        index: 5,
+        need: Need::Manual {
+            instructions: "check it".into(),
+            checklist: vec!["one".into(), "two".into()],
+            prompts: plan.step(5).prompts.clone().into_iter().collect(),
+            missing: vec!["reviewer".into()],
+            problems: Vec::new(),
+        },
+    }));
+    let form = |app: &mut App| match &view(app).modal {
+        Some(Modal::Manual(m)) => m.clone(),
+        _ => panic!("dialog closed"),
+    };
+    // Space Down Space ticks both items; nothing is typed into the prompt.
+    app.update(ch(' '));
+    assert_eq!(form(&mut app).focus, 0);
+    app.update(key(KeyCode::Down));
+    app.update(ch(' '));
+    let m = form(&mut app);
+    assert_eq!(
+        (m.focus, m.checklist[0].1, m.checklist[1].1),
+        (1, true, true)
+    );
+    assert_eq!(m.prompts[0].input.value(), "");
+    // Space again unticks; done is refused and says why.
+    app.update(ch(' '));
+    app.update(Msg::Key(crossterm::event::KeyEvent::new(
+        KeyCode::Char('d'),
+        crossterm::event::KeyModifiers::CONTROL,
+    )));
+    let m = form(&mut app);
+    assert_eq!(m.problems.len(), 2, "{:?}", m.problems);
+    assert!(
+        m.problems[0].contains("not ticked yet: two"),
+        "{:?}",
+        m.problems
+    );
+    // Ticked again: that problem goes at once; answering removes the other.
+    app.update(ch(' '));
+    let m = form(&mut app);
+    assert_eq!(m.problems.len(), 1, "{:?}", m.problems);
+    app.update(key(KeyCode::Down));
+    type_text(&mut app, "Ada");
+    assert!(form(&mut app).problems.is_empty());
 }

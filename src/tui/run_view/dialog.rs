@@ -287,12 +287,14 @@ impl RunView {
             KeyCode::Up | KeyCode::BackTab => form.focus = form.focus.saturating_sub(1),
             KeyCode::Down | KeyCode::Tab => form.focus = (form.focus + 1).min(last),
             KeyCode::Enter if form.focus == last => return self.manual_done(form),
-            KeyCode::Enter | KeyCode::Char(' ') if form.focus < form.checklist.len() => {
+            // Space ticks (or unticks) and stays; Enter ticks and moves on.
+            KeyCode::Char(' ') if form.focus < form.checklist.len() => {
                 let item = &mut form.checklist[form.focus];
                 item.1 = !item.1;
-                if key.code == KeyCode::Enter || item.1 {
-                    form.focus = (form.focus + 1).min(last);
-                }
+            }
+            KeyCode::Enter if form.focus < form.checklist.len() => {
+                form.checklist[form.focus].1 = true;
+                form.focus = (form.focus + 1).min(last);
             }
             KeyCode::Enter => form.focus = (form.focus + 1).min(last),
             _ => {
@@ -304,27 +306,16 @@ impl RunView {
                 }
             }
         }
+        // Problems said before go as they are fixed.
+        if !form.problems.is_empty() {
+            form.problems = local_problems(&mut form);
+        }
         self.modal = Some(Modal::Manual(form));
         Vec::new()
     }
 
     pub(super) fn manual_done(&mut self, mut form: ManualForm) -> Vec<Effect> {
-        let mut problems = Vec::new();
-        let open: Vec<&str> = form
-            .checklist
-            .iter()
-            .filter(|(_, t)| !t)
-            .map(|(c, _)| c.as_str())
-            .collect();
-        if !open.is_empty() {
-            problems.push(format!("not ticked yet: {}", open.join("; ")));
-        }
-        for f in &mut form.prompts {
-            f.check();
-            if let Some(e) = &f.error {
-                problems.push(format!("{}: {e}", f.prompt.prompt));
-            }
-        }
+        let problems = local_problems(&mut form);
         if !problems.is_empty() {
             form.problems = problems;
             self.modal = Some(Modal::Manual(form));
@@ -344,4 +335,25 @@ impl RunView {
         self.modal = None;
         self.go(d)
     }
+}
+
+/// What keeps a manual step's dialog from being done: items not ticked, answers refused.
+fn local_problems(form: &mut ManualForm) -> Vec<String> {
+    let mut problems = Vec::new();
+    let open: Vec<&str> = form
+        .checklist
+        .iter()
+        .filter(|(_, t)| !t)
+        .map(|(c, _)| c.as_str())
+        .collect();
+    if !open.is_empty() {
+        problems.push(format!("not ticked yet: {}", open.join("; ")));
+    }
+    for f in &mut form.prompts {
+        f.check();
+        if let Some(e) = &f.error {
+            problems.push(format!("{}: {e}", f.prompt.prompt));
+        }
+    }
+    problems
 }
