@@ -251,7 +251,17 @@ impl Printer {
                 }
                 Ok(())
             }
-            Need::Danger { text, preview } => {
+            Need::Danger {
+                text,
+                preview,
+                mismatched,
+            } => {
+                if *mismatched {
+                    writeln!(
+                        out,
+                        "{pad}! the confirmation given with --confirm does not match; nothing was changed"
+                    )?;
+                }
                 writeln!(out, "{pad}? DANGER: this step changes things; it will do:")?;
                 for l in preview.lines() {
                     writeln!(out, "{pad}  {l}")?;
@@ -383,7 +393,7 @@ fn continue_hint(run: &str, key: &str, waiting: Option<&Waiting>) -> String {
         Some(Need::Manual { prompts, .. }) => {
             let mut s = format!("{base} --done {key}");
             for (name, _) in prompts {
-                s.push_str(&format!(" --output {key}.{name}=VALUE"));
+                s.push_str(&format!(" --output {key}.{name}=<answer>"));
             }
             s
         }

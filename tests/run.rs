@@ -147,7 +147,7 @@ fn plain_mode_stops_for_a_person_and_resume_continues() {
         r.stdout
     );
     assert!(
-        r.stdout.contains("to continue: stepwise resume m --done request-exemption --output request-exemption.ticket=VALUE"),
+        r.stdout.contains("to continue: stepwise resume m --done request-exemption --output request-exemption.ticket=<answer>"),
         "{}",
         r.stdout
     );
@@ -250,6 +250,15 @@ steps:
         !sb.path().join("changed").exists(),
         "ran without the right confirmation"
     );
+    // It says the confirmation given did not match, before asking again.
+    let said = "! the confirmation given with --confirm does not match; nothing was changed";
+    let at = r
+        .stdout
+        .find(said)
+        .unwrap_or_else(|| panic!("{}", r.stdout));
+    assert!(at < r.stdout.find("DANGER").unwrap(), "{}", r.stdout);
+    let r = sb.run(&["resume", "d"]);
+    assert!(!r.stdout.contains(said), "{}", r.stdout);
     let r = sb.run(&["resume", "d", "--confirm", "upsert=example.org"]);
     assert_eq!(r.code, 0, "{r:?}");
     assert!(sb.path().join("changed").exists());
@@ -1273,4 +1282,81 @@ fn a_mistyped_command_is_said_and_nothing_opens() {
     std::fs::create_dir(sb.path().join("stauts")).unwrap();
     let r = sb.run(&["stauts"]);
     assert!(!r.stderr.contains("unknown command"), "{r:?}");
+}
+
+#[test]
+fn the_answer_placeholder_of_the_hint_is_refused() {
+    let sb = Sandbox::new();
+    sb.write(
+        "rb.yaml",
+        "stepwise: 1\nid: ask\ntitle: Ask\nsteps:\n  - id: review\n    title: Review\n    manual: Look.\n    prompts:\n      reviewer: { prompt: Who }\n",
+    );
+    let r = sb.run(&["run", "rb.yaml", "--name", "a"]);
+    assert!(
+        r.stdout
+            .contains("--done review --output review.reviewer=<answer>"),
+        "{}",
+        r.stdout
+    );
+    let r = sb.run(&[
+        "resume",
+        "a",
+        "--done",
+        "review",
+        "--output",
+        "review.reviewer=<answer>",
+    ]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.stdout.contains(
+            "answer to `reviewer`: `<answer>` stands for your answer; give the answer itself"
+        ),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(sb.status_of("a", "review"), "waiting");
+    let r = sb.run(&[
+        "resume",
+        "a",
+        "--done",
+        "review",
+        "--output",
+        "review.reviewer=ana",
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+}
+
+#[test]
+fn an_interrupted_step_shows_the_output_of_its_last_attempt_only() {
+    let sb = Sandbox::new();
+    sb.write(
+        "rb.yaml",
+        "stepwise: 1\nid: again\ntitle: Again\nsteps:\n  - id: flaky\n    title: Flaky\n    run: |\n      if [ -e tried ]; then echo second-try; touch started; sleep 30; fi\n      touch tried\n      echo first-try\n      exit 1\n",
+    );
+    let r = sb.run(&["run", "rb.yaml", "--name", "f"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    let child = sb
+        .cmd(&["resume", "f", "--plain"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the second attempt to start", || {
+        sb.path().join("started").exists()
+    });
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert_eq!(child.wait_with_output().unwrap().status.code(), Some(130));
+    let r = sb.run(&["resume", "f"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stdout.contains("second-try"), "{}", r.stdout);
+    assert!(!r.stdout.contains("first-try"), "{}", r.stdout);
+    // The log keeps both.
+    let log = std::fs::read_to_string(sb.run_dir("f").join("logs/flaky.log")).unwrap();
+    assert!(
+        log.contains("first-try") && log.contains("second-try"),
+        "{log}"
+    );
 }

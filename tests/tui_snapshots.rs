@@ -187,6 +187,7 @@ fn danger_dialog() {
         need: Need::Danger {
             text: "demo".into(),
             preview: "mkdir -p work/published\ncp \"work/demo/settings.yaml\" \"work/published/demo.yaml\"\necho \"published work/published/demo.yaml\"".into(),
+            mismatched: false,
         },
     }));
     type_text(&mut app, "de");

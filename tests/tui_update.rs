@@ -177,6 +177,7 @@ fn danger(app: &mut App) {
         need: Need::Danger {
             text: "demo".into(),
             preview: "rm -rf it".into(),
+            mismatched: false,
         },
     }));
 }

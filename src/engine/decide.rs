@@ -35,12 +35,21 @@ impl Engine {
         out
     }
 
-    /// The last lines of a step's log, read from its end: a log may be large.
+    /// The last lines of a step's log from its last attempt, read from its end: a log may be
+    /// large.
     pub fn last_output(&self, key: &str, n: usize) -> Vec<String> {
         let Some(store) = &self.store else {
             return Vec::new();
         };
-        tail(&store.log_path(key), n)
+        let mut lines = tail(&store.log_path(key), n);
+        let mark = format!("stepwise: {}", super::ATTEMPT_MARK);
+        if let Some(at) = lines.iter().rposition(|l| {
+            l.strip_prefix(&mark)
+                .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()))
+        }) {
+            lines.drain(..=at);
+        }
+        lines
     }
 
     /// Marks steps found `running` (the process driving them died) as interrupted, and forgets

@@ -231,14 +231,19 @@ impl Engine {
             Some(p) if described.body.is_empty() => format!("(cannot show the change: {p})"),
             _ => described.body,
         };
-        let message = if decisions.confirm.contains_key(&key) {
+        let mismatched = decisions.confirm.contains_key(&key);
+        let message = if mismatched {
             "the confirmation typed does not match; nothing was changed"
         } else {
             "needs a typed confirmation"
         };
         Ok(Verdict::Wait {
             message: message.into(),
-            need: Need::Danger { text, preview },
+            need: Need::Danger {
+                text,
+                preview,
+                mismatched,
+            },
         })
     }
 }

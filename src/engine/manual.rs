@@ -2,6 +2,9 @@
 
 use super::*;
 
+/// What the continue hint writes where an answer goes: never taken as one.
+pub const ANSWER_PLACEHOLDER: &str = "<answer>";
+
 impl Engine {
     /// A manual step: done when a person said so and answered its prompts.
     pub(super) fn manual(
@@ -25,6 +28,10 @@ impl Engine {
             }
             match answers.get(name) {
                 None => missing.push(name.clone()),
+                // The placeholder of the hint `--output STEP.NAME=<answer>`, given as it is.
+                Some(value) if value == ANSWER_PLACEHOLDER => problems.push(format!(
+                    "answer to `{name}`: `{ANSWER_PLACEHOLDER}` stands for your answer; give the answer itself"
+                )),
                 Some(value) => match check_value(
                     value,
                     prompt.pattern.as_ref().map(|p| p.value.as_str()),

@@ -105,7 +105,12 @@ pub enum Need {
         problems: Vec<String>,
     },
     /// Type the confirmation text of a dangerous step, having seen what it will change.
-    Danger { text: String, preview: String },
+    /// `mismatched`: a confirmation was given, and it was not this text.
+    Danger {
+        text: String,
+        preview: String,
+        mismatched: bool,
+    },
     /// A step was running when the last process stopped: re-run it, mark it done, or skip it.
     Interrupted { last_output: Vec<String> },
     /// A step was running when the process driving it stopped, and its processes still run
@@ -486,6 +491,10 @@ impl Engine {
             // Durable before the step starts: after a crash the step is found running, and is
             // never re-run without a person deciding.
             self.record("step.started", Some(i), None)?;
+            if attempts > 1 {
+                // In the log only: what an interrupted step shows is from its last attempt.
+                self.log_line(i, &format!("{ATTEMPT_MARK}{attempts}"));
+            }
             self.emit(Event::StepStarted {
                 index: i,
                 attempt: attempts,
@@ -643,6 +652,16 @@ impl Engine {
         }
     }
 
+    /// Appends a line from stepwise itself to a step's log, without showing it.
+    fn log_line(&self, i: usize, text: &str) {
+        let mut log = outputs::StepLog::new(
+            self.store
+                .as_ref()
+                .map(|s| s.log_path(&self.plan.steps[i].key)),
+        );
+        log.line(Stream::Info, text);
+    }
+
     /// Shows lines from stepwise itself about a step, and appends them to the step's log.
     fn note(&self, i: usize, text: &str) {
         let text = self.values.secrets().mask(text);
@@ -661,6 +680,9 @@ impl Engine {
         }
     }
 }
+
+/// The line in a step's log where an attempt after the first starts (after `stepwise: `).
+const ATTEMPT_MARK: &str = "attempt ";
 
 /// The items of a `for_each` list: a JSON list, or text separated by commas or new lines.
 fn split_items(text: &str) -> Vec<String> {

@@ -151,7 +151,7 @@ impl RunView {
                     problems,
                 }))
             }
-            Need::Danger { text, preview } => Some(Modal::Danger(DangerForm {
+            Need::Danger { text, preview, .. } => Some(Modal::Danger(DangerForm {
                 index,
                 text,
                 preview,
