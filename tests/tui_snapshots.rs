@@ -172,6 +172,7 @@ fn manual_step_dialog() {
     }));
     app.update(ch(' '));
     app.update(key(KeyCode::Tab));
+    app.update(key(KeyCode::Tab));
     type_text(&mut app, "Ada");
     check("manual_step", screen(&app, W, H));
 }

@@ -569,3 +569,53 @@ fn space_ticks_without_moving_and_fixed_problems_go() {
     type_text(&mut app, "Ada");
     assert!(form(&mut app).problems.is_empty());
 }
+
+#[test]
+fn the_selected_row_on_home_is_never_grey_on_grey() {
+    let mut app = home_app(&[("a-run", "completed")]);
+    app.theme = Theme { color: true };
+    for focus_runbooks in [false, true] {
+        if focus_runbooks {
+            app.update(key(KeyCode::Tab));
+        }
+        let buf = buffer(&app, 100, 20);
+        let text = stepwise::tui::ui::screen_text(&buf);
+        let needle = if focus_runbooks {
+            "runbooks/example.yaml"
+        } else {
+            "example · "
+        };
+        let (y, line) = text
+            .lines()
+            .enumerate()
+            .find(|(_, l)| l.contains(needle))
+            .unwrap_or_else(|| panic!("{text}"));
+        let x = line[..line.find(needle).unwrap()].chars().count() as u16;
+        let cell = &buf[(x, y as u16)];
+        assert_ne!(
+            cell.bg,
+            ratatui::style::Color::Reset,
+            "the row is not the selected one"
+        );
+        assert_ne!(cell.fg, cell.bg, "{needle}: {:?} on {:?}", cell.fg, cell.bg);
+    }
+}
+
+#[test]
+fn enter_after_a_finished_dry_run_says_it_is_complete() {
+    let mut app = run_app(true);
+    let fx = app.update(key(KeyCode::Enter));
+    assert!(engine_command(&fx).is_some(), "{fx:?}");
+    idle(&mut app, Some(RunOutcome::Completed));
+    assert!(screen(&app, 120, 30).contains("dry run complete: nothing was changed"));
+    assert!(!screen(&app, 120, 30).contains("preview all"));
+    let fx = app.update(key(KeyCode::Enter));
+    assert!(engine_command(&fx).is_none(), "{fx:?}");
+    assert!(
+        view(&mut app)
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("the dry run is complete")
+    );
+}

@@ -623,6 +623,13 @@ impl RunView {
             return Vec::new();
         }
         if self.dry {
+            if self.outcome.is_some() {
+                self.error = Some(
+                    "the dry run is complete: every step shows what it would do; nothing was changed"
+                        .into(),
+                );
+                return Vec::new();
+            }
             self.auto = true;
             return self.command(Busy::RunOn, Decisions::default());
         }

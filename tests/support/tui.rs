@@ -178,7 +178,12 @@ pub fn idle(app: &mut App, outcome: Option<RunOutcome>) -> Vec<Effect> {
 
 /// Draws the app on a terminal of this size and returns the screen as text.
 pub fn screen(app: &App, w: u16, h: u16) -> String {
+    stepwise::tui::ui::screen_text(&buffer(app, w, h))
+}
+
+/// The app drawn: every cell with its style.
+pub fn buffer(app: &App, w: u16, h: u16) -> ratatui::buffer::Buffer {
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
     t.draw(|f| stepwise::tui::ui::draw(f, app)).unwrap();
-    stepwise::tui::ui::screen_text(t.backend().buffer())
+    t.backend().buffer().clone()
 }

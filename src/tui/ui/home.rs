@@ -124,7 +124,7 @@ fn draw_runbooks(f: &mut Frame, books: Rect, h: &Home, app: &App) {
                 Span::styled(format!(" {title}"), base.add_modifier(Modifier::BOLD)),
                 Span::styled(
                     format!("  {} · {} steps", r.path.display(), r.steps),
-                    theme.dim().patch(base),
+                    theme.dim_in(base, selected),
                 ),
             ]),
             Err(e) => Line::from(vec![
@@ -186,11 +186,11 @@ fn draw_runs(f: &mut Frame, runs: Rect, h: &Home, app: &App) {
                 base.add_modifier(Modifier::BOLD),
             ),
             Span::styled("█".repeat(filled), theme.ok().patch(base)),
-            Span::styled("░".repeat(w - filled), theme.dim().patch(base)),
+            Span::styled("░".repeat(w - filled), theme.dim_in(base, selected)),
             Span::styled(format!(" {}", plain::progress(s)), status_style.patch(base)),
             Span::styled(
                 format!("  {} · {}", s.runbook.id, plain::ago(s.updated_at, now)),
-                theme.dim().patch(base),
+                theme.dim_in(base, selected),
             ),
         ]);
         let y = inner.y + (row - first) as u16;

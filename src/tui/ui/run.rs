@@ -463,9 +463,15 @@ fn footer_keys(v: &RunView, theme: &Theme) -> Line<'static> {
         );
     }
     if v.dry {
+        // Once every step's preview is in, there is nothing more for Enter to do.
+        let enter = if v.outcome.is_some() {
+            ("", "dry run complete: nothing was changed")
+        } else {
+            ("⏎", "preview all")
+        };
         return keys_line(
             &[
-                ("⏎", "preview all"),
+                enter,
                 ("j/k", "move"),
                 ("tab", "pane"),
                 ("c", "copy"),

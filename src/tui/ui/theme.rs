@@ -103,6 +103,16 @@ impl Theme {
     }
 
     /// The selected row.
+    /// Secondary text (paths, counts, times) on a row that may be the selected one: dim on an
+    /// ordinary row; on the selected row, light on its dark background, never grey on grey.
+    pub fn dim_in(&self, base: Style, selected: bool) -> Style {
+        if selected && self.color {
+            base.fg(Color::Gray)
+        } else {
+            self.dim().patch(base)
+        }
+    }
+
     pub fn selected(&self) -> Style {
         if self.color {
             Style::new()
