@@ -616,3 +616,55 @@ steps:
             .any(|e| matches!(e, Event::Preview { .. }))
     );
 }
+
+#[tokio::test]
+async fn a_confirmed_manual_step_took_the_time_it_waited_and_shows_its_items_ticked() {
+    let dir = tempfile::tempdir().unwrap();
+    let rb = "stepwise: 1\nid: m\ntitle: M\nsteps:\n  - id: review\n    title: Review\n    manual: Look.\n    checklist: [owner is right]\n";
+    std::fs::write(dir.path().join("rb.yaml"), rb).unwrap();
+    let plan = Arc::new(stepwise::runbook::load::load(&dir.path().join("rb.yaml")).unwrap());
+    // It has waited for a person since 33 s ago.
+    let mut state = new_state(dir.path(), &plan);
+    let st = state.steps.get_mut("review").unwrap();
+    st.status = Status::Waiting;
+    st.started_at = Some(jiff::Timestamp::now() - jiff::SignedDuration::from_secs(33));
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut engine = Engine::new(
+        plan,
+        Mode::Real,
+        state,
+        None,
+        Values::new("m", IndexMap::new()),
+        tx,
+        CancellationToken::new(),
+    );
+    let before = engine.preview(0).await;
+    assert!(
+        before.body.contains("[ ] owner is right"),
+        "{}",
+        before.body
+    );
+    let mut done = Decisions::default();
+    done.done.insert("review".into());
+    assert_eq!(engine.run(&done).await.unwrap(), RunOutcome::Completed);
+    let mut elapsed = None;
+    while let Ok(e) = rx.try_recv() {
+        if let Event::StepFinished { elapsed: e, .. } = e {
+            elapsed = Some(e);
+        }
+    }
+    // Live, it took what a resumed view computes from the state: about 33 s, not 0.
+    let elapsed = elapsed.unwrap();
+    assert!(
+        elapsed.as_secs() >= 33 && elapsed.as_secs() < 40,
+        "{elapsed:?}"
+    );
+    let st = &engine.state().steps["review"];
+    let recorded = st
+        .finished_at
+        .unwrap()
+        .duration_since(st.started_at.unwrap());
+    assert!((recorded.as_secs_f64() - elapsed.as_secs_f64()).abs() < 1.0);
+    let after = engine.preview(0).await;
+    assert!(after.body.contains("[x] owner is right"), "{}", after.body);
+}

@@ -619,3 +619,28 @@ fn enter_after_a_finished_dry_run_says_it_is_complete() {
             .contains("the dry run is complete")
     );
 }
+
+#[test]
+fn a_skipped_steps_detail_says_it_did_not_run() {
+    let mut app = run_app(false);
+    app.update(Msg::Engine(Event::StepFinished {
+        index: 0,
+        status: Status::Skipped,
+        outputs: Default::default(),
+        elapsed: std::time::Duration::ZERO,
+        exit_code: None,
+        message: Some("skipped by a person: done by hand".into()),
+    }));
+    app.update(Msg::Report(Report::Described {
+        index: 0,
+        preview: stepwise::engine::Preview {
+            skip: None,
+            body: "mkdir -p \"work/demo\"".into(),
+            danger: None,
+            problem: None,
+        },
+    }));
+    let s = screen(&app, 120, 40);
+    assert!(s.contains("Skipped; it would have run:"), "{s}");
+    assert!(!s.contains("Ran:"), "{s}");
+}

@@ -48,12 +48,20 @@ impl Engine {
             let mut a = Attempt::new(Status::Succeeded);
             a.outputs = outputs;
             a.message = Some("confirmed done by a person".into());
-            {
+            // Its time is from when it first waited for the person, as a resumed view shows it.
+            let since = {
                 let st = self.step_state(i);
                 st.attempts += 1;
-                st.started_at.get_or_insert_with(Timestamp::now);
-            }
-            return self.finish(i, a, hash, Instant::now());
+                *st.started_at.get_or_insert_with(Timestamp::now)
+            };
+            let waited = Timestamp::now()
+                .duration_since(since)
+                .try_into()
+                .unwrap_or(Duration::ZERO);
+            let started = Instant::now()
+                .checked_sub(waited)
+                .unwrap_or_else(Instant::now);
+            return self.finish(i, a, hash, started);
         }
         let ctx = self.values.context(&self.plan, &self.state, scope, false);
         let instructions = template::render(step.manual.as_deref().unwrap_or_default(), &ctx)
@@ -111,12 +119,15 @@ impl Engine {
 pub(super) fn preview(
     step: &crate::runbook::Step,
     ctx: &minijinja::Value,
+    done: bool,
 ) -> Result<String, String> {
     let text = template::render(step.manual.as_deref().unwrap_or_default(), ctx)?;
     let mut body = text.trim_end().to_string();
+    // A step a person confirmed done had every item ticked.
+    let tick = if done { "[x]" } else { "[ ]" };
     for item in &step.checklist {
         let item = template::render(item, ctx).unwrap_or_else(|_| item.clone());
-        body.push_str(&format!("\n[ ] {item}"));
+        body.push_str(&format!("\n{tick} {item}"));
     }
     for (name, p) in &step.prompts {
         body.push_str(&format!(

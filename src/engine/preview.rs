@@ -59,7 +59,7 @@ impl Engine {
             }
         }
         let result = match self.plan.work(i) {
-            Work::Manual => manual::preview(&step, &ctx),
+            Work::Manual => manual::preview(&step, &ctx, self.status_of(&self.key(i)).is_done()),
             Work::Run | Work::Check => self.preview_script(&step, &ctx),
             Work::Aws(action) => self.preview_aws(i, action, &step, &ctx, dry).await,
             Work::File => self.preview_file(i, &step, &ctx, dry),

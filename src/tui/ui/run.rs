@@ -535,14 +535,17 @@ fn preview_lines(
     theme: &Theme,
 ) {
     lines.push(Line::default());
-    let verb = match (step.kind(), dry || !s.status.is_done()) {
-        (StepKind::Manual, _) => "Asks a person to:",
-        (StepKind::Include, _) => "Includes:",
-        (StepKind::Check, true) => "Will check (read-only):",
-        (StepKind::Aws, true) => "Will send:",
-        (StepKind::File, true) => "Will change:",
-        (_, true) => "Will run:",
-        (_, false) => "Ran:",
+    let verb = match (step.kind(), dry || !s.status.is_done(), s.status) {
+        (StepKind::Manual, _, _) => "Asks a person to:",
+        (StepKind::Include, _, _) => "Includes:",
+        // Skipped or already satisfied: it did not run.
+        (_, false, Status::Skipped) => "Skipped; it would have run:",
+        (_, false, Status::Satisfied) => "Already as wanted; it did not need to run:",
+        (StepKind::Check, true, _) => "Will check (read-only):",
+        (StepKind::Aws, true, _) => "Will send:",
+        (StepKind::File, true, _) => "Will change:",
+        (_, true, _) => "Will run:",
+        (_, false, _) => "Ran:",
     };
     if let Some(skip) = &p.skip {
         lines.push(Line::styled(skip.clone(), theme.warn()));
