@@ -109,6 +109,23 @@ pub fn keys_line(keys: &[(&str, &str)], theme: &Theme) -> Line<'static> {
     Line::from(spans)
 }
 
+/// Text cut to at most `width` characters at a word's end, with `…` when cut; a single word
+/// longer than the width is cut where it must be.
+pub fn cut_at_word(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let keep: String = text.chars().take(width.saturating_sub(1)).collect();
+    let at_word = match keep.rfind(' ') {
+        Some(space) if space > 0 => keep[..space].trim_end().to_string(),
+        _ => keep,
+    };
+    format!("{at_word}…")
+}
+
 /// Cuts a keys line to a width by leaving out whole keys from the middle: the first (what
 /// Enter does) and the last two (help, quit) stay.
 pub fn fit(mut line: Line<'static>, width: u16) -> Line<'static> {

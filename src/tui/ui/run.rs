@@ -207,15 +207,6 @@ fn draw_steps(f: &mut Frame, area: Rect, v: &RunView, app: &App) {
         if s.changed {
             spans.push(Span::styled(" *", theme.warn().patch(base)));
         }
-        spans.push(Span::styled(
-            format!("  {}", step.title),
-            theme.dim().patch(base),
-        ));
-        let line = Line::from(spans);
-        let buf = f.buffer_mut();
-        if selected {
-            buf.set_style(Rect::new(inner.x, y, inner.width, 1), base);
-        }
         // A running step's time changes as it is drawn (`95ms`, `120ms`, `1.2s`): its title
         // keeps room for the widest of those, so it does not shift as the time grows.
         let width = time
@@ -223,6 +214,19 @@ fn draw_steps(f: &mut Frame, area: Rect, v: &RunView, app: &App) {
             .count()
             .max(if s.started.is_some() { 5 } else { 0 });
         let room = inner.width.saturating_sub(width as u16 + 1);
+        let used: usize = spans.iter().map(|s| s.width()).sum::<usize>() + 2;
+        spans.push(Span::styled(
+            format!(
+                "  {}",
+                super::cut_at_word(&step.title, (room as usize).saturating_sub(used))
+            ),
+            theme.dim().patch(base),
+        ));
+        let line = Line::from(spans);
+        let buf = f.buffer_mut();
+        if selected {
+            buf.set_style(Rect::new(inner.x, y, inner.width, 1), base);
+        }
         buf.set_line(inner.x, y, &line, room);
         if !time.is_empty() {
             let x = inner.x + inner.width - time.chars().count() as u16;
@@ -238,6 +242,49 @@ fn key_style(status: Status) -> Style {
         }
         _ => Style::new(),
     }
+}
+
+/// A line of a command wrapped to `width` at spaces (a word longer than a line is cut), its
+/// continuations indented under its own indentation and two more, so that a wrapped command
+/// still reads as one.
+fn wrap_indented(line: &str, width: usize) -> Vec<String> {
+    if width < 8 || line.chars().count() <= width {
+        return vec![line.to_string()];
+    }
+    let lead = line.chars().take_while(|c| *c == ' ').count();
+    let pad = " ".repeat(lead + 2);
+    let mut out = Vec::new();
+    let mut current = " ".repeat(lead);
+    let mut empty = true;
+    for word in line[lead..].split(' ') {
+        let mut word: Vec<char> = word.chars().collect();
+        loop {
+            let len = current.chars().count();
+            let need = word.len() + usize::from(!empty);
+            if len + need <= width {
+                if !empty {
+                    current.push(' ');
+                }
+                current.extend(word.iter());
+                empty = false;
+                break;
+            }
+            if empty {
+                // Too long for a line of its own: cut where the line ends.
+                let room = width.saturating_sub(len).max(1).min(word.len());
+                current.extend(word.drain(..room));
+            }
+            out.push(std::mem::replace(&mut current, pad.clone()));
+            empty = true;
+            if word.is_empty() {
+                break;
+            }
+        }
+    }
+    if !empty {
+        out.push(current);
+    }
+    out
 }
 
 fn draw_detail(f: &mut Frame, area: Rect, v: &RunView, theme: &Theme) {
@@ -282,7 +329,8 @@ fn draw_detail(f: &mut Frame, area: Rect, v: &RunView, theme: &Theme) {
         lines.extend(markdown::render(d, theme));
     }
     if let Some(p) = v.previews.get(&i) {
-        preview_lines(&mut lines, p, step, s, v.dry, theme);
+        let width = area.width.saturating_sub(2) as usize;
+        preview_lines(&mut lines, p, step, s, v.dry, width, theme);
     } else if !v.dry {
         lines.push(Line::default());
         lines.push(Line::styled("resolving what it will do...", theme.dim()));
@@ -532,6 +580,7 @@ fn preview_lines(
     step: &crate::runbook::Step,
     s: &crate::tui::run_view::StepView,
     dry: bool,
+    width: usize,
     theme: &Theme,
 ) {
     lines.push(Line::default());
@@ -572,7 +621,44 @@ fn preview_lines(
             } else {
                 theme.code()
             };
-            lines.push(Line::styled(format!("  {l}"), style));
+            for piece in wrap_indented(&format!("  {l}"), width) {
+                lines.push(Line::styled(piece, style));
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap_indented;
+    use crate::tui::ui::cut_at_word;
+
+    #[test]
+    fn titles_are_cut_at_a_word() {
+        assert_eq!(cut_at_word("Start the simulated service", 18), "Start the…");
+        assert_eq!(cut_at_word("Short", 18), "Short");
+        assert_eq!(cut_at_word("Unbreakablewordhere", 8), "Unbreak…");
+        assert_eq!(cut_at_word("anything", 0), "");
+    }
+
+    #[test]
+    fn wrapped_command_lines_keep_their_indentation() {
+        assert_eq!(
+            wrap_indented("    echo \"folder=work/x\" >> \"$STEPWISE_OUTPUT\"", 30),
+            vec![
+                "    echo \"folder=work/x\" >>",
+                "      \"$STEPWISE_OUTPUT\""
+            ]
+        );
+        // A word longer than a line is cut, and goes on indented.
+        let long = format!("  {}", "x".repeat(40));
+        let lines = wrap_indented(&long, 20);
+        assert_eq!(lines[0], format!("  {}", "x".repeat(18)));
+        assert!(
+            lines[1..]
+                .iter()
+                .all(|l| l.starts_with("    x") && l.chars().count() <= 20)
+        );
+        assert_eq!(lines.concat().matches('x').count(), 40);
     }
 }
