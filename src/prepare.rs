@@ -111,7 +111,7 @@ fn ask(name: &str, spec: &runbook::Input) -> Option<String> {
 /// Works out the root inputs: given on the command line, recorded (for a resume), defaults,
 /// asked at the terminal (when `ask`), or placeholders in a dry run. All problems are reported
 /// together.
-fn resolve_inputs(
+pub fn resolve_inputs(
     plan: &Plan,
     given: &[(String, String)],
     recorded: &IndexMap<String, InputValue>,
@@ -199,7 +199,7 @@ fn resolve_inputs(
 }
 
 /// The run's name: given, from the runbook's `run_name`, or the runbook id and the time.
-fn run_name(plan: &Plan, given: Option<String>, inputs: &InputValues) -> Result<String> {
+pub fn run_name(plan: &Plan, given: Option<String>, inputs: &InputValues) -> Result<String> {
     if let Some(name) = given {
         return Ok(name);
     }

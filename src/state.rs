@@ -234,7 +234,8 @@ fn runs_dir() -> PathBuf {
     home().join("runs")
 }
 
-fn valid_name(name: &str) -> bool {
+/// Whether a run may have this name: letters, digits, `.`, `-` and `_`, not starting with `.`.
+pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 128
         && !name.starts_with('.')

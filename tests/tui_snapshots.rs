@@ -86,6 +86,13 @@ fn home_lists_runbooks_and_runs() {
 }
 
 #[test]
+fn inputs_form_shows_the_run_name_it_will_make() {
+    let mut app = form_app();
+    type_text(&mut app, "staging");
+    check("inputs_form_run_name", screen(&app, W, H));
+}
+
+#[test]
 fn inputs_form_shows_an_error_as_you_type() {
     let mut app = form_app();
     type_text(&mut app, "Demo!");

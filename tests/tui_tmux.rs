@@ -114,7 +114,9 @@ fn run_quit_resume_and_finish_the_example_with_keys() {
         s.contains("deployment") && s.contains("demo (default)"),
         "{s}"
     );
-    t.keys("first", &["Enter", "Enter", "Enter"]);
+    // The run's name follows the inputs (the runbook's `run_name`).
+    assert!(s.contains("run name") && s.contains("example-demo"), "{s}");
+    t.keys("first", &["Enter", "Enter", "Enter", "Enter"]);
     let s = t.wait_for("first", "ready: next is prepare");
     assert!(s.contains("run example-demo"), "{s}");
     assert!(

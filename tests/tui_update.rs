@@ -644,3 +644,73 @@ fn a_skipped_steps_detail_says_it_did_not_run() {
     assert!(s.contains("Skipped; it would have run:"), "{s}");
     assert!(!s.contains("Ran:"), "{s}");
 }
+
+#[test]
+fn the_run_name_follows_the_inputs_until_typed_and_is_checked_as_typed() {
+    let plan = example();
+    let form = stepwise::tui::form::Form::new(
+        plan,
+        stepwise::tui::form::Purpose::Start {
+            mode: stepwise::engine::Mode::Real,
+            name: None,
+        },
+        &[],
+        None,
+    )
+    .with_taken(vec!["example-prod".into()]);
+    let mut app = App::new(Screen::Form(form), false, Theme { color: false });
+    let name = |app: &App| match &app.screen {
+        Screen::Form(f) => {
+            let last = f.fields.last().unwrap();
+            assert_eq!(last.name, stepwise::tui::form::RUN_NAME);
+            (last.input.value().to_string(), last.error.clone())
+        }
+        _ => panic!("not the form"),
+    };
+    // From the runbook's `run_name` and the default input.
+    assert_eq!(name(&app), ("example-demo".into(), None));
+    type_text(&mut app, "prod");
+    let (shown, error) = name(&app);
+    assert_eq!(shown, "example-prod");
+    assert!(error.unwrap().contains("a run named `example-prod` exists"));
+    // Ctrl-S does not start a run under a taken name.
+    let ctrl_s = || {
+        Msg::Key(crossterm::event::KeyEvent::new(
+            KeyCode::Char('s'),
+            crossterm::event::KeyModifiers::CONTROL,
+        ))
+    };
+    assert!(app.update(ctrl_s()).is_empty());
+    // Typed by the person: it no longer follows the inputs, and bad characters are said.
+    let fields = match &app.screen {
+        Screen::Form(f) => f.fields.len(),
+        _ => unreachable!(),
+    };
+    while match &app.screen {
+        Screen::Form(f) => f.focus + 1 < fields,
+        _ => false,
+    } {
+        app.update(key(KeyCode::Down));
+    }
+    for _ in 0.."example-prod".len() {
+        app.update(key(KeyCode::Backspace));
+    }
+    type_text(&mut app, "my run");
+    assert!(name(&app).1.unwrap().contains("letters, digits"));
+    app.update(key(KeyCode::Backspace));
+    app.update(key(KeyCode::Backspace));
+    app.update(key(KeyCode::Backspace));
+    app.update(key(KeyCode::Backspace));
+    type_text(&mut app, "-hub");
+    assert_eq!(name(&app), ("my-hub".into(), None));
+    let fx = app.update(ctrl_s());
+    let [Effect::Start { name, inputs, .. }] = fx.as_slice() else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(name.as_deref(), Some("my-hub"));
+    assert!(
+        inputs
+            .iter()
+            .all(|(k, _)| k != stepwise::tui::form::RUN_NAME)
+    );
+}

@@ -288,7 +288,13 @@ impl App {
                 inputs: Vec::new(),
             }]
         } else {
-            let form = Form::new(plan, Purpose::Start { mode, name: None }, &[], None);
+            // The runs listed on the home screen: a new run's name cannot be one of them.
+            let taken = match &self.screen {
+                Screen::Home(h) => h.lists.runs.iter().map(|r| r.name.clone()).collect(),
+                _ => Vec::new(),
+            };
+            let form =
+                Form::new(plan, Purpose::Start { mode, name: None }, &[], None).with_taken(taken);
             self.screen = Screen::Form(form);
             Vec::new()
         }

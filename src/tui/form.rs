@@ -56,12 +56,20 @@ pub enum Purpose {
     Resume { run: String },
 }
 
+/// The label of the run-name field, which a new run's form has after its inputs.
+pub const RUN_NAME: &str = "run name";
+
 /// The inputs form.
 #[derive(Debug, Clone)]
 pub struct Form {
     pub plan: Arc<Plan>,
     pub purpose: Purpose,
+    /// The inputs, then (for a new real run) the run's name, `RUN_NAME`.
     pub fields: Vec<Field>,
+    /// The person typed the name: it no longer follows the inputs.
+    pub name_edited: bool,
+    /// Names of runs that exist (a new run cannot take one).
+    pub taken: Vec<String>,
     /// A field, or `fields.len()` for the Start button.
     pub focus: usize,
     /// Why starting failed (the run exists, an input is refused).
@@ -84,7 +92,7 @@ impl Form {
                 ..
             }
         );
-        let fields = plan
+        let mut fields: Vec<Field> = plan
             .root()
             .doc
             .inputs
@@ -109,13 +117,127 @@ impl Form {
                 f
             })
             .collect();
-        Form {
+        let named = match &purpose {
+            Purpose::Start {
+                mode: Mode::Real,
+                name,
+            } => Some(name.clone()),
+            _ => None,
+        };
+        if let Some(given) = &named {
+            fields.push(Field {
+                name: RUN_NAME.into(),
+                spec: Input {
+                    description: Some(
+                        "The run's name: letters, digits, `.`, `-` and `_` (`stepwise resume NAME`)"
+                            .into(),
+                    ),
+                    default: Some(crate::runbook::model::Spanned {
+                        pos: Default::default(),
+                        // What `run` makes the name from when none is given.
+                        value: match &plan.root().doc.run_name {
+                            Some(t) => t.value.clone(),
+                            None => format!("{}-<date>-<time>", plan.root().doc.id.value),
+                        },
+                    }),
+                    ..Input::default()
+                },
+                input: TextInput::new(given.clone().unwrap_or_default()),
+                error: None,
+            });
+        }
+        let mut form = Form {
             plan,
+            name_edited: matches!(named, Some(Some(_))),
+            taken: Vec::new(),
             purpose,
             fields,
             focus: 0,
             error: None,
+        };
+        form.propose_name();
+        form
+    }
+
+    /// With the names of the runs that exist, which the name field refuses.
+    pub fn with_taken(mut self, taken: Vec<String>) -> Form {
+        self.taken = taken;
+        if let Some(f) = self.name_field() {
+            let f = f.clone();
+            self.check_name(f);
         }
+        self
+    }
+
+    fn name_field(&self) -> Option<&Field> {
+        self.fields
+            .last()
+            .filter(|f| self.has_name() && f.name == RUN_NAME)
+    }
+
+    /// Whether the last field is the run's name.
+    pub fn has_name(&self) -> bool {
+        matches!(
+            self.purpose,
+            Purpose::Start {
+                mode: Mode::Real,
+                ..
+            }
+        )
+    }
+
+    /// The name field follows the inputs, as the runbook's `run_name` makes it from them,
+    /// until the person types a name of their own.
+    fn propose_name(&mut self) {
+        if !self.has_name() || self.name_edited {
+            return;
+        }
+        let given: Vec<(String, String)> = self.input_values();
+        let proposed = self.plan.root().doc.run_name.as_ref().and_then(|_| {
+            let inputs = crate::prepare::resolve_inputs(
+                &self.plan,
+                &given,
+                &indexmap::IndexMap::new(),
+                false,
+                false,
+            )
+            .ok()?;
+            crate::prepare::run_name(&self.plan, None, &inputs).ok()
+        });
+        if let Some(last) = self.fields.last_mut() {
+            last.input = TextInput::new(proposed.unwrap_or_default());
+        }
+        if let Some(f) = self.name_field() {
+            let f = f.clone();
+            self.check_name(f);
+        }
+    }
+
+    /// Checks the name field as typed: a name a run may have, and not one that exists.
+    fn check_name(&mut self, mut f: Field) {
+        let v = f.input.value();
+        f.error = if v.is_empty() {
+            None
+        } else if !crate::state::valid_name(v) {
+            Some("use letters, digits, `.`, `-` and `_` (not a `.` first)".into())
+        } else if self.taken.iter().any(|t| t == v) {
+            Some(format!("a run named `{v}` exists: choose another name"))
+        } else {
+            None
+        };
+        if let Some(last) = self.fields.last_mut() {
+            *last = f;
+        }
+    }
+
+    /// The inputs typed so far (not the run's name).
+    fn input_values(&self) -> Vec<(String, String)> {
+        let n = self.fields.len() - usize::from(self.has_name());
+        self.fields[..n]
+            .iter()
+            .filter(|f| !f.input.value().is_empty())
+            .map(|f| (f.name.clone(), f.input.value().to_string()))
+            .collect()
     }
 
     /// Whether this is a dry run's form.
@@ -157,13 +279,22 @@ impl Form {
                 };
                 f.input = TextInput::new(choices[next].clone());
                 f.check(dry);
+                self.propose_name();
             }
             _ => {
+                let on_name = self.has_name() && self.focus + 1 == last;
                 if let Some(f) = self.fields.get_mut(self.focus)
                     && f.input.key(key)
                 {
-                    f.check(dry);
                     self.error = None;
+                    if on_name {
+                        self.name_edited = true;
+                        let f = f.clone();
+                        self.check_name(f);
+                    } else {
+                        f.check(dry);
+                        self.propose_name();
+                    }
                 }
             }
         }
@@ -172,7 +303,8 @@ impl Form {
 
     fn submit(&mut self) -> Vec<Effect> {
         let dry = self.dry();
-        for f in &mut self.fields {
+        let n = self.fields.len() - usize::from(self.has_name());
+        for f in &mut self.fields[..n] {
             f.check(dry);
         }
         if let Some(bad) = self.fields.iter().position(|f| f.error.is_some()) {
@@ -180,17 +312,16 @@ impl Form {
             self.error = Some("some inputs need fixing first".into());
             return Vec::new();
         }
-        let inputs: Vec<(String, String)> = self
-            .fields
-            .iter()
-            .filter(|f| !f.input.value().is_empty())
-            .map(|f| (f.name.clone(), f.input.value().to_string()))
-            .collect();
+        let inputs = self.input_values();
         match &self.purpose {
             Purpose::Start { mode, name } => vec![Effect::Start {
                 plan: self.plan.clone(),
                 mode: *mode,
-                name: name.clone(),
+                // The name shown (typed, or made from the inputs); else as `run` makes it.
+                name: match self.name_field().map(|f| f.input.value().to_string()) {
+                    Some(shown) if !shown.is_empty() => Some(shown),
+                    _ => name.clone(),
+                },
                 inputs,
             }],
             Purpose::Resume { run } => vec![Effect::Resume {

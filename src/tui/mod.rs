@@ -72,12 +72,15 @@ pub fn run(launch: Launch) -> Result<i32> {
                     runner.open(prepared)?
                 } else {
                     let given = crate::prepare::pairs(&args.inputs, "NAME=VALUE")?;
-                    app::Msg::NeedInputs(form::Form::new(
-                        plan,
-                        form::Purpose::Start { mode, name },
-                        &given,
-                        None,
-                    ))
+                    let taken = crate::state::list()
+                        .into_iter()
+                        .flatten()
+                        .map(|r| r.name)
+                        .collect();
+                    app::Msg::NeedInputs(
+                        form::Form::new(plan, form::Purpose::Start { mode, name }, &given, None)
+                            .with_taken(taken),
+                    )
                 }
             }
             Launch::Resume { name, args } => runner.resume(&name, &[], &args)?,
