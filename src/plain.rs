@@ -288,10 +288,24 @@ impl Printer {
                 }
                 Ok(())
             }
-            Need::Changed => writeln!(
-                out,
-                "{pad}? this finished step's definition changed since it ran; review it"
-            ),
+            Need::Changed { diff } => {
+                writeln!(
+                    out,
+                    "{pad}? this finished step's definition changed since it ran; review it"
+                )?;
+                match diff {
+                    Some(diff) => {
+                        for l in diff.lines() {
+                            writeln!(out, "{pad}  {l}")?;
+                        }
+                        Ok(())
+                    }
+                    None => writeln!(
+                        out,
+                        "{pad}  (its definition as it ran was not kept: no diff to show)"
+                    ),
+                }
+            }
             Need::Terminal => writeln!(out, "{pad}? this step is interactive and needs a terminal"),
         }
     }
@@ -407,7 +421,7 @@ fn continue_hint(run: &str, key: &str, waiting: Option<&Waiting>) -> String {
         Some(Need::StillRunning { .. }) => format!(
             "{base} --wait-orphan   (waits for them to end), or --stop-orphan (stops them); add --rerun {key}, --done {key} or --skip {key}=REASON to decide in the same go"
         ),
-        Some(Need::Changed) => {
+        Some(Need::Changed { .. }) => {
             format!("{base} --rerun {key}   (or --done {key} to keep its result)")
         }
         Some(Need::Terminal) => {
@@ -670,13 +684,18 @@ pub fn status(run: &str, json: bool) -> Result<i32> {
             }
         })
         .collect();
-    let report = RunStatus {
+    let mut report = RunStatus {
         summary: summary(&st),
         driving: driving(&st),
         workdir: st.workdir.clone(),
         inputs: st.inputs.clone(),
         steps,
     };
+    // All done, but the runbook changed under some steps: not completed until reviewed.
+    let changed = report.steps.iter().filter(|s| s.changed).count();
+    if changed > 0 && report.summary.status == "completed" {
+        report.summary.status = "changed";
+    }
     if json {
         outln!(
             "{}",
@@ -693,11 +712,20 @@ pub fn status(run: &str, json: bool) -> Result<i32> {
         st.runbook.path.display(),
         st.runbook.title
     );
-    outln!(
-        "{}, updated {}",
-        progress_driven(&report.summary, &report.driving),
-        ago(st.updated_at, now)
-    );
+    let progress = if report.summary.status == "changed" {
+        let (s, they, them) = if changed == 1 {
+            ("", "it", "it")
+        } else {
+            ("s", "they", "them")
+        };
+        format!(
+            "{}/{} done, {changed} step{s} changed since {they} ran: `stepwise resume {}` reviews {them}",
+            report.summary.done, report.summary.total, st.name
+        )
+    } else {
+        progress_driven(&report.summary, &report.driving)
+    };
+    outln!("{progress}, updated {}", ago(st.updated_at, now));
     for s in &report.steps {
         let indent = "  ".repeat(s.depth);
         let mut line = format!("{indent}{:<11} {}", s.state.status.as_str(), s.key);

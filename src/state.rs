@@ -21,7 +21,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 mod history;
-pub use history::{Entry, journal, remove, step_log};
+pub use history::{Entry, definition, journal, remove, step_log};
 
 /// Version of the `state.json` layout.
 pub const STATE_VERSION: u32 = 1;
@@ -495,6 +495,11 @@ impl RunStore {
         // or tear, even with a crash right after.
         let path = self.dir.join("journal.jsonl");
         self.journal.write_all(&line).map_err(io(&path))
+    }
+
+    /// Keeps a step's definition by its hash (see `definition`).
+    pub fn keep_definition(&self, hash: &str, text: &str) {
+        history::keep_definition(&self.dir, hash, text);
     }
 
     /// The log file of a step.

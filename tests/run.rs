@@ -872,6 +872,18 @@ fn a_changed_step_is_flagged_for_review_on_resume() {
         "{}",
         r.stdout
     );
+    // What changed, old to new.
+    assert!(r.stdout.contains("--- as it ran"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("-run: echo before >> log.txt"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("+run: echo BEFORE >> log.txt"),
+        "{}",
+        r.stdout
+    );
     let status = sb.run(&["status", "ch"]);
     assert!(
         status.stdout.contains("[changed since it ran]"),
@@ -1359,4 +1371,29 @@ fn an_interrupted_step_shows_the_output_of_its_last_attempt_only() {
         log.contains("first-try") && log.contains("second-try"),
         "{log}"
     );
+}
+
+#[test]
+fn a_finished_run_with_a_changed_step_is_not_called_completed() {
+    let sb = Sandbox::new();
+    let rb = "stepwise: 1\nid: c\ntitle: C\nsteps:\n  - id: a\n    title: A\n    run: echo one\n";
+    sb.write("rb.yaml", rb);
+    assert_eq!(sb.run(&["run", "rb.yaml", "--name", "c"]).code, 0);
+    assert!(
+        sb.run(&["status", "c"])
+            .stdout
+            .contains("1/1 done, completed")
+    );
+    sb.write("rb.yaml", &rb.replace("echo one", "echo two"));
+    let r = sb.run(&["status", "c"]);
+    assert!(!r.stdout.contains("completed"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("1/1 done, 1 step changed since it ran: `stepwise resume c` reviews it"),
+        "{}",
+        r.stdout
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&sb.run(&["status", "c", "--json"]).stdout).unwrap();
+    assert_eq!(json["status"], "changed");
 }

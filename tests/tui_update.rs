@@ -243,7 +243,7 @@ fn interrupted_steps_offer_rerun_done_or_skip() {
     let mut app = run_app(false);
     app.update(Msg::Engine(Event::Waiting {
         index: 3,
-        need: Need::Changed,
+        need: Need::Changed { diff: None },
     }));
     app.update(ch('s'));
     type_text(&mut app, "done by hand");
@@ -712,5 +712,29 @@ fn the_run_name_follows_the_inputs_until_typed_and_is_checked_as_typed() {
         inputs
             .iter()
             .all(|(k, _)| k != stepwise::tui::form::RUN_NAME)
+    );
+}
+
+#[test]
+fn a_changed_steps_dialog_shows_what_changed() {
+    let mut app = run_app(false);
+    app.update(Msg::Report(Report::Idle {
+        outcome: None,
+        state: Box::new(fresh_state(&example(), "example-demo")),
+        pending: vec![(
+            0,
+            Need::Changed {
+                diff: Some(
+                    "--- as it ran\n+++ as it is now\n-run: echo one\n+run: echo two\n".into(),
+                ),
+            },
+        )],
+    }));
+    app.update(key(KeyCode::Enter));
+    let s = screen(&app, 120, 40);
+    assert!(s.contains("What changed:"), "{s}");
+    assert!(
+        s.contains("-run: echo one") && s.contains("+run: echo two"),
+        "{s}"
     );
 }

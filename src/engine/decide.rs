@@ -27,7 +27,17 @@ impl Engine {
                 Status::Succeeded | Status::Satisfied
                     if changed_since_it_ran(&self.plan, i, st) =>
                 {
-                    out.push((i, Need::Changed));
+                    let diff = self.store.as_ref().and_then(|_| {
+                        let old = crate::state::definition(&self.state.name, &st.definition_hash)?;
+                        Some(
+                            similar::TextDiff::from_lines(&old, &self.plan.definition(i))
+                                .unified_diff()
+                                .context_radius(2)
+                                .header("as it ran", "as it is now")
+                                .to_string(),
+                        )
+                    });
+                    out.push((i, Need::Changed { diff }));
                 }
                 _ => {}
             }

@@ -117,8 +117,9 @@ pub enum Need {
     /// (process group `pgid`): it is not started again beside them. Wait for them to end, or
     /// stop them (`Orphan`); then decide as for an interrupted step.
     StillRunning { pgid: i32, last_output: Vec<String> },
-    /// A finished step's definition changed since it ran: keep it, or re-run it.
-    Changed,
+    /// A finished step's definition changed since it ran: keep it, or re-run it. `diff` is
+    /// what changed (unified, old to new), when the old definition was kept.
+    Changed { diff: Option<String> },
     /// An interactive step needs a terminal.
     Terminal,
 }
@@ -491,6 +492,11 @@ impl Engine {
             // Durable before the step starts: after a crash the step is found running, and is
             // never re-run without a person deciding.
             self.record("step.started", Some(i), None)?;
+            if attempts == 1
+                && let Some(store) = &self.store
+            {
+                store.keep_definition(hash, &self.plan.definition(i));
+            }
             if attempts > 1 {
                 // In the log only: what an interrupted step shows is from its last attempt.
                 self.log_line(i, &format!("{ATTEMPT_MARK}{attempts}"));

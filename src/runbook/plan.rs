@@ -124,6 +124,11 @@ impl Plan {
         self.steps[i].hash.get_or_init(|| step_hash(self.step(i)))
     }
 
+    /// What a plan step does, as YAML (what its hash is made from).
+    pub fn definition(&self, i: usize) -> String {
+        definition_text(self.step(i))
+    }
+
     /// What a plan step does.
     pub fn work(&self, i: usize) -> Work {
         self.steps[i].work
@@ -158,10 +163,21 @@ impl Plan {
 }
 
 pub(super) fn step_hash(step: &Step) -> String {
-    // Titles and descriptions explain a step; editing them does not change what it does.
+    let json = serde_json::to_vec(&what_it_does(step)).unwrap_or_default();
+    hex::encode(&Sha256::digest(&json)[..12])
+}
+
+/// A step without what only explains it: titles and descriptions explain a step; editing
+/// them does not change what it does.
+fn what_it_does(step: &Step) -> Step {
     let mut what = step.clone();
     what.title.clear();
     what.description = None;
-    let json = serde_json::to_vec(&what).unwrap_or_default();
-    hex::encode(&Sha256::digest(&json)[..12])
+    what
+}
+
+/// A step's definition (what it does) as YAML, as a person reads it in a diff.
+pub fn definition_text(step: &Step) -> String {
+    let json = serde_json::to_value(what_it_does(step)).unwrap_or_default();
+    serde_saphyr::to_string(&json).unwrap_or_else(|_| json.to_string())
 }

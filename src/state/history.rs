@@ -93,3 +93,35 @@ pub fn remove(name: &str) -> Result<(), StoreError> {
     drop(store);
     fs::remove_dir_all(&gone).map_err(io(&gone))
 }
+
+/// A step definition as it was when it ran, kept by its hash: a diff can show what changed
+/// since. Written once per definition; a lost one only means no diff can be shown.
+pub(super) fn keep_definition(dir: &Path, hash: &str, text: &str) {
+    if hash.is_empty() || !hash.chars().all(|c| c.is_ascii_hexdigit()) {
+        return;
+    }
+    let folder = dir.join("definitions");
+    let path = folder.join(format!("{hash}.yaml"));
+    if path.exists() {
+        return;
+    }
+    let tmp = folder.join(format!(".{hash}.{}", std::process::id()));
+    let _ = fs::DirBuilder::new().mode(0o700).create(&folder);
+    if fs::write(&tmp, text).is_ok() {
+        let _ = fs::rename(&tmp, &path);
+    }
+}
+
+/// The definition a step had when it ran, by the hash recorded in its state.
+pub fn definition(name: &str, hash: &str) -> Option<String> {
+    if hash.is_empty() || !hash.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    fs::read_to_string(
+        run_dir(name)
+            .ok()?
+            .join("definitions")
+            .join(format!("{hash}.yaml")),
+    )
+    .ok()
+}

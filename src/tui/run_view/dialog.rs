@@ -158,7 +158,7 @@ impl RunView {
                 input: TextInput::default(),
                 scroll: 0,
             })),
-            Need::Interrupted { .. } | Need::StillRunning { .. } | Need::Changed => {
+            Need::Interrupted { .. } | Need::StillRunning { .. } | Need::Changed { .. } => {
                 Some(Modal::Decide { index, need })
             }
             Need::Terminal => None,

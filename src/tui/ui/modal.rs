@@ -234,9 +234,32 @@ fn decide<'a>(need: &'a Need, theme: &Theme) -> (Vec<Line<'a>>, Keys) {
                 lines.push(Line::styled(format!("  {l}"), theme.code()));
             }
         }
-        _ => lines.push(Line::raw(
-            "This step is done, but its definition changed since it ran (the runbook was edited). Keep its result, or run it again.",
-        )),
+        Need::Changed { diff } => {
+            lines.push(Line::raw(
+                "This step is done, but its definition changed since it ran (the runbook was edited). Keep its result, or run it again.",
+            ));
+            lines.push(Line::default());
+            match diff {
+                Some(diff) => {
+                    lines.push(Line::styled("What changed:", theme.heading()));
+                    for l in diff.lines() {
+                        let style = if l.starts_with('+') && !l.starts_with("+++") {
+                            theme.ok()
+                        } else if l.starts_with('-') && !l.starts_with("---") {
+                            theme.error()
+                        } else {
+                            theme.code()
+                        };
+                        lines.push(Line::styled(format!("  {l}"), style));
+                    }
+                }
+                None => lines.push(Line::styled(
+                    "(its definition as it ran was not kept: no diff to show)",
+                    theme.dim(),
+                )),
+            }
+        }
+        _ => {}
     }
     lines.push(Line::default());
     let keys = if matches!(need, Need::StillRunning { .. }) {

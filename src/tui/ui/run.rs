@@ -354,7 +354,7 @@ fn draw_detail(f: &mut Frame, area: Rect, v: &RunView, theme: &Theme) {
             Need::Danger { .. } => "waiting for the typed confirmation: Enter opens it",
             Need::Interrupted { .. } => "interrupted: Enter to decide",
             Need::StillRunning { .. } => "its processes still run without stepwise: Enter for more",
-            Need::Changed => "changed since it ran: Enter to decide",
+            Need::Changed { .. } => "changed since it ran: Enter to decide",
             Need::Terminal => "needs a terminal",
         };
         lines.push(Line::styled(what, theme.status(Status::Waiting)));
@@ -562,7 +562,7 @@ pub fn modal_title(v: &RunView, m: &Modal) -> String {
         Modal::Danger(form) => format!(" DANGER: {} ", key(form.index)),
         Modal::Decide {
             index,
-            need: Need::Changed,
+            need: Need::Changed { .. },
         } => format!(" Changed since it ran: {} ", key(*index)),
         Modal::Decide { index, .. } => format!(" Interrupted: {} ", key(*index)),
         Modal::Skip { index, .. } => format!(" Skip {} ", key(*index)),
