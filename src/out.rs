@@ -38,6 +38,15 @@ macro_rules! errln {
 
 pub(crate) use {errln, outln};
 
+/// A message with its hint, if any, on a line of its own (`hint: ...`): how every layer's
+/// error is said to a person.
+pub fn with_hint(what: String, hint: Option<String>) -> String {
+    match hint {
+        Some(h) => format!("{what}\nhint: {h}"),
+        None => what,
+    }
+}
+
 /// Writes to stdout, unless a write already failed.
 pub fn print(args: fmt::Arguments<'_>) {
     let _ = Stdout::lock().write_fmt(args);

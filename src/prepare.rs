@@ -143,7 +143,8 @@ pub fn resolve_inputs(
                 }
                 Err(e) => {
                     problems.push(format!(
-                        "input `{name}`: its default cannot be resolved: {e}"
+                        "input `{name}`: its default cannot be resolved: {}",
+                        e.message()
                     ));
                     None
                 }
@@ -206,7 +207,7 @@ pub fn run_name(plan: &Plan, given: Option<String>, inputs: &InputValues) -> Res
     if let Some(t) = &plan.root().doc.run_name {
         let ctx = input_ctx(inputs, &env_value(), "");
         let name = template::render(&t.value, &ctx)
-            .map_err(|e| Error::Usage(format!("`run_name`: {e}")))?;
+            .map_err(|e| Error::Usage(format!("`run_name`: {}", e.message())))?;
         let name = state::slug(&name);
         if !name.is_empty() {
             return Ok(name);

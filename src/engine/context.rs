@@ -113,7 +113,7 @@ impl Values {
                     Some(d) => {
                         let ctx = input_ctx(&out, &self.env, &self.run_name);
                         let value = template::render(&d.value, &ctx)
-                            .map_err(|e| format!("default of input `{name}`: {e}"))?;
+                            .map_err(|e| format!("default of input `{name}`: {}", e.message()))?;
                         derived |= derived_secret(&d.value, &value, &out);
                         Some(value)
                     }
@@ -233,7 +233,7 @@ impl Values {
             let ctx = self.context(plan, state, s, false);
             let r = |v: &Option<crate::runbook::model::Spanned<String>>| -> Result<Option<String>, String> {
                 v.as_ref()
-                    .map(|v| template::render(&v.value, &ctx).map_err(|e| format!("runbook `aws` settings: {e}")))
+                    .map(|v| template::render(&v.value, &ctx).map_err(|e| format!("runbook `aws` settings: {}", e.message())))
                     .transpose()
             };
             settings.region = r(&aws.region)?.or(settings.region);

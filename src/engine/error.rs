@@ -5,13 +5,18 @@
 use std::path::PathBuf;
 
 use crate::aws::AwsError;
+use crate::syntax::template::TemplateError;
 
 /// Why a step failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StepError {
     /// A template in one of the step's fields cannot be resolved.
     #[error("cannot resolve `{field}`: {reason}")]
-    Resolve { field: String, reason: String },
+    Resolve {
+        field: String,
+        reason: String,
+        hint: Option<String>,
+    },
     /// bash cannot be started.
     #[error("cannot start bash: {0}")]
     Bash(std::io::Error),
@@ -43,11 +48,14 @@ pub enum StepError {
 }
 
 impl StepError {
-    /// A template that cannot be resolved in `field`.
-    pub fn resolve(field: impl Into<String>, reason: impl std::fmt::Display) -> StepError {
+    /// A template that cannot be resolved in `field` (its hint, when the template's error has
+    /// one, kept as the hint).
+    pub fn resolve(field: impl Into<String>, reason: impl Into<TemplateError>) -> StepError {
+        let TemplateError { what, hint } = reason.into();
         StepError::Resolve {
             field: field.into(),
-            reason: reason.to_string(),
+            reason: what,
+            hint,
         }
     }
 
@@ -75,13 +83,13 @@ impl StepError {
     /// How to fix it, when stepwise knows.
     pub fn hint(&self) -> Option<String> {
         match self {
-            StepError::File { hint, .. } => hint.clone(),
+            StepError::File { hint, .. } | StepError::Resolve { hint, .. } => hint.clone(),
             StepError::WrongAccount { expected, .. } => Some(format!(
                 "switch to a profile for account {expected} (`--profile`), or check the runbook's `aws.account`"
             )),
             StepError::Aws(e) => e.hint.clone(),
             StepError::Store(e) => e.hint(),
-            StepError::Resolve { .. } | StepError::Bash(_) | StepError::Other(_) => None,
+            StepError::Bash(_) | StepError::Other(_) => None,
         }
     }
 
@@ -109,11 +117,4 @@ impl From<AwsError> for StepError {
     }
 }
 
-/// A message with its hint, if any, on a line of its own (`hint: ...`): how every layer's
-/// error is said to a person.
-pub fn with_hint(what: String, hint: Option<String>) -> String {
-    match hint {
-        Some(h) => format!("{what}\nhint: {h}"),
-        None => what,
-    }
-}
+pub use crate::out::with_hint;

@@ -128,16 +128,21 @@ impl Engine {
             Ok(true) => Verdict::Go,
             Ok(false) => Verdict::Skip(format!("`when: {}` is false{values}", when.value)),
             Err(e) if dry => Verdict::Undecided(format!(
-                "`when: {}` cannot be decided yet{values}: {e}",
-                when.value
+                "`when: {}` cannot be decided yet{values}: {}",
+                when.value,
+                e.message()
             )),
-            Err(e) => Verdict::Fail(format!("cannot evaluate `when`: {e}")),
+            Err(e) => Verdict::Fail(format!("cannot evaluate `when`: {}", e.message())),
         }
     }
 
     /// A step's `when`, decided in its scope (a dry run's with placeholders for what earlier
     /// steps would produce); None when it has none.
-    pub(super) fn when_holds(&self, i: usize, dry: bool) -> Option<Result<bool, String>> {
+    pub(super) fn when_holds(
+        &self,
+        i: usize,
+        dry: bool,
+    ) -> Option<Result<bool, template::TemplateError>> {
         let when = self.plan.step(i).when.as_ref()?;
         let ctx = self
             .values

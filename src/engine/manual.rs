@@ -65,7 +65,7 @@ impl Engine {
         }
         let ctx = self.values.context(&self.plan, &self.state, scope, false);
         let instructions = template::render(step.manual.as_deref().unwrap_or_default(), &ctx)
-            .unwrap_or_else(|e| format!("(cannot resolve the instructions: {e})"));
+            .unwrap_or_else(|e| format!("(cannot resolve the instructions: {})", e.message()));
         let instructions = self.values.secrets().mask(&instructions).into_owned();
         let checklist: Vec<String> = step
             .checklist

@@ -545,7 +545,7 @@ impl Engine {
     }
 
     /// Resolves a template in a step's scope; plain strings cost nothing.
-    fn render_in(&self, i: usize, text: &str) -> Result<String, String> {
+    fn render_in(&self, i: usize, text: &str) -> Result<String, template::TemplateError> {
         if !template::is_template(text) {
             return Ok(text.to_string());
         }

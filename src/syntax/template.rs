@@ -46,10 +46,45 @@ fn overlong_tag(src: &str) -> Option<usize> {
     None
 }
 
-fn overlong_message() -> String {
-    format!(
-        "a template tag is longer than {MAX_TAG} characters\nhint: compute long values in a `run` step and use its output"
-    )
+fn overlong() -> TemplateError {
+    TemplateError {
+        what: format!("a template tag is longer than {MAX_TAG} characters"),
+        hint: Some("compute long values in a `run` step and use its output".into()),
+    }
+}
+
+/// Why a template cannot be resolved, and how to fix it when that is known.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what}")]
+pub struct TemplateError {
+    pub what: String,
+    pub hint: Option<String>,
+}
+
+impl TemplateError {
+    /// What went wrong and, on a line of its own, the hint.
+    pub fn message(&self) -> String {
+        crate::out::with_hint(self.what.clone(), self.hint.clone())
+    }
+}
+
+impl From<String> for TemplateError {
+    fn from(what: String) -> TemplateError {
+        TemplateError { what, hint: None }
+    }
+}
+
+impl From<&str> for TemplateError {
+    fn from(what: &str) -> TemplateError {
+        TemplateError::from(what.to_string())
+    }
+}
+
+/// Said where only text goes on: the message with its hint.
+impl From<TemplateError> for String {
+    fn from(e: TemplateError) -> String {
+        e.message()
+    }
 }
 
 /// The shared template environment.
@@ -114,47 +149,52 @@ pub fn lost_secret(step: &str, name: &str) -> String {
 }
 
 /// Renders a template string against a context; plain strings come back unchanged.
-pub fn render(src: &str, ctx: &Value) -> Result<String, String> {
+pub fn render(src: &str, ctx: &Value) -> Result<String, TemplateError> {
     if !is_template(src) {
         return Ok(src.to_string());
     }
     check_length(src)?;
     let out = environment()
         .render_str(&prepare(src), ctx)
-        .map_err(|e| describe(&e))?;
+        .map_err(|e| TemplateError::from(describe(&e)))?;
     check_lost(&out)?;
     Ok(out)
 }
 
 /// Refuses a template with a tag longer than `MAX_TAG`.
-pub fn check_length(src: &str) -> Result<(), String> {
+pub fn check_length(src: &str) -> Result<(), TemplateError> {
     match overlong_tag(src) {
-        Some(_) => Err(overlong_message()),
+        Some(_) => Err(overlong()),
         None => Ok(()),
     }
 }
 
 /// Refuses rendered text that holds a secret output an earlier process made, saying what
 /// to do instead.
-pub fn check_lost(out: &str) -> Result<(), String> {
+pub fn check_lost(out: &str) -> Result<(), TemplateError> {
     if let Some(at) = out.find(LOST) {
         let what = out[at + LOST.len()..]
             .split('\u{0}')
             .next()
             .unwrap_or_default();
         let step = what.rsplit_once('.').map_or(what, |(s, _)| s);
-        return Err(format!(
-            "the secret output `{what}` was made by an earlier process, and secrets are never kept on disk\nhint: run step `{step}` again (`--rerun {step}`) so that this process has it"
-        ));
+        return Err(TemplateError {
+            what: format!(
+                "the secret output `{what}` was made by an earlier process, and secrets are never kept on disk"
+            ),
+            hint: Some(format!(
+                "run step `{step}` again (`--rerun {step}`) so that this process has it"
+            )),
+        });
     }
     Ok(())
 }
 
 /// Evaluates a `when` expression.
-pub fn eval_condition(expr: &str, ctx: &Value) -> Result<bool, String> {
+pub fn eval_condition(expr: &str, ctx: &Value) -> Result<bool, TemplateError> {
     let prepared = prepare(&format!("{{{{ {expr} }}}}")).into_owned();
     if overlong_tag(&prepared).is_some() {
-        return Err(overlong_message());
+        return Err(overlong());
     }
     let inner = prepared
         .strip_prefix("{{ ")
@@ -163,18 +203,18 @@ pub fn eval_condition(expr: &str, ctx: &Value) -> Result<bool, String> {
         .to_string();
     let compiled = environment()
         .compile_expression(&inner)
-        .map_err(|e| describe(&e))?;
+        .map_err(|e| TemplateError::from(describe(&e)))?;
     compiled
         .eval(ctx)
         .map(|v| v.is_true())
-        .map_err(|e| describe(&e))
+        .map_err(|e| describe(&e).into())
 }
 
 /// The variables a template refers to, as dotted paths (`steps.launch.instance_id`), or the
 /// syntax error that stops it from compiling.
 pub fn references(src: &str) -> Result<BTreeSet<String>, String> {
     if overlong_tag(src).is_some() {
-        return Err(overlong_message());
+        return Err(overlong().message());
     }
     if let Some(simple) = simple_references(src) {
         return Ok(simple);
@@ -276,6 +316,27 @@ pub fn describe(e: &minijinja::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_carry_their_hint_as_a_field() {
+        let e = check_lost(&format!("key={}", lost_secret("make-key", "key"))).unwrap_err();
+        assert_eq!(
+            e.what,
+            "the secret output `make-key.key` was made by an earlier process, and secrets are never kept on disk"
+        );
+        assert_eq!(
+            e.hint.as_deref(),
+            Some("run step `make-key` again (`--rerun make-key`) so that this process has it")
+        );
+        assert_eq!(e.to_string(), e.what);
+        assert_eq!(
+            e.message(),
+            format!("{}\nhint: {}", e.what, e.hint.clone().unwrap())
+        );
+        let long = format!("{{{{ {} }}}}", "x".repeat(MAX_TAG + 1));
+        let e = render(&long, &Value::UNDEFINED).unwrap_err();
+        assert!(e.hint.unwrap().contains("compute long values"));
+    }
 
     #[test]
     fn hyphens_inside_tags_become_underscores() {
