@@ -937,7 +937,8 @@ fn state_is_always_whole_while_a_run_writes_it() {
         seen_done.len() > 2,
         "the reader never saw the run progress: {seen_done:?}"
     );
-    // No temporary files are left beside the state.
+    // No temporary files are left beside the state (the steps' definitions are kept in a
+    // folder of their own, for diffs).
     let names: Vec<String> = std::fs::read_dir(sb.run_dir("a"))
         .unwrap()
         .flatten()
@@ -945,7 +946,10 @@ fn state_is_always_whole_while_a_run_writes_it() {
         .collect();
     let mut sorted = names.clone();
     sorted.sort();
-    assert_eq!(sorted, ["journal.jsonl", "lock", "logs", "state.json"]);
+    assert_eq!(
+        sorted,
+        ["definitions", "journal.jsonl", "lock", "logs", "state.json"]
+    );
 }
 
 #[test]

@@ -30,11 +30,14 @@ impl Engine {
                     let diff = self.store.as_ref().and_then(|_| {
                         let old = crate::state::definition(&self.state.name, &st.definition_hash)?;
                         Some(
-                            similar::TextDiff::from_lines(&old, &self.plan.definition(i))
-                                .unified_diff()
-                                .context_radius(2)
-                                .header("as it ran", "as it is now")
-                                .to_string(),
+                            similar::TextDiff::from_lines(
+                                old.as_str(),
+                                &*self.values.secrets().mask(&self.plan.definition(i)),
+                            )
+                            .unified_diff()
+                            .context_radius(2)
+                            .header("as it ran", "as it is now")
+                            .to_string(),
                         )
                     });
                     out.push((i, Need::Changed { diff }));

@@ -492,11 +492,6 @@ impl Engine {
             // Durable before the step starts: after a crash the step is found running, and is
             // never re-run without a person deciding.
             self.record("step.started", Some(i), None)?;
-            if attempts == 1
-                && let Some(store) = &self.store
-            {
-                store.keep_definition(hash, &self.plan.definition(i));
-            }
             if attempts > 1 {
                 // In the log only: what an interrupted step shows is from its last attempt.
                 self.log_line(i, &format!("{ATTEMPT_MARK}{attempts}"));

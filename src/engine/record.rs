@@ -136,6 +136,14 @@ impl Engine {
             st.pgid = None;
             st.pgid_started = None;
         }
+        // What the step was, kept for a diff if the runbook changes under it: written when it
+        // ends, masked with every secret known by then (its own secret outputs too).
+        if attempt.status.is_done()
+            && let Some(store) = &self.store
+        {
+            let definition = self.plan.definition(i);
+            store.keep_definition(hash, &self.values.secrets().mask(&definition));
+        }
         let what = format!("step.{}", attempt.status.as_str());
         let event = Event::StepFinished {
             index: i,
