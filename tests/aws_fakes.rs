@@ -188,6 +188,24 @@ fn new_state(dir: &std::path::Path, plan: &stepwise::runbook::Plan) -> RunState 
     }
 }
 
+/// A real-mode engine over a plan and state that records nothing, and its events.
+fn engine_over(
+    plan: Arc<stepwise::runbook::Plan>,
+    state: RunState,
+) -> (Engine, tokio::sync::mpsc::UnboundedReceiver<Event>) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let engine = Engine::new(
+        plan,
+        Mode::Real,
+        state,
+        None,
+        Values::new("fake", IndexMap::new()),
+        tx,
+        CancellationToken::new(),
+    );
+    (engine, rx)
+}
+
 /// Runs (or, given a state, resumes) a runbook with AWS steps acting on `aws`.
 async fn drive(
     dir: &std::path::Path,
@@ -213,17 +231,8 @@ async fn drive_with(
         stepwise::runbook::load::load(&dir.join("rb.yaml")).unwrap_or_else(|d| panic!("{d:?}")),
     );
     let state = state.unwrap_or_else(|| new_state(dir, &plan));
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let mut engine = Engine::new(
-        plan,
-        Mode::Real,
-        state,
-        None,
-        Values::new("fake", IndexMap::new()),
-        tx,
-        CancellationToken::new(),
-    )
-    .with_aws_settings(Fakes::settings(aws));
+    let (engine, mut rx) = engine_over(plan, state);
+    let mut engine = engine.with_aws_settings(Fakes::settings(aws));
     if live_previews {
         engine = engine.with_live_previews();
     }
@@ -628,16 +637,7 @@ async fn a_confirmed_manual_step_took_the_time_it_waited_and_shows_its_items_tic
     let st = state.steps.get_mut("review").unwrap();
     st.status = Status::Waiting;
     st.started_at = Some(jiff::Timestamp::now() - jiff::SignedDuration::from_secs(33));
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let mut engine = Engine::new(
-        plan,
-        Mode::Real,
-        state,
-        None,
-        Values::new("m", IndexMap::new()),
-        tx,
-        CancellationToken::new(),
-    );
+    let (mut engine, mut rx) = engine_over(plan, state);
     let before = engine.preview(0).await;
     assert!(
         before.body.contains("[ ] owner is right"),

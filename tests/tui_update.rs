@@ -119,8 +119,8 @@ fn output_follows_the_tail_until_scrolled_and_is_searchable() {
     assert!(text.contains("/warning"), "{text}");
 }
 
-#[test]
-fn a_manual_step_is_done_only_when_ticked_and_answered() {
+/// The example's run view, its review step waiting for a person: two items to tick, a prompt.
+fn review_waiting() -> App {
     let mut app = run_app(false);
     let plan = example();
     app.update(Msg::Engine(Event::Waiting {
@@ -133,6 +133,12 @@ fn a_manual_step_is_done_only_when_ticked_and_answered() {
             problems: Vec::new(),
         },
     }));
+    app
+}
+
+#[test]
+fn a_manual_step_is_done_only_when_ticked_and_answered() {
+    let mut app = review_waiting();
     assert!(matches!(view(&mut app).modal, Some(Modal::Manual(_))));
     // Done at once: refused, nothing sent.
     for _ in 0..3 {
@@ -521,18 +527,7 @@ fn l_shows_the_runs_journal_over_the_run_view() {
 
 #[test]
 fn space_ticks_without_moving_and_fixed_problems_go() {
-    let mut app = run_app(false);
-    let plan = example();
-    app.update(Msg::Engine(Event::Waiting {
-        index: 5,
-        need: Need::Manual {
-            instructions: "check it".into(),
-            checklist: vec!["one".into(), "two".into()],
-            prompts: plan.step(5).prompts.clone().into_iter().collect(),
-            missing: vec!["reviewer".into()],
-            problems: Vec::new(),
-        },
-    }));
+    let mut app = review_waiting();
     let form = |app: &mut App| match &view(app).modal {
         Some(Modal::Manual(m)) => m.clone(),
         _ => panic!("dialog closed"),

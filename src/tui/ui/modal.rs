@@ -243,14 +243,7 @@ fn decide<'a>(need: &'a Need, theme: &Theme) -> (Vec<Line<'a>>, Keys) {
                 Some(diff) => {
                     lines.push(Line::styled("What changed:", theme.heading()));
                     for l in diff.lines() {
-                        let style = if l.starts_with('+') && !l.starts_with("+++") {
-                            theme.ok()
-                        } else if l.starts_with('-') && !l.starts_with("---") {
-                            theme.error()
-                        } else {
-                            theme.code()
-                        };
-                        lines.push(Line::styled(format!("  {l}"), style));
+                        lines.push(Line::styled(format!("  {l}"), theme.diff_line(l)));
                     }
                 }
                 None => lines.push(Line::styled(

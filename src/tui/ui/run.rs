@@ -614,13 +614,7 @@ fn preview_lines(
     if !p.body.is_empty() {
         lines.push(Line::styled(verb, theme.heading()));
         for l in p.body.lines() {
-            let style = if l.starts_with('+') && !l.starts_with("+++") {
-                theme.ok()
-            } else if l.starts_with('-') && !l.starts_with("---") {
-                theme.error()
-            } else {
-                theme.code()
-            };
+            let style = theme.diff_line(l);
             for piece in wrap_indented(&format!("  {l}"), width) {
                 lines.push(Line::styled(piece, style));
             }

@@ -113,6 +113,17 @@ impl Theme {
         }
     }
 
+    /// A line of code or of a unified diff: added lines green, removed ones red.
+    pub fn diff_line(&self, line: &str) -> Style {
+        if line.starts_with('+') && !line.starts_with("+++") {
+            self.ok()
+        } else if line.starts_with('-') && !line.starts_with("---") {
+            self.error()
+        } else {
+            self.code()
+        }
+    }
+
     pub fn selected(&self) -> Style {
         if self.color {
             Style::new()
