@@ -652,6 +652,35 @@ pub struct StepStatus {
     pub group_alive: Option<bool>,
 }
 
+/// A step's line in `stepwise status`: its status, key, title, and what is odd about it.
+fn step_line(s: &StepStatus, driving: &Driving) -> String {
+    let indent = "  ".repeat(s.depth);
+    let mut line = format!("{indent}{:<11} {}", s.state.status.as_str(), s.key);
+    if let Some(t) = &s.title {
+        line.push_str(&format!("  {t}"));
+    }
+    if s.changed {
+        line.push_str("  [changed since it ran]");
+    }
+    let found_running = s.state.status == Status::Running;
+    match (&driving.driver, s.group_alive, s.state.pgid) {
+        (Some(driver), _, _) if found_running => {
+            line.push_str(&format!("  [driven by {driver}]"));
+        }
+        (None, Some(true), Some(pgid)) => line.push_str(&format!(
+            "  [no stepwise drives it; its processes (process group {pgid}) still run]"
+        )),
+        (None, _, _) if found_running => {
+            line.push_str("  [no stepwise drives it: the one that did stopped before it finished]");
+        }
+        _ => {}
+    }
+    if let Some(m) = &s.state.message {
+        line.push_str(&format!("  ({})", m.lines().next().unwrap_or_default()));
+    }
+    line
+}
+
 /// `stepwise status RUN --json`.
 #[derive(Debug, Serialize)]
 pub struct RunStatus {
@@ -728,31 +757,7 @@ pub fn status(run: &str, json: bool) -> Result<i32> {
     outln!("{progress}, updated {}", ago(st.updated_at, now));
     for s in &report.steps {
         let indent = "  ".repeat(s.depth);
-        let mut line = format!("{indent}{:<11} {}", s.state.status.as_str(), s.key);
-        if let Some(t) = &s.title {
-            line.push_str(&format!("  {t}"));
-        }
-        if s.changed {
-            line.push_str("  [changed since it ran]");
-        }
-        let found_running = s.state.status == Status::Running;
-        match (&report.driving.driver, s.group_alive, s.state.pgid) {
-            (Some(driver), _, _) if found_running => {
-                line.push_str(&format!("  [driven by {driver}]"));
-            }
-            (None, Some(true), Some(pgid)) => line.push_str(&format!(
-                "  [no stepwise drives it; its processes (process group {pgid}) still run]"
-            )),
-            (None, _, _) if found_running => {
-                line.push_str(
-                    "  [no stepwise drives it: the one that did stopped before it finished]",
-                );
-            }
-            _ => {}
-        }
-        if let Some(m) = &s.state.message {
-            line.push_str(&format!("  ({})", m.lines().next().unwrap_or_default()));
-        }
+        let line = step_line(s, &report.driving);
         outln!("{line}");
         let confirmed = confirmed_by.get(&s.key);
         for detail in step_details(&s.state, confirmed, &tz) {

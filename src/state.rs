@@ -21,7 +21,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 mod history;
-pub use history::{Entry, definition, journal, remove, step_log};
+pub use history::{Entry, definition, driver, journal, list, remove, step_log};
 
 /// Version of the `state.json` layout.
 pub const STATE_VERSION: u32 = 1;
@@ -636,62 +636,6 @@ pub fn peek(name: &str) -> Result<RunState, StoreError> {
 fn no_state(dir: &Path) -> StoreError {
     StoreError::Unfinished {
         dir: dir.to_path_buf(),
-    }
-}
-
-/// All runs on disk, most recently updated first. Unreadable runs (a folder whose state
-/// cannot be read) are returned as errors naming the path and why; runs being created (hidden
-/// folders) are left out.
-pub fn list() -> Vec<Result<RunState, StoreError>> {
-    let dir = runs_dir();
-    let entries = match fs::read_dir(&dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
-        Err(e) => return vec![Err(io(&dir)(e))],
-    };
-    let mut runs: Vec<Result<RunState, StoreError>> = entries
-        .map(|e| e.map_err(io(&dir)))
-        .filter(|e| {
-            e.as_ref().map_or(true, |e| {
-                !e.file_name().to_string_lossy().starts_with('.') && e.path().is_dir()
-            })
-        })
-        .map(|e| {
-            let run = e?.path();
-            let path = run.join("state.json");
-            if path.is_file() {
-                read_state(&path)
-            } else {
-                Err(no_state(&run))
-            }
-        })
-        .collect();
-    runs.sort_by_key(|r| std::cmp::Reverse(r.as_ref().map(|s| s.updated_at).ok()));
-    runs
-}
-
-/// Which process drives a run right now, as its `lock` file names it; None when no process
-/// does. The run's lock is not taken (only tried, shared, for a moment).
-pub fn driver(name: &str) -> Option<String> {
-    if !valid_name(name) {
-        return None;
-    }
-    let dir = runs_dir().join(name);
-    let folder = File::open(&dir).ok()?;
-    match folder.try_lock_shared() {
-        Ok(()) => {
-            let _ = folder.unlock();
-            None
-        }
-        Err(_) => {
-            let holder = fs::read_to_string(dir.join("lock")).unwrap_or_default();
-            let holder = holder.trim();
-            Some(if holder.is_empty() {
-                "unknown process".to_string()
-            } else {
-                holder.to_string()
-            })
-        }
     }
 }
 

@@ -5,18 +5,17 @@ use super::*;
 /// What the continue hint writes where an answer goes: never taken as one.
 pub const ANSWER_PLACEHOLDER: &str = "<answer>";
 
+/// A manual step's answers that were taken (by prompt: value, secret), the prompts not
+/// answered, and the answers refused, and why.
+type Answers = (IndexMap<String, (String, bool)>, Vec<String>, Vec<String>);
+
 impl Engine {
-    /// A manual step: done when a person said so and answered its prompts.
-    pub(super) fn manual(
+    /// Checks the answers given to a manual step's prompts.
+    fn answers(
         &mut self,
-        i: usize,
-        decisions: &Decisions,
-        hash: &str,
-    ) -> Result<Flow, EngineError> {
-        let key = self.key(i);
-        let step = self.plan.step(i).clone();
-        let scope = self.plan.steps[i].scope;
-        let answers = decisions.outputs.get(&key).cloned().unwrap_or_default();
+        step: &crate::runbook::Step,
+        answers: &HashMap<String, String>,
+    ) -> Answers {
         let mut missing = Vec::new();
         let mut problems = Vec::new();
         let mut outputs = IndexMap::new();
@@ -44,6 +43,21 @@ impl Engine {
                 },
             }
         }
+        (outputs, missing, problems)
+    }
+
+    /// A manual step: done when a person said so and answered its prompts.
+    pub(super) fn manual(
+        &mut self,
+        i: usize,
+        decisions: &Decisions,
+        hash: &str,
+    ) -> Result<Flow, EngineError> {
+        let key = self.key(i);
+        let step = self.plan.step(i).clone();
+        let scope = self.plan.steps[i].scope;
+        let answers = decisions.outputs.get(&key).cloned().unwrap_or_default();
+        let (outputs, missing, problems) = self.answers(&step, &answers);
         if decisions.done.contains(&key) && missing.is_empty() && problems.is_empty() {
             let mut a = Attempt::new(Status::Succeeded);
             a.outputs = outputs;

@@ -74,6 +74,62 @@ pub(super) fn log_in(dir: &Path, step: &str) -> PathBuf {
         .join(format!("{}.log", step.replace('/', "__")))
 }
 
+/// All runs on disk, most recently updated first. Unreadable runs (a folder whose state
+/// cannot be read) are returned as errors naming the path and why; runs being created (hidden
+/// folders) are left out.
+pub fn list() -> Vec<Result<RunState, StoreError>> {
+    let dir = runs_dir();
+    let entries = match fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
+        Err(e) => return vec![Err(io(&dir)(e))],
+    };
+    let mut runs: Vec<Result<RunState, StoreError>> = entries
+        .map(|e| e.map_err(io(&dir)))
+        .filter(|e| {
+            e.as_ref().map_or(true, |e| {
+                !e.file_name().to_string_lossy().starts_with('.') && e.path().is_dir()
+            })
+        })
+        .map(|e| {
+            let run = e?.path();
+            let path = run.join("state.json");
+            if path.is_file() {
+                read_state(&path)
+            } else {
+                Err(no_state(&run))
+            }
+        })
+        .collect();
+    runs.sort_by_key(|r| std::cmp::Reverse(r.as_ref().map(|s| s.updated_at).ok()));
+    runs
+}
+
+/// Which process drives a run right now, as its `lock` file names it; None when no process
+/// does. The run's lock is not taken (only tried, shared, for a moment).
+pub fn driver(name: &str) -> Option<String> {
+    if !valid_name(name) {
+        return None;
+    }
+    let dir = runs_dir().join(name);
+    let folder = File::open(&dir).ok()?;
+    match folder.try_lock_shared() {
+        Ok(()) => {
+            let _ = folder.unlock();
+            None
+        }
+        Err(_) => {
+            let holder = fs::read_to_string(dir.join("lock")).unwrap_or_default();
+            let holder = holder.trim();
+            Some(if holder.is_empty() {
+                "unknown process".to_string()
+            } else {
+                holder.to_string()
+            })
+        }
+    }
+}
+
 /// The folder of an existing run.
 fn run_dir(name: &str) -> Result<PathBuf, StoreError> {
     let dir = runs_dir().join(name);
