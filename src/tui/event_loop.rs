@@ -121,9 +121,14 @@ impl Runner {
 
     /// Opens a prepared run; the message shows it.
     pub fn open(&mut self, prepared: crate::prepare::Prepared) -> Result<Msg> {
-        let (session, view) = Session::open(prepared)?;
+        Ok(self.serve(Session::ready(prepared)?))
+    }
+
+    /// Serves a ready run's engine; the message shows the run.
+    fn serve(&mut self, ready: Ready) -> Msg {
+        let (session, view) = Session::serve(ready);
         self.session = Some(session);
-        Ok(Msg::Opened(Box::new(view)))
+        Msg::Opened(Box::new(view))
     }
 
     /// Opens a run to go on with it, or asks for its secret inputs first.
@@ -151,11 +156,7 @@ impl Runner {
     fn finished(&mut self, done: Done) -> Msg {
         match done {
             Done::Msg(m) => m,
-            Done::Open(ready) => {
-                let (session, view) = Session::serve(*ready);
-                self.session = Some(session);
-                Msg::Opened(Box::new(view))
-            }
+            Done::Open(ready) => self.serve(*ready),
         }
     }
 
@@ -362,21 +363,15 @@ impl Runner {
             } => {
                 let args = self.args.clone();
                 self.job(move || {
-                    match crate::prepare::prepare_start(plan, mode, name, &args, &inputs, false)
-                        .and_then(Session::ready)
-                    {
-                        Ok(ready) => Done::Open(Box::new(ready)),
-                        Err(e) => Done::Msg(Msg::Failed(e.message())),
-                    }
+                    ready_or_failed(crate::prepare::prepare_start(
+                        plan, mode, name, &args, &inputs, false,
+                    ))
                 });
             }
             Effect::Resume { name, inputs } => {
                 let args = self.args.clone();
                 self.job(move || match Opening::of(&name, &inputs, &args) {
-                    Ok(Opening::Ready(p)) => match Session::ready(*p) {
-                        Ok(ready) => Done::Open(Box::new(ready)),
-                        Err(e) => Done::Msg(Msg::Failed(e.message())),
-                    },
+                    Ok(Opening::Ready(p)) => ready_or_failed(Ok(*p)),
                     Ok(Opening::Ask(form)) => Done::Msg(Msg::NeedInputs(form)),
                     Err(e) => Done::Msg(Msg::Failed(e.message())),
                 });
@@ -408,6 +403,14 @@ impl Runner {
         let r = host.suspend(&note);
         ack.send();
         r
+    }
+}
+
+/// A prepared run made ready to serve (its decisions applied), or why it cannot be opened.
+fn ready_or_failed(prepared: Result<crate::prepare::Prepared>) -> Done {
+    match prepared.and_then(Session::ready) {
+        Ok(ready) => Done::Open(Box::new(ready)),
+        Err(e) => Done::Msg(Msg::Failed(e.message())),
     }
 }
 

@@ -32,12 +32,6 @@ pub struct Session {
 }
 
 impl Session {
-    /// Builds the engine of a prepared run, applies the command line's decisions about
-    /// interrupted and changed steps, and serves it in its own task. Must run inside tokio.
-    pub fn open(prepared: Prepared) -> Result<(Session, RunView)> {
-        Ok(Session::serve(Session::ready(prepared)?))
-    }
-
     /// Builds the engine of a prepared run and applies the command line's decisions about
     /// interrupted and changed steps (which writes the run's state: off the UI loop).
     pub fn ready(prepared: Prepared) -> Result<Ready> {
