@@ -162,10 +162,7 @@ impl Form {
     /// With the names of the runs that exist, which the name field refuses.
     pub fn with_taken(mut self, taken: Vec<String>) -> Form {
         self.taken = taken;
-        if let Some(f) = self.name_field() {
-            let f = f.clone();
-            self.check_name(f);
-        }
+        self.check_name();
         self
     }
 
@@ -207,14 +204,17 @@ impl Form {
         if let Some(last) = self.fields.last_mut() {
             last.input = TextInput::new(proposed.unwrap_or_default());
         }
-        if let Some(f) = self.name_field() {
-            let f = f.clone();
-            self.check_name(f);
-        }
+        self.check_name();
     }
 
     /// Checks the name field as typed: a name a run may have, and not one that exists.
-    fn check_name(&mut self, mut f: Field) {
+    fn check_name(&mut self) {
+        if !self.has_name() {
+            return;
+        }
+        let Some(f) = self.fields.last_mut() else {
+            return;
+        };
         let v = f.input.value();
         f.error = if v.is_empty() {
             None
@@ -225,9 +225,6 @@ impl Form {
         } else {
             None
         };
-        if let Some(last) = self.fields.last_mut() {
-            *last = f;
-        }
     }
 
     /// The inputs typed so far (not the run's name).
@@ -289,8 +286,7 @@ impl Form {
                     self.error = None;
                     if on_name {
                         self.name_edited = true;
-                        let f = f.clone();
-                        self.check_name(f);
+                        self.check_name();
                     } else {
                         f.check(dry);
                         self.propose_name();
