@@ -75,7 +75,7 @@ impl Error {
 
     /// The error as a person reads it: what went wrong, and the hint on its own line.
     pub fn message(&self) -> String {
-        crate::engine::with_hint(self.to_string(), self.hint())
+        crate::out::with_hint(self.to_string(), self.hint())
     }
 }
 

@@ -117,4 +117,4 @@ impl From<AwsError> for StepError {
     }
 }
 
-pub use crate::out::with_hint;
+use crate::out::with_hint;

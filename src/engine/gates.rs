@@ -111,20 +111,20 @@ impl Engine {
     /// decides it with placeholders for what earlier steps would produce, and shows the values
     /// it read.
     fn when_gate(&self, i: usize) -> Verdict {
-        let dry = self.is_dry();
-        let (Some(when), Some(holds)) = (&self.plan.step(i).when, self.when_holds(i, dry)) else {
+        let Some(when) = &self.plan.step(i).when else {
             return Verdict::Go;
         };
+        let dry = self.is_dry();
+        let ctx = self
+            .values
+            .context(&self.plan, &self.state, self.plan.steps[i].scope, dry);
         let values = if dry {
-            let ctx = self
-                .values
-                .context(&self.plan, &self.state, self.plan.steps[i].scope, true);
             let values = preview::when_values(&when.value, &ctx);
             self.values.secrets().mask(&values).into_owned()
         } else {
             String::new()
         };
-        match holds {
+        match template::eval_condition(&when.value, &ctx) {
             Ok(true) => Verdict::Go,
             Ok(false) => Verdict::Skip(format!("`when: {}` is false{values}", when.value)),
             Err(e) if dry => Verdict::Undecided(format!(
@@ -134,20 +134,6 @@ impl Engine {
             )),
             Err(e) => Verdict::Fail(format!("cannot evaluate `when`: {}", e.message())),
         }
-    }
-
-    /// A step's `when`, decided in its scope (a dry run's with placeholders for what earlier
-    /// steps would produce); None when it has none.
-    pub(super) fn when_holds(
-        &self,
-        i: usize,
-        dry: bool,
-    ) -> Option<Result<bool, template::TemplateError>> {
-        let when = self.plan.step(i).when.as_ref()?;
-        let ctx = self
-            .values
-            .context(&self.plan, &self.state, self.plan.steps[i].scope, dry);
-        Some(template::eval_condition(&when.value, &ctx))
     }
 
     /// `skip_if`: a script that passes makes the step satisfied without running it. A dry run

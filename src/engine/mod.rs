@@ -45,7 +45,7 @@ use crate::state::{RunState, RunStore, Status, StepState, StoreError};
 pub use backlog::Backlog;
 pub use context::Values;
 pub use drive::{Ack, Command, Handoff, Report, serve};
-pub use error::{StepError, with_hint};
+pub use error::StepError;
 use gates::Gate;
 pub use outputs::scalar;
 pub use secrets::{MASK, Secrets};
@@ -653,24 +653,24 @@ impl Engine {
         }
     }
 
-    /// Appends a line from stepwise itself to a step's log, without showing it.
-    fn log_line(&self, i: usize, text: &str) {
-        let mut log = outputs::StepLog::new(
+    /// A step's log, to append to (none in a dry run).
+    fn step_log(&self, i: usize) -> outputs::StepLog {
+        outputs::StepLog::new(
             self.store
                 .as_ref()
                 .map(|s| s.log_path(&self.plan.steps[i].key)),
-        );
-        log.line(Stream::Info, text);
+        )
+    }
+
+    /// Appends a line from stepwise itself to a step's log, without showing it.
+    fn log_line(&self, i: usize, text: &str) {
+        self.step_log(i).line(Stream::Info, text);
     }
 
     /// Shows lines from stepwise itself about a step, and appends them to the step's log.
     fn note(&self, i: usize, text: &str) {
         let text = self.values.secrets().mask(text);
-        let mut log = outputs::StepLog::new(
-            self.store
-                .as_ref()
-                .map(|s| s.log_path(&self.plan.steps[i].key)),
-        );
+        let mut log = self.step_log(i);
         for line in text.lines() {
             log.line(Stream::Info, line);
             self.emit(Event::Output {

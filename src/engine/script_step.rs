@@ -182,7 +182,7 @@ impl Engine {
         if step.interactive {
             return self.interactive_script(i, &prepared).await;
         }
-        let mut log = outputs::StepLog::new(self.store.as_ref().map(|s| s.log_path(&self.key(i))));
+        let mut log = self.step_log(i);
         let started = Instant::now();
         let mut tries = 0u32;
         loop {
