@@ -497,8 +497,9 @@ impl RunStore {
         self.journal.write_all(&line).map_err(io(&path))
     }
 
-    /// Keeps a step's definition by its hash (see `definition`).
-    pub fn keep_definition(&self, hash: &str, text: &str) {
+    /// Keeps a step's definition by its hash (see `definition`); `text` is made only when
+    /// that definition is not kept yet.
+    pub fn keep_definition(&self, hash: &str, text: impl FnOnce() -> String) {
         history::keep_definition(&self.dir, hash, text);
     }
 

@@ -141,8 +141,12 @@ impl Engine {
         if attempt.status.is_done()
             && let Some(store) = &self.store
         {
-            let definition = self.plan.definition(i);
-            store.keep_definition(hash, &self.values.secrets().mask(&definition));
+            store.keep_definition(hash, || {
+                self.values
+                    .secrets()
+                    .mask(&self.plan.definition(i))
+                    .into_owned()
+            });
         }
         let what = format!("step.{}", attempt.status.as_str());
         let event = Event::StepFinished {

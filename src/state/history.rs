@@ -152,7 +152,7 @@ pub fn remove(name: &str) -> Result<(), StoreError> {
 
 /// A step definition as it was when it ran, kept by its hash: a diff can show what changed
 /// since. Written once per definition; a lost one only means no diff can be shown.
-pub(super) fn keep_definition(dir: &Path, hash: &str, text: &str) {
+pub(super) fn keep_definition(dir: &Path, hash: &str, text: impl FnOnce() -> String) {
     if hash.is_empty() || !hash.chars().all(|c| c.is_ascii_hexdigit()) {
         return;
     }
@@ -163,7 +163,7 @@ pub(super) fn keep_definition(dir: &Path, hash: &str, text: &str) {
     }
     let tmp = folder.join(format!(".{hash}.{}", std::process::id()));
     let _ = fs::DirBuilder::new().mode(0o700).create(&folder);
-    if fs::write(&tmp, text).is_ok() {
+    if fs::write(&tmp, text()).is_ok() {
         let _ = fs::rename(&tmp, &path);
     }
 }
