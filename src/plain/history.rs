@@ -16,9 +16,9 @@ const FOLLOW_EVERY: Duration = Duration::from_millis(200);
 /// `stepwise log RUN [STEP]`: the journal as a timeline (or JSON lines), or a step's output.
 pub fn log(run: &str, step: Option<&str>, json: bool, follow: bool) -> Result<i32> {
     // Said before anything is printed: a run that does not exist.
-    state::peek(run)?;
+    let st = state::peek(run)?;
     match step {
-        Some(step) => step_log(run, step, follow),
+        Some(step) => step_log(&st, step, follow),
         None => journal(run, json, follow),
     }
 }
@@ -43,12 +43,24 @@ pub fn entry_line(e: &Entry, tz: &TimeZone) -> String {
     line.trim_end().to_string()
 }
 
+/// Prints what `more` reads: once, or with `follow` again every `FOLLOW_EVERY` while a process
+/// drives the run, and once more after it has gone (what it wrote last is in then).
+fn printing(run: &str, follow: bool, mut more: impl FnMut() -> Result<()>) -> Result<i32> {
+    loop {
+        let driven = follow && state::driver(run).is_some();
+        more()?;
+        if !driven || crate::out::stdout_gone() {
+            return Ok(exit::OK);
+        }
+        std::thread::sleep(FOLLOW_EVERY);
+    }
+}
+
 fn journal(run: &str, json: bool, follow: bool) -> Result<i32> {
     let tz = TimeZone::system();
     let mut from = 0;
     let mut bad_seen = 0;
-    loop {
-        let driven = follow && state::driver(run).is_some();
+    printing(run, follow, || {
         let (entries, next, bad) = state::journal(run, from)?;
         for e in &entries {
             if json {
@@ -65,26 +77,20 @@ fn journal(run: &str, json: bool, follow: bool) -> Result<i32> {
             bad_seen = bad;
         }
         from = next;
-        // Read once more after the driver has gone: what it wrote last is in.
-        if !driven || crate::out::stdout_gone() {
-            return Ok(exit::OK);
-        }
-        std::thread::sleep(FOLLOW_EVERY);
-    }
+        Ok(())
+    })
 }
 
-fn step_log(run: &str, step: &str, follow: bool) -> Result<i32> {
-    let st = state::peek(run)?;
-    if !st.steps.contains_key(step) {
-        let known: Vec<&str> = st.steps.keys().map(String::as_str).collect();
+fn step_log(run: &state::RunState, step: &str, follow: bool) -> Result<i32> {
+    if !run.steps.contains_key(step) {
+        let known: Vec<&str> = run.steps.keys().map(String::as_str).collect();
         return Err(Error::Usage(crate::runbook::load::unknown(
             "step", step, &known,
         )));
     }
-    let path = state::step_log(run, step)?;
+    let path = state::step_log(&run.name, step)?;
     let mut from = 0;
-    loop {
-        let driven = follow && state::driver(run).is_some();
+    printing(&run.name, follow, || {
         match std::fs::File::open(&path) {
             Ok(mut f) => {
                 f.seek(SeekFrom::Start(from)).map_err(|e| io(&path, e))?;
@@ -96,11 +102,8 @@ fn step_log(run: &str, step: &str, follow: bool) -> Result<i32> {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(io(&path, e)),
         }
-        if !driven || crate::out::stdout_gone() {
-            return Ok(exit::OK);
-        }
-        std::thread::sleep(FOLLOW_EVERY);
-    }
+        Ok(())
+    })
 }
 
 fn io(path: &std::path::Path, e: std::io::Error) -> Error {
