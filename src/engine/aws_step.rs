@@ -89,11 +89,7 @@ impl Engine {
         ctx: &minijinja::Value,
         dry: bool,
     ) -> Result<String, String> {
-        let params = context::render_params(
-            step.with.as_deref().unwrap_or(&Value::Null),
-            action.scripts(),
-            ctx,
-        )?;
+        let params = params(step, action, ctx)?;
         let req = action.request(&params);
         let mut body = serde_json::to_string_pretty(&req).unwrap_or_default();
         if !dry && action.danger().is_some() {
@@ -119,11 +115,7 @@ impl Engine {
         let step = self.plan.step(i).clone();
         let scope = self.plan.steps[i].scope;
         let ctx = self.values.context(&self.plan, &self.state, scope, true);
-        let params = match context::render_params(
-            step.with.as_deref().unwrap_or(&Value::Null),
-            action.scripts(),
-            &ctx,
-        ) {
+        let params = match params(&step, action, &ctx) {
             Ok(p) => p,
             Err(e) => return format!("not checked: {e}"),
         };
@@ -145,11 +137,7 @@ impl Engine {
         let step = self.plan.step(i).clone();
         let scope = self.plan.steps[i].scope;
         let ctx = self.values.context(&self.plan, &self.state, scope, false);
-        let params = match context::render_params(
-            step.with.as_deref().unwrap_or(&Value::Null),
-            action.scripts(),
-            &ctx,
-        ) {
+        let params = match params(&step, action, &ctx) {
             Ok(p) => p,
             Err(e) => return Attempt::failed(StepError::resolve("with", e)),
         };
@@ -257,4 +245,17 @@ impl Engine {
             }
         }
     }
+}
+
+/// An AWS step's `with`, resolved for its action (its scripts' values quoted in place).
+fn params(
+    step: &crate::runbook::Step,
+    action: &dyn aws::Action,
+    ctx: &minijinja::Value,
+) -> Result<Value, String> {
+    context::render_params(
+        step.with.as_deref().unwrap_or(&Value::Null),
+        action.scripts(),
+        ctx,
+    )
 }
