@@ -26,32 +26,45 @@ const MAX_LINE: u64 = 1024 * 1024;
 /// line read (where the next read starts: a line being written is read when it is whole).
 /// Lines that are not entries are counted, not returned.
 pub fn journal(name: &str, from: u64) -> Result<(Vec<Entry>, u64, usize), StoreError> {
-    let dir = run_dir(name)?;
-    let path = dir.join("journal.jsonl");
-    let mut file = match File::open(&path) {
+    read_journal(&run_dir(name)?.join("journal.jsonl"), from)
+}
+
+fn read_journal(path: &Path, from: u64) -> Result<(Vec<Entry>, u64, usize), StoreError> {
+    let mut file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0, 0)),
-        Err(e) => return Err(io(&path)(e)),
+        Err(e) => return Err(io(path)(e)),
     };
-    file.seek(SeekFrom::Start(from)).map_err(io(&path))?;
+    file.seek(SeekFrom::Start(from)).map_err(io(path))?;
     let mut reader = BufReader::new(file);
     let (mut entries, mut at, mut bad) = (Vec::new(), from, 0);
     let mut line = Vec::new();
-    loop {
+    // A piece of at most `MAX_LINE` bytes, up to and with its new line: a line longer than
+    // that (not an entry) is never all in memory.
+    let mut piece = |line: &mut Vec<u8>| -> Result<usize, StoreError> {
         line.clear();
-        let n = (&mut reader)
+        (&mut reader)
             .take(MAX_LINE)
-            .read_until(b'\n', &mut line)
-            .map_err(io(&path))?;
-        if n == 0 || !line.ends_with(b"\n") {
-            if n as u64 >= MAX_LINE {
-                // Too long to be an entry: skip to the end of the line.
-                bad += 1;
-                at += n as u64;
-                let mut rest = Vec::new();
-                at += reader.read_until(b'\n', &mut rest).map_err(io(&path))? as u64;
-                continue;
+            .read_until(b'\n', line)
+            .map_err(io(path))
+    };
+    loop {
+        let n = piece(&mut line)?;
+        if n as u64 >= MAX_LINE && !line.ends_with(b"\n") {
+            // Too long to be an entry: skip to the end of the line.
+            bad += 1;
+            at += n as u64;
+            loop {
+                let k = piece(&mut line)?;
+                at += k as u64;
+                if k == 0 || line.ends_with(b"\n") {
+                    break;
+                }
             }
+            continue;
+        }
+        // The end, or a line still being written: read when it is whole.
+        if n == 0 || !line.ends_with(b"\n") {
             break;
         }
         at += n as u64;
@@ -180,4 +193,28 @@ pub fn definition(name: &str, hash: &str) -> Option<String> {
             .join(format!("{hash}.yaml")),
     )
     .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_journal_is_read_in_bounded_pieces_and_a_line_being_written_waits() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let entry = r#"{"at":"2026-12-01T10:00:00Z","user":"ada","host":"laptop","pid":7,"what":"run.created"}"#;
+        // An entry, a line far too long to be one (no entry is that long), an entry, and a
+        // line still being written.
+        let mut text = format!("{entry}\n{}\n{entry}\n", "x".repeat(3 * MAX_LINE as usize));
+        let whole = text.len() as u64;
+        text.push_str("{\"at\":");
+        std::fs::write(&path, &text).unwrap();
+        let (entries, next, bad) = read_journal(&path, 0).unwrap();
+        assert_eq!((entries.len(), bad), (2, 1));
+        assert_eq!(entries[1].what, "run.created");
+        assert_eq!(next, whole, "the partial line is read when it is whole");
+        let (more, _, _) = read_journal(&path, next).unwrap();
+        assert!(more.is_empty());
+    }
 }
