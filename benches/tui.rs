@@ -51,6 +51,7 @@ fn big_view() -> RunView {
         created_at: t,
         updated_at: t,
         inputs: Default::default(),
+        driven_on: None,
         steps: plan
             .steps
             .iter()

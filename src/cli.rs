@@ -22,6 +22,30 @@ pub struct Cli {
     /// Runbook files or folders to list on the home screen, besides ./runbooks
     #[arg(value_name = "PATHS")]
     pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// Where runs are kept.
+#[derive(Debug, Args, Default, Clone)]
+pub struct StoreArgs {
+    /// Keep runs in S3 (s3://BUCKET/PREFIX) instead of on this machine, to share them with a
+    /// team and carry on from another machine
+    #[arg(
+        long,
+        global = true,
+        env = "STEPWISE_STORE",
+        value_name = "s3://BUCKET/PREFIX"
+    )]
+    pub store: Option<String>,
+    /// Encrypt the store's objects with this KMS key (SSE-KMS) instead of S3's own keys
+    #[arg(
+        long,
+        global = true,
+        env = "STEPWISE_STORE_KMS_KEY",
+        value_name = "KEY"
+    )]
+    pub store_kms_key: Option<String>,
 }
 
 /// What to do.
@@ -107,6 +131,24 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Take away a run's lock (in a --store) from a process that stopped renewing it
+    Unlock {
+        /// The run's name
+        run: String,
+        /// Also when its holder renewed it within its lease (30 s): be sure it is gone
+        #[arg(long)]
+        force: bool,
+    },
+    /// Move a run from this machine to the store given with --store
+    Push {
+        /// The run's name
+        run: String,
+    },
+    /// Move a run from the store given with --store to this machine
+    Pull {
+        /// The run's name
+        run: String,
+    },
     /// Print a shell completion script (bash, zsh or fish)
     Completions {
         /// The shell
@@ -145,6 +187,10 @@ pub struct RunArgs {
     /// step (prints lines, as with --plain)
     #[arg(long)]
     pub stop_orphan: bool,
+    /// Go on with a run last driven on another machine (`resume` says which): its steps'
+    /// files are there, not here, and relative paths resolve here
+    #[arg(long)]
+    pub moved: bool,
     /// Type the confirmation text of a dangerous step (repeatable)
     #[arg(long, value_name = "STEP=TEXT")]
     pub confirm: Vec<String>,

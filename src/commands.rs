@@ -15,6 +15,9 @@ use crate::runbook;
 
 /// Runs a command and returns its exit status.
 pub fn main(cli: Cli) -> Result<i32> {
+    if let Some(url) = &cli.store.store {
+        crate::state::remote::choose(url, cli.store.store_kms_key.as_deref())?;
+    }
     let Some(command) = cli.command else {
         unknown_command(&cli.paths)?;
         return home(cli.paths);
@@ -33,6 +36,9 @@ pub fn main(cli: Cli) -> Result<i32> {
             follow,
         } => plain::log(&run, step.as_deref(), json, follow),
         Command::Rm { runs, force } => plain::rm(&runs, force),
+        Command::Unlock { run, force } => plain::unlock(&run, force),
+        Command::Push { run } => plain::push(&run),
+        Command::Pull { run } => plain::pull(&run),
         Command::Prune {
             older_than,
             completed,
@@ -116,7 +122,7 @@ fn unknown_command(paths: &[std::path::PathBuf]) -> Result<()> {
 
 /// The commands that take a run's name as their first argument: their completion offers the
 /// runs on this machine, where the shell can ask the program (`stepwise runs --names`).
-const TAKE_A_RUN: &str = "resume status log rm";
+const TAKE_A_RUN: &str = "resume status log rm unlock push pull";
 
 /// A completion script for `shell`: clap's, plus run names for bash and fish.
 fn completions(shell: clap_complete::Shell) -> String {

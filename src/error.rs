@@ -56,6 +56,7 @@ impl Error {
             Error::Store(crate::state::StoreError::NotFound(_)) => exit::INVALID,
             Error::Store(crate::state::StoreError::Exists(_)) => exit::INVALID,
             Error::Store(crate::state::StoreError::BadName(_)) => exit::INVALID,
+            Error::Store(crate::state::StoreError::BadStore { .. }) => exit::INVALID,
             Error::Store(_) | Error::Engine(_) | Error::NoTerminal(_) | Error::Other(_) => {
                 exit::ERROR
             }

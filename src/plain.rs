@@ -5,7 +5,7 @@
 
 mod history;
 use history::{confirmations, step_details};
-pub use history::{entry_line, log, prune, rm};
+pub use history::{entry_line, log, prune, pull, push, rm, unlock};
 
 use std::io::IsTerminal;
 use std::sync::Arc;

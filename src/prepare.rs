@@ -3,7 +3,7 @@
 //! line. `stepwise run` and `resume` in plain mode and the terminal UI start runs through here.
 
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use indexmap::IndexMap;
@@ -232,10 +232,11 @@ fn new_state(plan: &Plan, name: &str, inputs: &InputValues) -> Result<RunState> 
             title: root.doc.title.clone(),
             hash: root.hash(),
         },
-        workdir,
+        workdir: workdir.clone(),
         created_at: now,
         updated_at: now,
         inputs: crate::engine::context::recorded(inputs),
+        driven_on: Some(state::Place::here(workdir.clone())),
         steps: plan
             .steps
             .iter()
@@ -321,6 +322,53 @@ pub fn prepare_start(
     })
 }
 
+/// The runbook of a run, here. For a run last driven on another machine: at the same path
+/// when it is there, else at the same place relative to where the run was driven (the same
+/// checkout, cloned here) from `cwd`.
+pub fn runbook_path(st: &RunState, cwd: &Path) -> PathBuf {
+    let path = &st.runbook.path;
+    let Some(there) = st.driven_on.as_ref().filter(|p| !p.is_here()) else {
+        return path.clone();
+    };
+    if path.is_file() {
+        return path.clone();
+    }
+    match path.strip_prefix(&there.workdir) {
+        Ok(relative) => cwd.join(relative),
+        Err(_) => path.clone(),
+    }
+}
+
+/// A run last driven on another machine goes on here only when the person says so: at the
+/// terminal, or with `--moved`.
+fn carry_on_here(name: &str, there: &state::Place, moved: bool, ask: bool) -> Result<()> {
+    let what = format!(
+        "run `{name}` was last driven on {} ({}, in {}); the files its steps wrote are there, \
+         not here, and its relative paths will resolve in this folder",
+        there.host,
+        there.home.display(),
+        there.workdir.display()
+    );
+    if moved {
+        crate::out::errln!("{what}");
+        return Ok(());
+    }
+    if ask && interactive() {
+        crate::out::eprint(format_args!("{what}\ngo on here? [y/N] "));
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+        if matches!(line.trim(), "y" | "Y" | "yes") {
+            return Ok(());
+        }
+    }
+    Err(Error::Refused {
+        what,
+        hint: format!(
+            "be sure nothing of it still runs there, then `stepwise resume {name} --moved`"
+        ),
+    })
+}
+
 /// Opens a run to go on with it (takes its lock). Inputs are as recorded, replaced by
 /// `--input` and then `extra`; secret inputs, which are not kept, come from those or are asked
 /// at the terminal when `ask` is set.
@@ -331,8 +379,24 @@ pub fn prepare_resume(
     ask: bool,
 ) -> Result<Prepared> {
     let peeked = state::peek(name)?;
-    let plan = load(&peeked.runbook.path)?;
+    let cwd = std::env::current_dir()
+        .map_err(|e| Error::Other(format!("cannot read the current directory: {e}")))?;
+    let runbook = runbook_path(&peeked, &cwd);
+    let plan = load(&runbook)?;
     let (mut store, mut state) = RunStore::open(name)?;
+    if let Some(there) = state.driven_on.clone().filter(|p| !p.is_here()) {
+        carry_on_here(name, &there, args.moved, ask)?;
+        // Its steps' processes, if any still run, are there: not to be looked for here.
+        for st in state.steps.values_mut() {
+            st.pgid = None;
+            st.pgid_started = None;
+        }
+        state.workdir = cwd.clone();
+        state.runbook.path = runbook;
+        let from = format!("from {} ({}) to here", there.host, there.home.display());
+        store.journal("run.moved", None, Some(&from))?;
+    }
+    state.driven_on = Some(state::Place::here(state.workdir.clone()));
     let mut given = pairs(&args.inputs, "NAME=VALUE")?;
     given.extend_from_slice(extra);
     let inputs = resolve_inputs(&plan, &given, &state.inputs, false, ask)?;

@@ -20,8 +20,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+mod error;
 mod history;
+mod moves;
+pub mod remote;
+pub use error::StoreError;
 pub use history::{Entry, definition, driver, journal, list, remove, step_log};
+pub use moves::{Place, pull, push, unlock};
 
 /// Version of the `state.json` layout.
 pub const STATE_VERSION: u32 = 1;
@@ -141,6 +146,9 @@ pub struct RunState {
     pub inputs: IndexMap<String, InputValue>,
     /// Each step by key, in plan order.
     pub steps: IndexMap<String, StepState>,
+    /// Where the run was last driven from (absent in runs made before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driven_on: Option<Place>,
 }
 
 impl StepState {
@@ -166,53 +174,6 @@ impl RunState {
     }
 }
 
-/// The store's errors: what went wrong and where; `hint` says how to fix it.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("run `{0}` not found")]
-    NotFound(String),
-    #[error("run `{name}` is being driven by another stepwise process ({holder})")]
-    Locked { name: String, holder: String },
-    #[error("run `{0}` already exists")]
-    Exists(String),
-    #[error("invalid run name `{0}`")]
-    BadName(String),
-    /// A run's folder with no state: its creation was cut short (or it was made by hand).
-    #[error("{}: there is no state.json: the run's creation was cut short", dir.join("state.json").display())]
-    Unfinished { dir: PathBuf },
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{path}: the run's state cannot be read: {message}")]
-    Corrupt { path: PathBuf, message: String },
-    #[error(
-        "{path}: the run's state has layout version {version}, and this stepwise reads version {STATE_VERSION} only"
-    )]
-    UnknownVersion { path: PathBuf, version: u32 },
-}
-
-impl StoreError {
-    /// How to fix it, when stepwise knows.
-    pub fn hint(&self) -> Option<String> {
-        Some(match self {
-            StoreError::NotFound(_) => "`stepwise runs` lists the runs on this machine".into(),
-            StoreError::Locked { .. } => "wait for it to finish, or stop that process; only one process drives a run at a time".into(),
-            StoreError::Exists(name) => format!(
-                "resume it with `stepwise resume {name}`, or name the new run with `--name`"
-            ),
-            StoreError::BadName(_) => "use letters, digits, `.`, `-` and `_`".into(),
-            StoreError::Unfinished { dir } => {
-                format!("remove {} to use its name again", dir.display())
-            }
-            StoreError::UnknownVersion { .. } => "the run was written by another version of stepwise; use that one for it".into(),
-            StoreError::Io { .. } | StoreError::Corrupt { .. } => return None,
-        })
-    }
-}
-
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
     move |source| StoreError::Io {
         path: path.to_path_buf(),
@@ -230,7 +191,16 @@ pub fn home() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(".stepwise"))
 }
 
+/// The folder of the runs: the local store's, or the working copies of the chosen S3 store.
 fn runs_dir() -> PathBuf {
+    match remote::chosen() {
+        Some(store) => store.cache_dir(&home()).join("runs"),
+        None => local_runs(),
+    }
+}
+
+/// The local store's folder of runs.
+fn local_runs() -> PathBuf {
     home().join("runs")
 }
 
@@ -259,6 +229,11 @@ pub fn slug(text: &str) -> String {
 
 /// Who is acting: the user and host recorded in the journal and the lock.
 pub fn who() -> (String, String) {
+    static WHO: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    WHO.get_or_init(who_now).clone()
+}
+
+fn who_now() -> (String, String) {
     let user = nix::unistd::User::from_uid(nix::unistd::getuid())
         .ok()
         .flatten()
@@ -277,11 +252,11 @@ pub struct RunStore {
     /// The `lock` file, locked too, and naming this process.
     _lock: File,
     journal: File,
-    user: String,
-    host: String,
     /// Each step's state as last written, with its JSON, so that a save serializes only the
     /// steps that changed: a run of many steps stays linear, not quadratic.
     written: std::collections::HashMap<String, (StepState, Box<RawValue>)>,
+    /// With an S3 store: the run's lock there, and what is written to it.
+    mirror: Option<remote::Mirror>,
 }
 
 /// `RunState` as written: the same fields, with each step's JSON taken from the cache.
@@ -295,6 +270,8 @@ struct StateOnDisk<'a> {
     updated_at: Timestamp,
     inputs: &'a IndexMap<String, InputValue>,
     steps: IndexMap<&'a str, &'a RawValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    driven_on: Option<&'a Place>,
 }
 
 impl RunStore {
@@ -307,16 +284,31 @@ impl RunStore {
         if !valid_name(&state.name) {
             return Err(StoreError::BadName(state.name.clone()));
         }
+        // With an S3 store, its lock first: the name is then this process's to make there.
+        let mirror = match remote::chosen() {
+            Some(remote) => {
+                let mut mirror = remote::Mirror::lock(remote, &state.name)?;
+                if mirror.read_state()?.is_some() {
+                    return Err(StoreError::Exists(state.name.clone()));
+                }
+                Some(mirror)
+            }
+            None => None,
+        };
         let runs = runs_dir();
         make_private_dir(&runs)?;
         let dir = runs.join(&state.name);
         if dir.symlink_metadata().is_ok() {
-            return Err(StoreError::Exists(state.name.clone()));
+            // A working copy of a run the S3 store no longer has goes.
+            if mirror.is_none() || remote::held_here(&dir) || fs::remove_dir_all(&dir).is_err() {
+                return Err(StoreError::Exists(state.name.clone()));
+            }
         }
         remove_abandoned_builds(&runs);
         let build = Build::new(&runs, &state.name)?;
         make_private_dir(&build.dir.join("logs"))?;
         let mut store = RunStore::lock(&state.name, build.dir.clone())?;
+        store.mirror = mirror;
         store.save(state)?;
         let runbook = format!("runbook {}", state.runbook.path.display());
         store.journal("run.created", None, Some(&runbook))?;
@@ -349,11 +341,24 @@ impl RunStore {
             return Err(StoreError::NotFound(name.to_string()));
         }
         let dir = runs_dir().join(name);
+        let mirror = match remote::chosen() {
+            Some(remote) => {
+                // The lock in the store, then the working copy as the store has it.
+                let mut mirror = remote::Mirror::lock(remote, name)?;
+                if mirror.read_state()?.is_none() || !remote::refresh(remote, name, &dir)? {
+                    return Err(StoreError::NotFound(name.to_string()));
+                }
+                mirror.settle_left_parts(&dir)?;
+                Some(mirror)
+            }
+            None => None,
+        };
         if !dir.join("state.json").is_file() {
             return Err(StoreError::NotFound(name.to_string()));
         }
-        let store = RunStore::lock(name, dir)?;
+        let mut store = RunStore::lock(name, dir)?;
         let state = read_state(&store.dir.join("state.json"))?;
+        store.mirror = mirror;
         Ok((store, state))
     }
 
@@ -424,22 +429,53 @@ impl RunStore {
             _folder: folder,
             _lock: lock,
             journal,
-            user,
-            host,
             written: std::collections::HashMap::new(),
+            mirror: None,
         })
     }
 
     /// Writes the state atomically and durably: the old or the new state is on disk, whole,
     /// whatever happens, and the new one is there before this returns.
     pub fn save(&mut self, state: &RunState) -> Result<(), StoreError> {
+        self.write(state, None)
+    }
+
+    /// Appends a journal entry and writes the state, as `journal` and `save` do; with an S3
+    /// store, the two are put at once.
+    pub fn record(
+        &mut self,
+        state: &RunState,
+        what: &str,
+        step: Option<&str>,
+        result: Option<&str>,
+    ) -> Result<(), StoreError> {
+        if self.mirror.is_none() {
+            self.journal(what, step, result)?;
+            return self.save(state);
+        }
+        let line = entry_line(what, step, result);
+        self.write(state, Some(&line))?;
+        let path = self.dir.join("journal.jsonl");
+        self.journal.write_all(&line).map_err(io(&path))
+    }
+
+    /// Writes the state (with an S3 store, there first, with the journal entry `line`).
+    fn write(&mut self, state: &RunState, line: Option<&[u8]>) -> Result<(), StoreError> {
         let path = self.dir.join("state.json");
         let corrupt = |e: serde_json::Error| StoreError::Corrupt {
             path: path.clone(),
             message: e.to_string(),
         };
+        let mut moved = Vec::new();
         for (key, step) in &state.steps {
-            if self.written.get(key).is_none_or(|(old, _)| old != step) {
+            let old = self.written.get(key).map(|(old, _)| old);
+            if old.is_none_or(|old| old != step) {
+                // A step that started (again) or ended since the last write; the first write
+                // of a process records where steps stand, with their logs already there.
+                if old.is_some_and(|old| old.status != step.status || old.attempts != step.attempts)
+                {
+                    moved.push((key.as_str(), step.status));
+                }
                 let json = serde_json::value::to_raw_value(step).map_err(corrupt)?;
                 self.written.insert(key.clone(), (step.clone(), json));
             }
@@ -462,9 +498,25 @@ impl RunStore {
             updated_at: state.updated_at,
             inputs: &state.inputs,
             steps,
+            driven_on: state.driven_on.as_ref(),
         };
         let mut bytes = serde_json::to_vec_pretty(&on_disk).map_err(corrupt)?;
         bytes.push(b'\n');
+        if let Some(mirror) = self.mirror.as_mut() {
+            // A step's log goes to the store in parts while it runs, and whole when it ends.
+            for (key, status) in moved {
+                let log = history::log_in(&self.dir, key);
+                if status == Status::Running {
+                    mirror.step_started(key, log);
+                } else {
+                    mirror.step_ended(key, &log);
+                }
+            }
+            match line {
+                Some(line) => mirror.journal_and_save(line, &bytes)?,
+                None => mirror.save(&bytes)?,
+            }
+        }
         let mut file = atomic_write_file::AtomicWriteFile::open(&path).map_err(io(&path))?;
         use std::os::unix::fs::PermissionsExt;
         file.set_permissions(fs::Permissions::from_mode(0o600))
@@ -480,17 +532,10 @@ impl RunStore {
         step: Option<&str>,
         result: Option<&str>,
     ) -> Result<(), StoreError> {
-        let entry = JournalEntry {
-            at: Timestamp::now(),
-            user: &self.user,
-            host: &self.host,
-            pid: std::process::id(),
-            what,
-            step,
-            result,
-        };
-        let mut line = serde_json::to_vec(&entry).unwrap_or_default();
-        line.push(b'\n');
+        let line = entry_line(what, step, result);
+        if let Some(mirror) = self.mirror.as_mut() {
+            mirror.journal(&line)?;
+        }
         // One write call per entry, on a file opened for appending: entries never interleave
         // or tear, even with a crash right after.
         let path = self.dir.join("journal.jsonl");
@@ -500,13 +545,33 @@ impl RunStore {
     /// Keeps a step's definition by its hash (see `definition`); `text` is made only when
     /// that definition is not kept yet.
     pub fn keep_definition(&self, hash: &str, text: impl FnOnce() -> String) {
-        history::keep_definition(&self.dir, hash, text);
+        let kept = history::keep_definition(&self.dir, hash, text);
+        if let (Some(mirror), Some(path)) = (&self.mirror, kept) {
+            mirror.keep_definition(hash, &path);
+        }
     }
 
     /// The log file of a step.
     pub fn log_path(&self, step: &str) -> PathBuf {
         history::log_in(&self.dir, step)
     }
+}
+
+/// A journal entry made now by this process, as a line.
+fn entry_line(what: &str, step: Option<&str>, result: Option<&str>) -> Vec<u8> {
+    let (user, host) = who();
+    let entry = JournalEntry {
+        at: Timestamp::now(),
+        user: &user,
+        host: &host,
+        pid: std::process::id(),
+        what,
+        step,
+        result,
+    };
+    let mut line = serde_json::to_vec(&entry).unwrap_or_default();
+    line.push(b'\n');
+    line
 }
 
 /// One journal line.
@@ -622,6 +687,11 @@ pub fn peek(name: &str) -> Result<RunState, StoreError> {
         return Err(StoreError::NotFound(name.to_string()));
     }
     let dir = runs_dir().join(name);
+    if let Some(remote) = remote::chosen()
+        && !remote::refresh_state(remote, name, &dir)?
+    {
+        return Err(StoreError::NotFound(name.to_string()));
+    }
     let path = dir.join("state.json");
     if !path.is_file() {
         if dir.is_dir() {
@@ -642,108 +712,14 @@ fn no_state(dir: &Path) -> StoreError {
 
 /// Whether a run of this name exists.
 pub fn exists(name: &str) -> bool {
+    if let Some(remote) = remote::chosen() {
+        return valid_name(name)
+            && remote
+                .get(&remote.key(name, "state.json"))
+                .is_ok_and(|s| s.is_some());
+    }
     valid_name(name) && runs_dir().join(name).exists()
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn state(steps: usize) -> RunState {
-        let now = Timestamp::now();
-        RunState {
-            version: STATE_VERSION,
-            name: "t".into(),
-            runbook: RunbookRef {
-                path: "/r.yaml".into(),
-                id: "r".into(),
-                title: "R".into(),
-                hash: "h".into(),
-            },
-            workdir: "/w".into(),
-            created_at: now,
-            updated_at: now,
-            inputs: IndexMap::from([("a".to_string(), InputValue::Value { value: "1".into() })]),
-            steps: (0..steps)
-                .map(|i| (format!("s{i}"), StepState::default()))
-                .collect(),
-        }
-    }
-
-    #[test]
-    fn saved_state_reads_back_equal_after_each_change() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = RunStore::lock("t", dir.path().to_path_buf()).unwrap();
-        let mut st = state(3);
-        store.save(&st).unwrap();
-        assert_eq!(read_state(&dir.path().join("state.json")).unwrap(), st);
-        let s1 = st.steps.get_mut("s1").unwrap();
-        s1.status = Status::Succeeded;
-        s1.outputs.insert("x".into(), Value::String("y".into()));
-        store.save(&st).unwrap();
-        assert_eq!(read_state(&dir.path().join("state.json")).unwrap(), st);
-        st.steps.shift_remove("s0");
-        store.save(&st).unwrap();
-        assert_eq!(read_state(&dir.path().join("state.json")).unwrap(), st);
-    }
-
-    #[test]
-    fn a_second_holder_is_refused_with_the_first_named() {
-        let dir = tempfile::tempdir().unwrap();
-        let _first = RunStore::lock("t", dir.path().to_path_buf()).unwrap();
-        let Err(StoreError::Locked { holder, .. }) = RunStore::lock("t", dir.path().to_path_buf())
-        else {
-            panic!("the second lock was granted");
-        };
-        assert!(
-            holder.starts_with(&format!("pid {} by ", std::process::id())),
-            "{holder}"
-        );
-    }
-
-    #[test]
-    fn the_lock_holds_when_the_lock_file_is_deleted() {
-        let dir = tempfile::tempdir().unwrap();
-        let _first = RunStore::lock("t", dir.path().to_path_buf()).unwrap();
-        std::fs::remove_file(dir.path().join("lock")).unwrap();
-        let second = RunStore::lock("t", dir.path().to_path_buf());
-        assert!(
-            matches!(second, Err(StoreError::Locked { .. })),
-            "a second holder was let in"
-        );
-    }
-
-    #[test]
-    fn old_state_without_a_process_group_still_reads() {
-        let st: StepState = serde_json::from_str(r#"{"status":"running","attempts":1}"#).unwrap();
-        assert_eq!(st.pgid, None);
-        let text = serde_json::to_string(&StepState::default()).unwrap();
-        assert!(!text.contains("pgid"), "{text}");
-    }
-
-    #[test]
-    fn journal_lines_are_whole_json_objects() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = RunStore::lock("t", dir.path().to_path_buf()).unwrap();
-        store.journal("step.started", Some("a"), None).unwrap();
-        store
-            .journal("step.failed", Some("a"), Some("exit 1"))
-            .unwrap();
-        let text = std::fs::read_to_string(dir.path().join("journal.jsonl")).unwrap();
-        let lines: Vec<Value> = text
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
-        assert_eq!(lines.len(), 2);
-        assert_eq!(lines[1]["what"], "step.failed");
-        assert_eq!(lines[1]["result"], "exit 1");
-        assert_eq!(lines[1]["step"], "a");
-    }
-
-    #[test]
-    fn slugs_make_valid_run_names() {
-        assert_eq!(slug("My Hub! (prod)"), "my-hub-prod");
-        assert!(valid_name(&slug("../../etc")));
-        assert!(!valid_name("../x"));
-    }
-}
+mod tests;

@@ -180,6 +180,7 @@ fn new_state(dir: &std::path::Path, plan: &stepwise::runbook::Plan) -> RunState 
         created_at: now,
         updated_at: now,
         inputs: IndexMap::new(),
+        driven_on: None,
         steps: plan
             .steps
             .iter()

@@ -17,8 +17,7 @@ impl Engine {
         };
         let key = index.map(|i| self.plan.steps[i].key.clone());
         let masked = result.map(|r| self.values.secrets().mask(r).into_owned());
-        store.journal(what, key.as_deref(), masked.as_deref())?;
-        store.save(&self.state)?;
+        store.record(&self.state, what, key.as_deref(), masked.as_deref())?;
         self.unsaved = false;
         for event in std::mem::take(&mut self.held) {
             self.emit(event);

@@ -52,7 +52,13 @@ fn printing(run: &str, follow: bool, mut more: impl FnMut() -> Result<()>) -> Re
         if !driven || crate::out::stdout_gone() {
             return Ok(exit::OK);
         }
-        std::thread::sleep(FOLLOW_EVERY);
+        // Each look at an S3 store is a few requests: a slower pace there.
+        let every = if state::remote::chosen().is_some() {
+            FOLLOW_EVERY * 10
+        } else {
+            FOLLOW_EVERY
+        };
+        std::thread::sleep(every);
     }
 }
 
@@ -249,4 +255,49 @@ pub(super) fn step_details(
         ));
     }
     lines
+}
+
+/// `stepwise unlock RUN [--force]`: takes a run's lock from a process that stopped renewing it.
+pub fn unlock(run: &str, force: bool) -> Result<i32> {
+    match state::unlock(run, force)? {
+        Some(holder) => outln!("unlocked run `{run}`: took the lock from {holder}"),
+        None if state::remote::chosen().is_none() => {
+            outln!("no process holds run `{run}` (a local run's lock ends with its process)")
+        }
+        None => outln!("run `{run}` is not locked"),
+    }
+    Ok(exit::OK)
+}
+
+/// The S3 store `push` and `pull` move runs to and from.
+fn store_given(what: &str) -> Result<&'static state::remote::Store> {
+    state::remote::chosen().ok_or_else(|| Error::Refused {
+        what: format!(
+            "`{what}` moves a run between this machine and a run store, and none was given"
+        ),
+        hint: "name it with --store s3://BUCKET/PREFIX (or STEPWISE_STORE)".into(),
+    })
+}
+
+/// `stepwise push RUN --store s3://...`: moves a run from this machine to the store.
+pub fn push(run: &str) -> Result<i32> {
+    let store = store_given("push")?;
+    state::push(store, run)?;
+    outln!(
+        "moved run `{run}` to {}; carry on anywhere with `stepwise resume {run} --store {}`",
+        store.url(),
+        store.url()
+    );
+    Ok(exit::OK)
+}
+
+/// `stepwise pull RUN --store s3://...`: moves a run from the store to this machine.
+pub fn pull(run: &str) -> Result<i32> {
+    let store = store_given("pull")?;
+    state::pull(store, run)?;
+    outln!(
+        "moved run `{run}` from {} to this machine; carry on with `stepwise resume {run}`",
+        store.url()
+    );
+    Ok(exit::OK)
 }

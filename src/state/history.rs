@@ -26,7 +26,7 @@ const MAX_LINE: u64 = 1024 * 1024;
 /// line read (where the next read starts: a line being written is read when it is whole).
 /// Lines that are not entries are counted, not returned.
 pub fn journal(name: &str, from: u64) -> Result<(Vec<Entry>, u64, usize), StoreError> {
-    read_journal(&run_dir(name)?.join("journal.jsonl"), from)
+    read_journal(&synced(name)?.join("journal.jsonl"), from)
 }
 
 fn read_journal(path: &Path, from: u64) -> Result<(Vec<Entry>, u64, usize), StoreError> {
@@ -78,7 +78,18 @@ fn read_journal(path: &Path, from: u64) -> Result<(Vec<Entry>, u64, usize), Stor
 
 /// The output log of a step of run `name` (it may not exist yet).
 pub fn step_log(name: &str, step: &str) -> Result<PathBuf, StoreError> {
-    Ok(log_in(&run_dir(name)?, step))
+    Ok(log_in(&synced(name)?, step))
+}
+
+/// The folder of an existing run, brought up to the S3 store when one is chosen.
+fn synced(name: &str) -> Result<PathBuf, StoreError> {
+    if let Some(remote) = remote::chosen()
+        && valid_name(name)
+        && !remote::refresh(remote, name, &runs_dir().join(name))?
+    {
+        return Err(StoreError::NotFound(name.to_string()));
+    }
+    run_dir(name)
 }
 
 /// The log file of a step in a run's folder.
@@ -92,6 +103,11 @@ pub(super) fn log_in(dir: &Path, step: &str) -> PathBuf {
 /// folders) are left out.
 pub fn list() -> Vec<Result<RunState, StoreError>> {
     let dir = runs_dir();
+    if let Some(remote) = remote::chosen()
+        && let Err(e) = refresh_all(remote, &dir)
+    {
+        return vec![Err(e)];
+    }
     let entries = match fs::read_dir(&dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
@@ -118,11 +134,36 @@ pub fn list() -> Vec<Result<RunState, StoreError>> {
     runs
 }
 
-/// Which process drives a run right now, as its `lock` file names it; None when no process
-/// does. The run's lock is not taken (only tried, shared, for a moment).
+/// Brings the working copies' states up to the S3 store: every run it has, and none it has
+/// not (unless a process here holds it).
+fn refresh_all(remote: &'static remote::Store, dir: &Path) -> Result<(), StoreError> {
+    let names = remote.names()?;
+    for name in &names {
+        remote::refresh_state(remote, name, &dir.join(name))?;
+    }
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if valid_name(&name) && !names.contains(&name) && !remote::held_here(&entry.path()) {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+    Ok(())
+}
+
+/// Which process drives a run right now, as its `lock` file names it (with an S3 store, its
+/// lock object); None when no process does. The run's lock is not taken (only tried, shared,
+/// for a moment).
 pub fn driver(name: &str) -> Option<String> {
     if !valid_name(name) {
         return None;
+    }
+    if let Some(remote) = remote::chosen() {
+        // A lock its holder stopped renewing names no driver: the run waits for `unlock`.
+        return remote::read_lock(remote, name)
+            .ok()
+            .flatten()
+            .filter(|(lock, _)| lock.fresh())
+            .map(|(lock, _)| lock.holder());
     }
     let dir = runs_dir().join(name);
     let folder = File::open(&dir).ok()?;
@@ -155,6 +196,15 @@ fn run_dir(name: &str) -> Result<PathBuf, StoreError> {
 /// Removes a run. Its lock is taken first, so a run a process drives is refused; the folder
 /// is then renamed out of the listing at once (all or nothing) and deleted.
 pub fn remove(name: &str) -> Result<(), StoreError> {
+    if let Some(remote) = remote::chosen() {
+        // Its lock in the store first: a run driven anywhere is refused.
+        let mirror = remote::Mirror::lock(remote, name)?;
+        if !remote::refresh_state(remote, name, &runs_dir().join(name))? {
+            return Err(StoreError::NotFound(name.to_string()));
+        }
+        remote::remove_objects(remote, name)?;
+        drop(mirror);
+    }
     let dir = run_dir(name)?;
     let store = RunStore::lock(name, dir.clone())?;
     let gone = runs_dir().join(format!(".removing-{name}-{}", std::process::id()));
@@ -165,20 +215,23 @@ pub fn remove(name: &str) -> Result<(), StoreError> {
 
 /// A step definition as it was when it ran, kept by its hash: a diff can show what changed
 /// since. Written once per definition; a lost one only means no diff can be shown.
-pub(super) fn keep_definition(dir: &Path, hash: &str, text: impl FnOnce() -> String) {
+/// Returns the file when it was written now.
+pub(super) fn keep_definition(
+    dir: &Path,
+    hash: &str,
+    text: impl FnOnce() -> String,
+) -> Option<PathBuf> {
     if hash.is_empty() || !hash.chars().all(|c| c.is_ascii_hexdigit()) {
-        return;
+        return None;
     }
     let folder = dir.join("definitions");
     let path = folder.join(format!("{hash}.yaml"));
     if path.exists() {
-        return;
+        return None;
     }
     let tmp = folder.join(format!(".{hash}.{}", std::process::id()));
     let _ = fs::DirBuilder::new().mode(0o700).create(&folder);
-    if fs::write(&tmp, text()).is_ok() {
-        let _ = fs::rename(&tmp, &path);
-    }
+    (fs::write(&tmp, text()).is_ok() && fs::rename(&tmp, &path).is_ok()).then_some(path)
 }
 
 /// The definition a step had when it ran, by the hash recorded in its state.

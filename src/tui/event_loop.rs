@@ -90,7 +90,8 @@ impl Opening {
             .map(|(k, _)| k.clone())
             .collect();
         if !missing.is_empty() {
-            let plan = crate::prepare::load(&peeked.runbook.path)?;
+            let cwd = std::env::current_dir().unwrap_or_default();
+            let plan = crate::prepare::load(&crate::prepare::runbook_path(&peeked, &cwd))?;
             let form = Form::new(
                 plan,
                 Purpose::Resume {

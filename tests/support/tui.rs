@@ -39,6 +39,7 @@ pub fn fresh_state(plan: &Plan, name: &str) -> RunState {
         created_at: t,
         updated_at: t,
         inputs: IndexMap::new(),
+        driven_on: None,
         steps: plan
             .steps
             .iter()
