@@ -339,16 +339,26 @@ pub fn runbook_path(st: &RunState, cwd: &Path) -> PathBuf {
     }
 }
 
-/// A run last driven on another machine goes on here only when the person says so: at the
-/// terminal, or with `--moved`.
-fn carry_on_here(name: &str, there: &state::Place, moved: bool, ask: bool) -> Result<()> {
-    let what = format!(
-        "run `{name}` was last driven on {} ({}, in {}); the files its steps wrote are there, \
+/// What to say of a run last driven on another machine; `None` when it was driven here.
+pub fn driven_elsewhere(st: &RunState) -> Option<String> {
+    let there = st.driven_on.as_ref().filter(|p| !p.is_here())?;
+    Some(format!(
+        "run `{}` was last driven on {} ({}, in {}); the files its steps wrote are there, \
          not here, and its relative paths will resolve in this folder",
+        st.name,
         there.host,
         there.home.display(),
         there.workdir.display()
-    );
+    ))
+}
+
+/// A run last driven on another machine goes on here only when the person says so: at the
+/// terminal, or with `--moved`.
+fn carry_on_here(st: &RunState, moved: bool, ask: bool) -> Result<()> {
+    let Some(what) = driven_elsewhere(st) else {
+        return Ok(());
+    };
+    let name = &st.name;
     if moved {
         crate::out::errln!("{what}");
         return Ok(());
@@ -385,7 +395,7 @@ pub fn prepare_resume(
     let plan = load(&runbook)?;
     let (mut store, mut state) = RunStore::open(name)?;
     if let Some(there) = state.driven_on.clone().filter(|p| !p.is_here()) {
-        carry_on_here(name, &there, args.moved, ask)?;
+        carry_on_here(&state, args.moved, ask)?;
         // Its steps' processes, if any still run, are there: not to be looked for here.
         for st in state.steps.values_mut() {
             st.pgid = None;

@@ -492,6 +492,39 @@ fn a_run_is_deleted_from_home_only_when_the_person_says_yes() {
 }
 
 #[test]
+fn a_run_driven_on_another_machine_goes_on_from_home_only_when_the_person_says_yes() {
+    let mut app = home_app(&[("hub-roman", "waiting")]);
+    // Enter asks to resume it; the opening finds it was last driven elsewhere.
+    let fx = app.update(key(KeyCode::Enter));
+    assert!(
+        matches!(fx.as_slice(), [Effect::Resume { moved: false, .. }]),
+        "{fx:?}"
+    );
+    let what =
+        "run `hub-roman` was last driven on laptop (/home/ada/.local/share/stepwise, in /home/ada)";
+    app.update(Msg::ConfirmMove {
+        run: "hub-roman".into(),
+        what: what.into(),
+    });
+    let s = screen(&app, 200, 20);
+    assert!(s.contains("was last driven on laptop"), "{s}");
+    assert!(s.contains("y go on here"), "{s}");
+    // Any other key leaves it.
+    assert!(app.update(ch('n')).is_empty());
+    assert!(screen(&app, 200, 20).contains("hub-roman was left where it is"));
+    app.update(key(KeyCode::Enter));
+    app.update(Msg::ConfirmMove {
+        run: "hub-roman".into(),
+        what: what.into(),
+    });
+    let fx = app.update(ch('y'));
+    let [Effect::Resume { name, moved, .. }] = fx.as_slice() else {
+        panic!("{fx:?}")
+    };
+    assert_eq!((name.as_str(), *moved), ("hub-roman", true));
+}
+
+#[test]
 fn l_shows_the_runs_journal_over_the_run_view() {
     let mut app = run_app(false);
     let fx = app.update(ch('L'));

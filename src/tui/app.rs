@@ -52,6 +52,12 @@ pub enum Msg {
     Journal(Result<Vec<String>, String>),
     /// A run was removed from the home screen.
     Removed(String),
+    /// A run to go on with was last driven on another machine: `what` says where; it goes on
+    /// here only when a person says so.
+    ConfirmMove {
+        run: String,
+        what: String,
+    },
     /// SIGTERM: stop and leave.
     Terminate,
 }
@@ -80,10 +86,12 @@ pub enum Effect {
         name: Option<String>,
         inputs: Vec<(String, String)>,
     },
-    /// Open a run to go on with it.
+    /// Open a run to go on with it; `moved`: a person said it goes on here although it was
+    /// last driven on another machine.
     Resume {
         name: String,
         inputs: Vec<(String, String)>,
+        moved: bool,
     },
     /// An interactive step takes the terminal: step aside, then acknowledge.
     LendTerminal(Ack),
@@ -178,6 +186,7 @@ impl App {
                 | Msg::NeedInputs(_)
                 | Msg::Opened(_)
                 | Msg::Failed(_)
+                | Msg::ConfirmMove { .. }
         ) {
             self.opening = false;
         }
@@ -257,6 +266,15 @@ impl App {
                 self.message = Some(format!("removed {run}"));
                 vec![Effect::Scan]
             }
+            Msg::ConfirmMove { run, what } => match &mut self.screen {
+                Screen::Home(h) => {
+                    h.moving = Some((run, what));
+                    Vec::new()
+                }
+                _ => self.failed(format!(
+                    "{what}\nhint: be sure nothing of it still runs there, then `stepwise resume {run} --moved`"
+                )),
+            },
             Msg::Terminate => match &mut self.screen {
                 Screen::Run(v) if v.busy.is_some() => {
                     v.stopping = true;

@@ -59,6 +59,8 @@ pub struct Runner {
     /// Jobs off the loop send what they found here.
     done_tx: mpsc::UnboundedSender<Done>,
     done_rx: mpsc::UnboundedReceiver<Done>,
+    /// Runs a person said go on here although last driven on another machine.
+    moved: std::collections::HashSet<String>,
 }
 
 /// What a job off the loop brings back.
@@ -73,12 +75,19 @@ enum Done {
 pub enum Opening {
     Ready(Box<crate::prepare::Prepared>),
     Ask(Form),
+    /// Last driven on another machine: a person says whether it goes on here.
+    Moved(String),
 }
 
 impl Opening {
     /// Reads the run (and, when secret inputs are missing, its runbook). Slow: off the loop.
     pub fn of(name: &str, inputs: &[(String, String)], args: &RunArgs) -> Result<Opening> {
         let peeked = state::peek(name)?;
+        if !args.moved
+            && let Some(what) = crate::prepare::driven_elsewhere(&peeked)
+        {
+            return Ok(Opening::Moved(what));
+        }
         let given = crate::prepare::pairs(&args.inputs, "NAME=VALUE")?;
         let missing: Vec<String> = peeked
             .inputs
@@ -117,6 +126,7 @@ impl Runner {
             lent: false,
             done_tx,
             done_rx,
+            moved: std::collections::HashSet::new(),
         }
     }
 
@@ -142,6 +152,10 @@ impl Runner {
         match Opening::of(name, inputs, args)? {
             Opening::Ready(prepared) => self.open(*prepared),
             Opening::Ask(form) => Ok(Msg::NeedInputs(form)),
+            Opening::Moved(what) => Ok(Msg::ConfirmMove {
+                run: name.to_string(),
+                what,
+            }),
         }
     }
 
@@ -314,7 +328,7 @@ impl Runner {
     }
 
     /// Starts the job an effect that does slow work asks for.
-    fn start_job(&self, effect: Effect) {
+    fn start_job(&mut self, effect: Effect) {
         match effect {
             Effect::LoadLog { index, path } => {
                 self.job(move || {
@@ -369,11 +383,21 @@ impl Runner {
                     ))
                 });
             }
-            Effect::Resume { name, inputs } => {
-                let args = self.args.clone();
+            Effect::Resume {
+                name,
+                inputs,
+                moved,
+            } => {
+                // Once a person said a run goes on here, it does for this session.
+                if moved {
+                    self.moved.insert(name.clone());
+                }
+                let mut args = self.args.clone();
+                args.moved |= self.moved.contains(&name);
                 self.job(move || match Opening::of(&name, &inputs, &args) {
                     Ok(Opening::Ready(p)) => ready_or_failed(Ok(*p)),
                     Ok(Opening::Ask(form)) => Done::Msg(Msg::NeedInputs(form)),
+                    Ok(Opening::Moved(what)) => Done::Msg(Msg::ConfirmMove { run: name, what }),
                     Err(e) => Done::Msg(Msg::Failed(e.message())),
                 });
             }

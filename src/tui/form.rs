@@ -323,6 +323,7 @@ impl Form {
             Purpose::Resume { run } => vec![Effect::Resume {
                 name: run.clone(),
                 inputs,
+                moved: false,
             }],
         }
     }

@@ -49,6 +49,9 @@ pub struct Home {
     pub message: Option<String>,
     /// A run to delete, once the person says yes.
     pub deleting: Option<String>,
+    /// A run last driven on another machine, asked about before it goes on here: its name,
+    /// and where it was driven.
+    pub moving: Option<(String, String)>,
 }
 
 impl Home {
@@ -67,6 +70,7 @@ impl Home {
             filtering: false,
             message: None,
             deleting: None,
+            moving: None,
         }
     }
 
@@ -116,6 +120,17 @@ impl Home {
     /// Handles a key.
     pub fn key(&mut self, key: KeyEvent) -> Vec<Effect> {
         self.message = None;
+        if let Some((run, _)) = self.moving.take() {
+            if matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
+                return vec![Effect::Resume {
+                    name: run,
+                    inputs: Vec::new(),
+                    moved: true,
+                }];
+            }
+            self.message = Some(format!("{run} was left where it is"));
+            return Vec::new();
+        }
         if let Some(run) = self.deleting.take() {
             if matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
                 return vec![Effect::Remove { run }];
@@ -190,6 +205,7 @@ impl Home {
                             return vec![Effect::Resume {
                                 name: self.lists.runs[i].name.clone(),
                                 inputs: Vec::new(),
+                                moved: false,
                             }];
                         }
                     }

@@ -24,6 +24,11 @@ pub fn draw(f: &mut Frame, area: Rect, h: &Home, app: &App) {
             .unwrap_or_default();
         format!("Delete run {run}{what}? Its state, journal and logs go. y deletes it.")
     });
+    let asking = asking.or_else(|| {
+        h.moving
+            .as_ref()
+            .map(|(_, what)| format!("{what}. Go on here? y goes on."))
+    });
     let message = asking.is_some() || h.message.is_some() || !h.lists.problems.is_empty();
     let [top, books, runs, status, footer] = Layout::vertical([
         Constraint::Length(1),
@@ -70,6 +75,8 @@ pub fn draw(f: &mut Frame, area: Rect, h: &Home, app: &App) {
         )
     } else if h.deleting.is_some() {
         keys_line(&[("y", "delete it"), ("any other key", "keep it")], theme)
+    } else if h.moving.is_some() {
+        keys_line(&[("y", "go on here"), ("any other key", "leave it")], theme)
     } else {
         let (enter, other) = match h.focus {
             HomeList::Runbooks => (("⏎", "start"), ("d", "dry run")),
