@@ -446,8 +446,12 @@ pub struct RunSummary {
     pub updated_at: Timestamp,
 }
 
-/// Whether a process of a step's recorded process group still runs.
-fn group_alive(s: &state::StepState) -> Option<bool> {
+/// Whether a process of a step's recorded process group still runs; not known here for a
+/// run last driven on another machine (its processes are there).
+fn group_alive(st: &RunState, s: &state::StepState) -> Option<bool> {
+    if st.driven_on.as_ref().is_some_and(|p| !p.is_here()) {
+        return None;
+    }
     let group = crate::engine::group::Group {
         pgid: s.pgid?,
         started: s.pgid_started?,
@@ -474,7 +478,7 @@ pub fn driving(st: &RunState) -> Driving {
     Driving {
         driven: driver.is_some(),
         driver,
-        group_alive: st.current().and_then(|(_, s)| group_alive(s)),
+        group_alive: st.current().and_then(|(_, s)| group_alive(st, s)),
     }
 }
 
@@ -708,7 +712,7 @@ pub fn status(run: &str, json: bool) -> Result<i32> {
                 kind: found.map(|(p, i)| p.step(i).kind()),
                 depth: found.map_or(0, |(p, i)| p.steps[i].depth),
                 changed: found.is_some_and(|(p, i)| crate::engine::changed_since_it_ran(p, i, s)),
-                group_alive: group_alive(s),
+                group_alive: group_alive(&st, s),
                 state: s.clone(),
             }
         })
