@@ -5,6 +5,8 @@
 
 #[path = "support/cli.rs"]
 mod cli;
+#[path = "support/procs.rs"]
+mod procs;
 #[path = "support/tui.rs"]
 mod tui;
 
@@ -12,8 +14,9 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use cli::Sandbox;
-use nix::sys::signal::{Signal, kill, killpg};
+use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+use procs::{Reaper, alive as process_alive};
 
 /// A step that records each start and each end, with a sleep in between.
 const ORPHAN: &str = r#"
@@ -49,61 +52,6 @@ fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
     while !f() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn process_alive(pid: i32) -> bool {
-    // A zombie is dead for our purposes.
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
-            .rsplit_once(") ")
-            .is_some_and(|(_, rest)| rest.starts_with('Z')),
-        Err(_) => false,
-    }
-}
-
-/// When a process started, in clock ticks after boot (field 22 of `/proc/PID/stat`).
-fn started(pid: i32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let (_, rest) = stat.rsplit_once(") ")?;
-    rest.split(' ').nth(19)?.parse().ok()
-}
-
-/// Kills, when dropped (also when a test fails), the processes and process groups a test left,
-/// each only while its number is still that process's: numbers come round again quickly.
-#[derive(Default)]
-struct Reaper {
-    /// Process group ids, by their leader, with the leader's start time.
-    groups: Vec<(i32, u64)>,
-    pids: Vec<(i32, u64)>,
-}
-
-impl Reaper {
-    fn group(&mut self, pgid: i32) {
-        if let Some(t) = started(pgid).filter(|_| pgid > 1) {
-            self.groups.push((pgid, t));
-        }
-    }
-
-    fn pid(&mut self, pid: i32) {
-        if let Some(t) = started(pid).filter(|_| pid > 1) {
-            self.pids.push((pid, t));
-        }
-    }
-}
-
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        for &(g, t) in &self.groups {
-            if started(g) == Some(t) {
-                let _ = killpg(Pid::from_raw(g), Signal::SIGKILL);
-            }
-        }
-        for &(p, t) in &self.pids {
-            if started(p) == Some(t) {
-                let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
-            }
-        }
     }
 }
 

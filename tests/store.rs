@@ -13,6 +13,8 @@ mod cli;
 mod machines;
 #[path = "support/moto.rs"]
 mod moto;
+#[path = "support/procs.rs"]
+mod procs;
 
 use std::process::Child;
 use std::time::Duration;
@@ -264,7 +266,7 @@ steps:
 /// wrote `started` to `marks`).
 fn driving(m: &Machine, world: &World, rb: &str, name: &str, reaper: &mut Reaper) -> Child {
     let child = m.spawn(&["run", rb, "--name", name]);
-    reaper.pid(child.id());
+    reaper.pid(child.id() as i32);
     wait_for("the long step to start", Duration::from_secs(60), || {
         world.read("marks").contains("started")
     });
@@ -462,7 +464,7 @@ fn a_writer_whose_lock_was_taken_away_writes_nothing_more() {
     let mut reaper = Reaper::default();
     let child = a.spawn(&["run", &rb, "--name", "st"]);
     let pid = child.id();
-    reaper.pid(pid);
+    reaper.pid(pid as i32);
     wait_for("the step to start", Duration::from_secs(60), || {
         world.read("marks").contains("waiting")
     });

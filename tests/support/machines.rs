@@ -18,6 +18,7 @@ use serde_json::Value;
 use super::aws::{cli, cli_json, cli_raw};
 use super::cli::{Ran, Sandbox};
 use super::moto::Moto;
+pub use super::procs::{Reaper, alive};
 
 /// An S3 store in moto: a bucket and a prefix (empty, or one or more segments).
 pub struct S3<'a> {
@@ -446,23 +447,6 @@ pub fn at(object: &Value, field: &str) -> jiff::Timestamp {
         .unwrap_or_else(|e| panic!("{field} is not RFC 3339 ({e}): {object}"))
 }
 
-/// Whether a process runs (a zombie does not).
-pub fn alive(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
-            .rsplit_once(") ")
-            .is_some_and(|(_, rest)| rest.starts_with('Z')),
-        Err(_) => false,
-    }
-}
-
-/// When a process started, in clock ticks after boot (field 22 of `/proc/PID/stat`).
-fn started(pid: i32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let (_, rest) = stat.rsplit_once(") ")?;
-    rest.split(' ').nth(19)?.parse().ok()
-}
-
 /// Sends a signal to a process, or a process group when `group`.
 pub fn signal(pid: i32, sig: Signal, group: bool) {
     let result = if group {
@@ -471,44 +455,4 @@ pub fn signal(pid: i32, sig: Signal, group: bool) {
         kill(Pid::from_raw(pid), sig)
     };
     result.unwrap_or_else(|e| panic!("{sig} to {pid}: {e}"));
-}
-
-/// Kills, when dropped (also when a test fails), the processes and process groups a test
-/// left, each only while its number is still that process's. A stopped one is continued
-/// first, so that it does not stay stopped if the kill does not reach it.
-#[derive(Default)]
-pub struct Reaper {
-    groups: Vec<(i32, u64)>,
-    pids: Vec<(i32, u64)>,
-}
-
-impl Reaper {
-    pub fn group(&mut self, pgid: i32) {
-        if let Some(t) = started(pgid).filter(|_| pgid > 1) {
-            self.groups.push((pgid, t));
-        }
-    }
-
-    pub fn pid(&mut self, pid: u32) {
-        let pid = pid as i32;
-        if let Some(t) = started(pid).filter(|_| pid > 1) {
-            self.pids.push((pid, t));
-        }
-    }
-}
-
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        for &(g, t) in &self.groups {
-            if started(g) == Some(t) {
-                let _ = killpg(Pid::from_raw(g), Signal::SIGKILL);
-            }
-        }
-        for &(p, t) in &self.pids {
-            if started(p) == Some(t) {
-                let _ = kill(Pid::from_raw(p), Signal::SIGCONT);
-                let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
-            }
-        }
-    }
 }
