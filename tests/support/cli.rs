@@ -90,6 +90,9 @@ impl Sandbox {
             .current_dir(self.path())
             .env("STEPWISE_HOME", self.home())
             .env_remove("AWS_PROFILE")
+            // A run store of the developer's own is not the tests'.
+            .env_remove("STEPWISE_STORE")
+            .env_remove("STEPWISE_STORE_KMS_KEY")
             .stdin(Stdio::null());
         c
     }

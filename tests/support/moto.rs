@@ -251,16 +251,31 @@ impl Moto {
         )
     }
 
+    /// From now on, moto checks each request's credentials and IAM policies (by default it
+    /// lets everything through): `POST /moto-api/reset-auth` with 0 requests let through.
+    pub fn enforce_iam(&self) {
+        match self.post_body("/moto-api/reset-auth", "0") {
+            Ok(200) => {}
+            other => panic!("moto reset-auth: {other:?}; log tail:\n{}", self.log_tail()),
+        }
+    }
+
     /// A bodyless HTTP/1.1 POST to this server; returns the status code.
     fn post(&self, path: &str) -> std::io::Result<u16> {
+        self.post_body(path, "")
+    }
+
+    /// An HTTP/1.1 POST of a plain-text body to this server; returns the status code.
+    fn post_body(&self, path: &str, body: &str) -> std::io::Result<u16> {
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
         let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
         stream.set_read_timeout(Some(Duration::from_secs(30)))?;
         stream.set_write_timeout(Some(Duration::from_secs(5)))?;
         write!(
             stream,
-            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-            self.port
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.port,
+            body.len()
         )?;
         stream.flush()?;
         let mut response = Vec::new();
