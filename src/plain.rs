@@ -561,7 +561,14 @@ pub fn runs(json: bool, names: bool) -> Result<i32> {
     let now = Timestamp::now();
     let mut summaries = Vec::new();
     let mut unreadable = Vec::new();
-    for run in state::list() {
+    let mut runs = state::list();
+    // A store that cannot be listed is not a run that cannot be read.
+    if let [Err(state::StoreError::Remote { .. })] = runs.as_slice()
+        && let Some(Err(e)) = runs.pop()
+    {
+        return Err(e.into());
+    }
+    for run in runs {
         match run {
             Ok(st) => summaries.push(Listed {
                 summary: summary(&st),

@@ -126,6 +126,15 @@ fn a_missing_bucket_and_a_store_that_is_not_one_are_said_and_nothing_runs() {
         &r.stderr,
         "hint: create the bucket no-such-bucket first, or name another with --store",
     );
+    // Listing it is an error too, not a run that cannot be read.
+    let r = run(
+        &sb,
+        &moto,
+        None,
+        &["runs", "--store", "s3://no-such-bucket/x"],
+    );
+    assert_eq!(r.code, 4, "{r:?}");
+    has(&r.stderr, "s3:ListBucket s3://no-such-bucket/x/runs/");
     for bad in ["team-runs/x", "s3:///x", "s3://b/../x"] {
         let r = run(&sb, &moto, None, &["runs", "--store", bad]);
         assert_eq!(r.code, 2, "{bad}: {r:?}");

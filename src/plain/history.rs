@@ -282,7 +282,21 @@ fn store_given(what: &str) -> Result<&'static state::remote::Store> {
 /// `stepwise push RUN --store s3://...`: moves a run from this machine to the store.
 pub fn push(run: &str) -> Result<i32> {
     let store = store_given("push")?;
-    state::push(store, run)?;
+    match state::push(store, run) {
+        Err(StoreError::Exists(_)) => {
+            return Err(Error::Refused {
+                what: format!(
+                    "{} already has a run `{run}`; it was not pushed",
+                    store.url()
+                ),
+                hint: format!(
+                    "remove that one first (`stepwise rm {run} --store {}`), or pull it here under another home",
+                    store.url()
+                ),
+            });
+        }
+        other => other?,
+    }
     outln!(
         "moved run `{run}` to {}; carry on anywhere with `stepwise resume {run} --store {}`",
         store.url(),
@@ -294,7 +308,18 @@ pub fn push(run: &str) -> Result<i32> {
 /// `stepwise pull RUN --store s3://...`: moves a run from the store to this machine.
 pub fn pull(run: &str) -> Result<i32> {
     let store = store_given("pull")?;
-    state::pull(store, run)?;
+    match state::pull(store, run) {
+        Err(StoreError::Exists(_)) => {
+            return Err(Error::Refused {
+                what: format!("this machine already has a run `{run}`; it was not pulled"),
+                hint: format!(
+                    "remove the one here first (`stepwise rm {run}`), or resume it in the store (`stepwise resume {run} --store {}`)",
+                    store.url()
+                ),
+            });
+        }
+        other => other?,
+    }
     outln!(
         "moved run `{run}` from {} to this machine; carry on with `stepwise resume {run}`",
         store.url()
