@@ -300,7 +300,7 @@ impl RunStore {
         let dir = runs.join(&state.name);
         if dir.symlink_metadata().is_ok() {
             // A working copy of a run the S3 store no longer has goes.
-            if mirror.is_none() || remote::held_here(&dir) || fs::remove_dir_all(&dir).is_err() {
+            if mirror.is_none() || held_here(&dir) || fs::remove_dir_all(&dir).is_err() {
                 return Err(StoreError::Exists(state.name.clone()));
             }
         }
@@ -517,12 +517,7 @@ impl RunStore {
                 None => mirror.save(&bytes)?,
             }
         }
-        let mut file = atomic_write_file::AtomicWriteFile::open(&path).map_err(io(&path))?;
-        use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(fs::Permissions::from_mode(0o600))
-            .map_err(io(&path))?;
-        file.write_all(&bytes).map_err(io(&path))?;
-        file.commit().map_err(io(&path))
+        write_private(&path, &bytes)
     }
 
     /// Appends one entry to the journal: who, on which host, when, what, and the result.
@@ -586,6 +581,49 @@ struct JournalEntry<'a> {
     step: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     result: Option<&'a str>,
+}
+
+/// A file written atomically and durably, readable by its owner only: the old or the new
+/// content is there, whole, whatever happens. Written with `commit`.
+fn private_file(path: &Path) -> Result<atomic_write_file::AtomicWriteFile, StoreError> {
+    use std::os::unix::fs::PermissionsExt;
+    let file = atomic_write_file::AtomicWriteFile::open(path).map_err(io(path))?;
+    file.set_permissions(fs::Permissions::from_mode(0o600))
+        .map_err(io(path))?;
+    Ok(file)
+}
+
+/// Writes `bytes` as a `private_file`.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let mut file = private_file(path)?;
+    file.write_all(bytes).map_err(io(path))?;
+    file.commit().map_err(io(path))
+}
+
+/// Whether a process on this machine holds a run's folder (its lock), asked without taking
+/// it: a shared lock tried for a moment.
+fn held_here(dir: &Path) -> bool {
+    let Ok(folder) = File::open(dir) else {
+        return false;
+    };
+    match folder.try_lock_shared() {
+        Ok(()) => {
+            let _ = folder.unlock();
+            false
+        }
+        Err(_) => true,
+    }
+}
+
+/// Removes the folder of a run `held` (its lock taken, so no process drives it): renamed out
+/// of the listing at once (all or nothing), then deleted.
+fn discard(dir: &Path, held: RunStore) -> Result<(), StoreError> {
+    let runs = dir.parent().unwrap_or(dir);
+    let name = dir.file_name().unwrap_or_default().to_string_lossy();
+    let gone = runs.join(format!(".removing-{name}-{}", std::process::id()));
+    fs::rename(dir, &gone).map_err(io(dir))?;
+    drop(held);
+    fs::remove_dir_all(&gone).map_err(io(&gone))
 }
 
 fn make_private_dir(dir: &Path) -> Result<(), StoreError> {

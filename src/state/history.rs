@@ -143,7 +143,7 @@ fn refresh_all(remote: &'static remote::Store, dir: &Path) -> Result<(), StoreEr
     }
     for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if valid_name(&name) && !names.contains(&name) && !remote::held_here(&entry.path()) {
+        if valid_name(&name) && !names.contains(&name) && !held_here(&entry.path()) {
             let _ = fs::remove_dir_all(entry.path());
         }
     }
@@ -166,22 +166,16 @@ pub fn driver(name: &str) -> Option<String> {
             .map(|(lock, _)| lock.holder());
     }
     let dir = runs_dir().join(name);
-    let folder = File::open(&dir).ok()?;
-    match folder.try_lock_shared() {
-        Ok(()) => {
-            let _ = folder.unlock();
-            None
-        }
-        Err(_) => {
-            let holder = fs::read_to_string(dir.join("lock")).unwrap_or_default();
-            let holder = holder.trim();
-            Some(if holder.is_empty() {
-                "unknown process".to_string()
-            } else {
-                holder.to_string()
-            })
-        }
+    if !held_here(&dir) {
+        return None;
     }
+    let holder = fs::read_to_string(dir.join("lock")).unwrap_or_default();
+    let holder = holder.trim();
+    Some(if holder.is_empty() {
+        "unknown process".to_string()
+    } else {
+        holder.to_string()
+    })
 }
 
 /// The folder of an existing run.
@@ -206,11 +200,8 @@ pub fn remove(name: &str) -> Result<(), StoreError> {
         drop(mirror);
     }
     let dir = run_dir(name)?;
-    let store = RunStore::lock(name, dir.clone())?;
-    let gone = runs_dir().join(format!(".removing-{name}-{}", std::process::id()));
-    fs::rename(&dir, &gone).map_err(io(&dir))?;
-    drop(store);
-    fs::remove_dir_all(&gone).map_err(io(&gone))
+    let held = RunStore::lock(name, dir.clone())?;
+    discard(&dir, held)
 }
 
 /// A step definition as it was when it ran, kept by its hash: a diff can show what changed

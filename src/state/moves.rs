@@ -118,10 +118,7 @@ pub fn push(remote: &'static Store, name: &str) -> Result<(), StoreError> {
     let state = fs::read(dir.join("state.json")).map_err(io(&dir))?;
     mirror.save(&state)?;
     drop(mirror);
-    let gone = local_runs().join(format!(".removing-{name}-{}", std::process::id()));
-    fs::rename(&dir, &gone).map_err(io(&dir))?;
-    drop(local);
-    fs::remove_dir_all(&gone).map_err(io(&gone))
+    discard(&dir, local)
 }
 
 /// Moves run `name` from the S3 store `remote` to the local store: refused when a process

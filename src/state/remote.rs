@@ -31,9 +31,7 @@ use crate::aws::ApiError;
 
 mod copy;
 mod lease;
-pub use copy::{
-    append_entry, held_here, refresh, refresh_state, remove_lock, remove_objects, touch_state,
-};
+pub use copy::{append_entry, refresh, refresh_state, remove_lock, remove_objects, touch_state};
 pub use lease::{LockBody, Mirror, machine_id, read_lock};
 
 /// How often the driver renews its lock and puts what running steps printed.

@@ -1,7 +1,7 @@
 //! The working copy of a run in the store, brought up to it for the readers of the local
 //! store; and what a process that does not drive a run writes there.
 
-use super::lease::entry_key;
+use super::lease::{entry_key, next_entry};
 use super::*;
 
 /// Brings run `name`'s state in its working copy up to the store. `Ok(false)` when the store
@@ -14,7 +14,7 @@ pub fn refresh_state(store: &'static Store, name: &str, dir: &Path) -> Result<bo
         return Ok(false);
     };
     make_private_dir(&dir.join("logs"))?;
-    write_file(&dir.join("state.json"), &state)?;
+    write_private(&dir.join("state.json"), &state)?;
     Ok(true)
 }
 
@@ -42,7 +42,7 @@ pub fn refresh(store: &'static Store, name: &str, dir: &Path) -> Result<bool, St
             && let Some((bytes, _)) = store.get(key)?
         {
             make_private_dir(&dir.join("definitions"))?;
-            write_file(&path, &bytes)?;
+            write_private(&path, &bytes)?;
         }
     }
     Ok(true)
@@ -122,10 +122,7 @@ fn refresh_logs(
             .map(|(k, _)| k)
             .into_iter()
             .chain(parts.iter().map(|p| p.1));
-        let mut out = atomic_write_file::AtomicWriteFile::open(&path).map_err(io(&path))?;
-        use std::os::unix::fs::PermissionsExt;
-        out.set_permissions(fs::Permissions::from_mode(0o600))
-            .map_err(io(&path))?;
+        let mut out = private_file(&path)?;
         for key in keys {
             store.download(key, &mut out)?;
         }
@@ -139,29 +136,6 @@ fn refresh_logs(
 struct Log<'a> {
     whole: Option<(&'a String, u64)>,
     parts: Vec<(u64, &'a String, u64)>,
-}
-
-/// Whether a process on this machine holds a working copy (its folder's lock).
-pub fn held_here(dir: &Path) -> bool {
-    let Ok(folder) = File::open(dir) else {
-        return false;
-    };
-    match folder.try_lock_shared() {
-        Ok(()) => {
-            let _ = folder.unlock();
-            false
-        }
-        Err(_) => true,
-    }
-}
-
-fn write_file(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let mut file = atomic_write_file::AtomicWriteFile::open(path).map_err(io(path))?;
-    use std::os::unix::fs::PermissionsExt;
-    file.set_permissions(fs::Permissions::from_mode(0o600))
-        .map_err(io(path))?;
-    file.write_all(bytes).map_err(io(path))?;
-    file.commit().map_err(io(path))
 }
 
 /// Removes every object of run `name` from the store but its lock, which the caller holds
@@ -180,7 +154,7 @@ pub fn remove_objects(store: &'static Store, name: &str) -> Result<(), StoreErro
 /// the next number, tried again if another writer took it meanwhile.
 pub fn append_entry(store: &'static Store, name: &str, line: &[u8]) -> Result<(), StoreError> {
     for _ in 0..5 {
-        let n = store.list(&store.key(name, "journal/"))?.len() as u64 + 1;
+        let n = next_entry(store, name)?;
         if store
             .put_bytes(&entry_key(store, name, n), line.to_vec(), Put::New)?
             .is_ok()

@@ -165,7 +165,7 @@ impl Mirror {
             uploads: Some(uploads),
             uploader,
         };
-        mirror.next_entry = store.list(&store.key(name, "journal/"))?.len() as u64 + 1;
+        mirror.next_entry = next_entry(store, name)?;
         Ok(mirror)
     }
 
@@ -478,6 +478,11 @@ fn put_part(store: &'static Store, name: &str, r: &mut Running) {
 
 pub(super) fn entry_key(store: &'static Store, name: &str, n: u64) -> String {
     store.key(name, &format!("journal/{n:08}.json"))
+}
+
+/// The number the journal's next entry takes.
+pub(super) fn next_entry(store: &'static Store, name: &str) -> Result<u64, StoreError> {
+    Ok(store.list(&store.key(name, "journal/"))?.len() as u64 + 1)
 }
 
 /// The key of a step's log, by its file's name.
