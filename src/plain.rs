@@ -491,16 +491,20 @@ struct Listed {
     driving: Driving,
 }
 
-/// Summarises a run's progress.
+/// Summarises a run's progress (asking whether a process drives it).
 pub fn summary(st: &RunState) -> RunSummary {
+    summarise(st, state::driver(&st.name).is_some())
+}
+
+/// Summarises a run's progress, `driven` or not by a process now.
+fn summarise(st: &RunState, driven: bool) -> RunSummary {
     let current = st.current();
-    let driver = state::driver(&st.name);
     let status = match current.map(|(_, s)| s.status) {
         None => "completed",
         Some(Status::Waiting) => "waiting",
         Some(Status::Failed) => "failed",
         Some(Status::Interrupted) => "interrupted",
-        Some(Status::Running) if driver.is_some() => "running",
+        Some(Status::Running) if driven => "running",
         // Nothing drives it: the process that did died.
         Some(Status::Running) => "interrupted",
         Some(_) => "in_progress",
@@ -570,10 +574,13 @@ pub fn runs(json: bool, names: bool) -> Result<i32> {
     }
     for run in runs {
         match run {
-            Ok(st) => summaries.push(Listed {
-                summary: summary(&st),
-                driving: driving(&st),
-            }),
+            Ok(st) => {
+                let driving = driving(&st);
+                summaries.push(Listed {
+                    summary: summarise(&st, driving.driven),
+                    driving,
+                })
+            }
             Err(e) => unreadable.push(e),
         }
     }
@@ -724,9 +731,10 @@ pub fn status(run: &str, json: bool) -> Result<i32> {
             }
         })
         .collect();
+    let driving = driving(&st);
     let mut report = RunStatus {
-        summary: summary(&st),
-        driving: driving(&st),
+        summary: summarise(&st, driving.driven),
+        driving,
         workdir: st.workdir.clone(),
         inputs: st.inputs.clone(),
         steps,

@@ -345,7 +345,7 @@ impl RunStore {
             Some(remote) => {
                 // The lock in the store, then the working copy as the store has it.
                 let mut mirror = remote::Mirror::lock(remote, name)?;
-                if mirror.read_state()?.is_none() || !remote::refresh(remote, name, &dir)? {
+                if !mirror.refresh(&dir)? {
                     return Err(StoreError::NotFound(name.to_string()));
                 }
                 mirror.settle_left_parts(&dir)?;

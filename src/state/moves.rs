@@ -133,12 +133,11 @@ pub fn pull(remote: &'static Store, name: &str) -> Result<(), StoreError> {
         return Err(StoreError::Exists(name.to_string()));
     }
     let mut mirror = Mirror::lock(remote, name)?;
-    if mirror.read_state()?.is_none() {
-        return Err(StoreError::NotFound(name.to_string()));
-    }
     make_private_dir(&runs)?;
     let build = Build::new(&runs, name)?;
-    remote::refresh(remote, name, &build.dir)?;
+    if !mirror.refresh(&build.dir)? {
+        return Err(StoreError::NotFound(name.to_string()));
+    }
     let from = format!("from {}", remote.url());
     let journal = build.dir.join("journal.jsonl");
     OpenOptions::new()

@@ -13,9 +13,14 @@ pub fn refresh_state(store: &'static Store, name: &str, dir: &Path) -> Result<bo
         }
         return Ok(false);
     };
-    make_private_dir(&dir.join("logs"))?;
-    write_private(&dir.join("state.json"), &state)?;
+    place_state(dir, &state)?;
     Ok(true)
+}
+
+/// Writes a state read from the store in the working copy `dir`.
+pub(super) fn place_state(dir: &Path, state: &[u8]) -> Result<(), StoreError> {
+    make_private_dir(&dir.join("logs"))?;
+    write_private(&dir.join("state.json"), state)
 }
 
 /// Brings run `name`'s working copy up to the store: its state, the journal entries it lacks,
@@ -24,6 +29,16 @@ pub fn refresh(store: &'static Store, name: &str, dir: &Path) -> Result<bool, St
     if !refresh_state(store, name, dir)? {
         return Ok(false);
     }
+    refresh_rest(store, name, dir)?;
+    Ok(true)
+}
+
+/// Brings all but the state of a working copy up to the store.
+pub(super) fn refresh_rest(
+    store: &'static Store,
+    name: &str,
+    dir: &Path,
+) -> Result<(), StoreError> {
     let prefix = store.key(name, "");
     let objects = store.list(&prefix)?;
     let entries: Vec<&String> = objects
@@ -45,7 +60,7 @@ pub fn refresh(store: &'static Store, name: &str, dir: &Path) -> Result<bool, St
             write_private(&path, &bytes)?;
         }
     }
-    Ok(true)
+    Ok(())
 }
 
 /// Appends the entries the working copy's journal lacks (one line each, in the store's

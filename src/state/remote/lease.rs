@@ -200,6 +200,17 @@ impl Mirror {
         Ok(Some(bytes))
     }
 
+    /// Brings the working copy `dir` up to the store, with the state read here (and its ETag
+    /// remembered); `false` when the store has no such run.
+    pub fn refresh(&mut self, dir: &Path) -> Result<bool, StoreError> {
+        let Some(state) = self.read_state()? else {
+            return Ok(false);
+        };
+        super::copy::place_state(dir, &state)?;
+        super::copy::refresh_rest(self.store, &self.name, dir)?;
+        Ok(true)
+    }
+
     /// The state's put: over the state this process last read or wrote.
     fn state_put(&self, bytes: &[u8]) -> (String, Vec<u8>, Put) {
         let when = match &self.state_etag {
@@ -494,8 +505,14 @@ fn log_key(store: &'static Store, name: &str, path: &Path) -> String {
     store.key(name, &format!("logs/{file}"))
 }
 
-/// This machine (this `STEPWISE_HOME`): a random id made the first time it is asked for.
+/// This machine (this `STEPWISE_HOME`): a random id made the first time it is asked for,
+/// read once by a process.
 pub fn machine_id() -> String {
+    static ID: OnceLock<String> = OnceLock::new();
+    ID.get_or_init(read_or_make_machine_id).clone()
+}
+
+fn read_or_make_machine_id() -> String {
     let path = home().join("machine-id");
     if let Ok(id) = fs::read_to_string(&path) {
         let id = id.trim();
