@@ -557,7 +557,7 @@ fn progress_driven(s: &RunSummary, d: &Driving) -> String {
 /// and why (on stderr with `--json`, whose list holds readable runs only).
 pub fn runs(json: bool, names: bool) -> Result<i32> {
     if names {
-        for st in state::list().into_iter().flatten() {
+        for st in state::list().unwrap_or_default().into_iter().flatten() {
             outln!("{}", st.name);
         }
         return Ok(exit::OK);
@@ -565,14 +565,7 @@ pub fn runs(json: bool, names: bool) -> Result<i32> {
     let now = Timestamp::now();
     let mut summaries = Vec::new();
     let mut unreadable = Vec::new();
-    let mut runs = state::list();
-    // A store that cannot be listed is not a run that cannot be read.
-    if let [Err(state::StoreError::Remote { .. })] = runs.as_slice()
-        && let Some(Err(e)) = runs.pop()
-    {
-        return Err(e.into());
-    }
-    for run in runs {
+    for run in state::list()? {
         match run {
             Ok(st) => {
                 let driving = driving(&st);

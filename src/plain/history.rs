@@ -144,7 +144,7 @@ pub fn prune(older_than: Duration, completed: bool, force: bool) -> Result<i32> 
         )
         .unwrap_or(Timestamp::MIN);
     let mut names = Vec::new();
-    for run in state::list().into_iter().flatten() {
+    for run in state::list()?.into_iter().flatten() {
         if run.updated_at >= cutoff {
             continue;
         }

@@ -100,18 +100,16 @@ pub(super) fn log_in(dir: &Path, step: &str) -> PathBuf {
 
 /// All runs on disk, most recently updated first. Unreadable runs (a folder whose state
 /// cannot be read) are returned as errors naming the path and why; runs being created (hidden
-/// folders) are left out.
-pub fn list() -> Vec<Result<RunState, StoreError>> {
+/// folders) are left out. The error is the S3 store's, when it cannot be listed.
+pub fn list() -> Result<Vec<Result<RunState, StoreError>>, StoreError> {
     let dir = runs_dir();
-    if let Some(remote) = remote::chosen()
-        && let Err(e) = refresh_all(remote, &dir)
-    {
-        return vec![Err(e)];
+    if let Some(remote) = remote::chosen() {
+        refresh_all(remote, &dir)?;
     }
     let entries = match fs::read_dir(&dir) {
         Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
-        Err(e) => return vec![Err(io(&dir)(e))],
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Ok(vec![Err(io(&dir)(e))]),
     };
     let mut runs: Vec<Result<RunState, StoreError>> = entries
         .map(|e| e.map_err(io(&dir)))
@@ -131,7 +129,7 @@ pub fn list() -> Vec<Result<RunState, StoreError>> {
         })
         .collect();
     runs.sort_by_key(|r| std::cmp::Reverse(r.as_ref().map(|s| s.updated_at).ok()));
-    runs
+    Ok(runs)
 }
 
 /// Brings the working copies' states up to the S3 store: every run it has, and none it has

@@ -275,7 +275,8 @@ pub fn scan(paths: &[PathBuf]) -> Lists {
         .collect();
     let mut runs = Vec::new();
     let mut problems = Vec::new();
-    for r in state::list() {
+    // A store that cannot be listed is said as the runs that cannot be read are.
+    for r in state::list().unwrap_or_else(|e| vec![Err(e)]) {
         match r {
             Ok(st) => runs.push(plain::summary(&st)),
             Err(e) => problems.push(e.to_string()),

@@ -73,6 +73,7 @@ pub fn run(launch: Launch) -> Result<i32> {
                 } else {
                     let given = crate::prepare::pairs(&args.inputs, "NAME=VALUE")?;
                     let taken = crate::state::list()
+                        .unwrap_or_default()
                         .into_iter()
                         .flatten()
                         .map(|r| r.name)
