@@ -449,17 +449,11 @@ impl RunStore {
         step: Option<&str>,
         result: Option<&str>,
     ) -> Result<(), StoreError> {
-        if self.mirror.is_none() {
-            self.journal(what, step, result)?;
-            return self.save(state);
-        }
-        let line = entry_line(what, step, result);
-        self.write(state, Some(&line))?;
-        let path = self.dir.join("journal.jsonl");
-        self.journal.write_all(&line).map_err(io(&path))
+        self.write(state, Some(&entry_line(what, step, result)))
     }
 
-    /// Writes the state (with an S3 store, there first, with the journal entry `line`).
+    /// Writes the state, after the journal entry `line` when given (with an S3 store, both go
+    /// there first, at once).
     fn write(&mut self, state: &RunState, line: Option<&[u8]>) -> Result<(), StoreError> {
         let path = self.dir.join("state.json");
         let corrupt = |e: serde_json::Error| StoreError::Corrupt {
@@ -472,7 +466,10 @@ impl RunStore {
             if old.is_none_or(|old| old != step) {
                 // A step that started (again) or ended since the last write; the first write
                 // of a process records where steps stand, with their logs already there.
-                if old.is_some_and(|old| old.status != step.status || old.attempts != step.attempts)
+                if self.mirror.is_some()
+                    && old.is_some_and(|old| {
+                        old.status != step.status || old.attempts != step.attempts
+                    })
                 {
                     moved.push((key.as_str(), step.status));
                 }
@@ -517,6 +514,9 @@ impl RunStore {
                 None => mirror.save(&bytes)?,
             }
         }
+        if let Some(line) = line {
+            self.append(line)?;
+        }
         write_private(&path, &bytes)
     }
 
@@ -531,10 +531,14 @@ impl RunStore {
         if let Some(mirror) = self.mirror.as_mut() {
             mirror.journal(&line)?;
         }
-        // One write call per entry, on a file opened for appending: entries never interleave
-        // or tear, even with a crash right after.
+        self.append(&line)
+    }
+
+    /// Appends a journal line to the local journal. One write call per entry, on a file
+    /// opened for appending: entries never interleave or tear, even with a crash right after.
+    fn append(&mut self, line: &[u8]) -> Result<(), StoreError> {
         let path = self.dir.join("journal.jsonl");
-        self.journal.write_all(&line).map_err(io(&path))
+        self.journal.write_all(line).map_err(io(&path))
     }
 
     /// Keeps a step's definition by its hash (see `definition`); `text` is made only when
