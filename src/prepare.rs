@@ -232,11 +232,11 @@ fn new_state(plan: &Plan, name: &str, inputs: &InputValues) -> Result<RunState> 
             title: root.doc.title.clone(),
             hash: root.hash(),
         },
-        workdir: workdir.clone(),
+        workdir,
         created_at: now,
         updated_at: now,
         inputs: crate::engine::context::recorded(inputs),
-        driven_on: Some(state::Place::here(workdir.clone())),
+        driven_on: None,
         steps: plan
             .steps
             .iter()
@@ -300,13 +300,15 @@ pub fn prepare_start(
     let inputs = resolve_inputs(&plan, &given, &IndexMap::new(), dry, ask)?;
     let name = run_name(&plan, name, &inputs)?;
     let decisions = decisions(args)?;
-    let state = new_state(&plan, &name, &inputs)?;
+    let mut state = new_state(&plan, &name, &inputs)?;
     let store = if dry {
         None
     } else {
         if state::exists(&name) {
             return Err(state::StoreError::Exists(name).into());
         }
+        // Where it is driven: recorded for a run that is made (a dry run writes nothing).
+        state.driven_on = Some(state::Place::here(state.workdir.clone()));
         Some(RunStore::create(&state)?)
     };
     let values = Values::new(&name, inputs);

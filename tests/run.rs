@@ -597,6 +597,11 @@ steps:
         !sb.home().join("runs").exists(),
         "a dry run wrote run state"
     );
+    // Nor anything else of stepwise's (not even this machine's id).
+    let written: Vec<_> = std::fs::read_dir(sb.home())
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(written.is_empty(), "a dry run wrote {written:?}");
 }
 
 const SLOW: &str = r#"
