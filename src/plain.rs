@@ -449,7 +449,7 @@ pub struct RunSummary {
 /// Whether a process of a step's recorded process group still runs; not known here for a
 /// run last driven on another machine (its processes are there).
 fn group_alive(st: &RunState, s: &state::StepState) -> Option<bool> {
-    if st.driven_on.as_ref().is_some_and(|p| !p.is_here()) {
+    if st.driven_elsewhere().is_some() {
         return None;
     }
     let group = crate::engine::group::Group {

@@ -329,7 +329,7 @@ pub fn prepare_start(
 /// checkout, cloned here) from `cwd`.
 pub fn runbook_path(st: &RunState, cwd: &Path) -> PathBuf {
     let path = &st.runbook.path;
-    let Some(there) = st.driven_on.as_ref().filter(|p| !p.is_here()) else {
+    let Some(there) = st.driven_elsewhere() else {
         return path.clone();
     };
     if path.is_file() {
@@ -343,7 +343,7 @@ pub fn runbook_path(st: &RunState, cwd: &Path) -> PathBuf {
 
 /// What to say of a run last driven on another machine; `None` when it was driven here.
 pub fn driven_elsewhere(st: &RunState) -> Option<String> {
-    let there = st.driven_on.as_ref().filter(|p| !p.is_here())?;
+    let there = st.driven_elsewhere()?;
     Some(format!(
         "run `{}` was last driven on {} ({}, in {}); the files its steps wrote are there, \
          not here, and its relative paths will resolve in this folder",
@@ -375,10 +375,13 @@ fn carry_on_here(st: &RunState, moved: bool, ask: bool) -> Result<()> {
     }
     Err(Error::Refused {
         what,
-        hint: format!(
-            "be sure nothing of it still runs there, then `stepwise resume {name} --moved`"
-        ),
+        hint: carry_on_hint(name),
     })
+}
+
+/// How to go on with a run last driven on another machine, once a person is sure.
+pub fn carry_on_hint(name: &str) -> String {
+    format!("be sure nothing of it still runs there, then `stepwise resume {name} --moved`")
 }
 
 /// Opens a run to go on with it (takes its lock). Inputs are as recorded, replaced by
@@ -396,7 +399,7 @@ pub fn prepare_resume(
     let runbook = runbook_path(&peeked, &cwd);
     let plan = load(&runbook)?;
     let (mut store, mut state) = RunStore::open(name)?;
-    if let Some(there) = state.driven_on.clone().filter(|p| !p.is_here()) {
+    if let Some(there) = state.driven_elsewhere().cloned() {
         carry_on_here(&state, args.moved, ask)?;
         // Its steps' processes, if any still run, are there: not to be looked for here.
         for st in state.steps.values_mut() {

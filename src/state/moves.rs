@@ -30,6 +30,13 @@ impl Place {
     }
 }
 
+impl RunState {
+    /// Where the run was last driven, when that was another machine.
+    pub fn driven_elsewhere(&self) -> Option<&Place> {
+        self.driven_on.as_ref().filter(|p| !p.is_here())
+    }
+}
+
 /// Takes away the lock of run `name` from a holder that stopped renewing it (one that renews
 /// it still is refused unless `force`), with a `run.unlocked` journal entry. Returns the
 /// holder, or `None` when nothing held the run. In the local store a lock ends with its

@@ -272,7 +272,8 @@ impl App {
                     Vec::new()
                 }
                 _ => self.failed(format!(
-                    "{what}\nhint: be sure nothing of it still runs there, then `stepwise resume {run} --moved`"
+                    "{what}\nhint: {}",
+                    crate::prepare::carry_on_hint(&run)
                 )),
             },
             Msg::Terminate => match &mut self.screen {
