@@ -149,3 +149,53 @@ fn a_missing_bucket_and_a_store_that_is_not_one_are_said_and_nothing_runs() {
     assert_eq!(r.code, 2, "{r:?}");
     assert!(!sb.path().join("ran").exists(), "the step ran");
 }
+
+/// Puts `body` (a file's content) at `key` in the bucket, with the aws CLI.
+fn put(moto: &Moto, sb: &Sandbox, bucket: &str, key: &str, body: &[u8]) {
+    let file = sb.path().join("body");
+    std::fs::write(&file, body).unwrap();
+    let to = format!("s3://{bucket}/{key}");
+    aws::cli(moto, &["s3", "cp", file.to_str().unwrap(), &to]);
+}
+
+#[test]
+fn a_lock_object_that_is_not_one_or_too_big_is_refused_and_taken_away_only_by_force() {
+    let moto = Moto::start();
+    cli_json(&moto, &["s3api", "create-bucket", "--bucket", "runs"]);
+    let sb = Sandbox::new();
+    sb.write("rb.yaml", RUNBOOK);
+    fn with<'a>(args: &[&'a str]) -> Vec<&'a str> {
+        [args, &["--store", "s3://runs/team"]].concat()
+    }
+    let r = run(
+        &sb,
+        &moto,
+        None,
+        &with(&["run", "rb.yaml", "--plain", "--name", "r"]),
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    // A lock written by hand, with quotes, an escape sequence and a command in it.
+    let hostile = b"{\"user\": \"$(touch pwned)\x1b[2J\", \"pid\": \"not a number\"";
+    for body in [&hostile[..], &vec![b'x'; 65 * 1024 * 1024][..]] {
+        put(&moto, &sb, "runs", "team/runs/r/lock", body);
+        let r = run(&sb, &moto, None, &with(&["resume", "r", "--plain"]));
+        assert_eq!(r.code, 4, "{r:?}");
+        has(&r.stderr, "s3://runs/team/runs/r/lock");
+        has(&r.stderr, "`stepwise unlock r --force`");
+        assert!(!r.stderr.contains('\x1b'), "{r:?}");
+        // Without --force it is not taken away; with it, it is, and said so.
+        let r = run(&sb, &moto, None, &with(&["unlock", "r"]));
+        assert_eq!(r.code, 4, "{r:?}");
+        let r = run(&sb, &moto, None, &with(&["unlock", "r", "--force"]));
+        assert_eq!(r.code, 0, "{r:?}");
+        has(
+            &r.stdout,
+            "took the lock from a lock object that cannot be read",
+        );
+        let r = run(&sb, &moto, None, &with(&["log", "r", "--json"]));
+        has(&r.stdout, "\"run.unlocked\"");
+    }
+    assert!(!sb.path().join("pwned").exists());
+    let r = run(&sb, &moto, None, &with(&["resume", "r", "--plain"]));
+    assert_eq!(r.code, 0, "{r:?}");
+}

@@ -40,6 +40,9 @@ pub const RENEW_EVERY: Duration = Duration::from_secs(5);
 pub const LEASE: Duration = Duration::from_secs(30);
 /// The most of a running step's log put in one part.
 const PART_MAX: u64 = 8 * 1024 * 1024;
+/// The largest object read whole (a state, a lock, a journal entry, a definition); logs are
+/// streamed. A larger one is not stepwise's, and is refused rather than read into memory.
+const OBJECT_MAX: i64 = 64 * 1024 * 1024;
 
 /// An S3 run store.
 pub struct Store {
@@ -211,6 +214,12 @@ impl Store {
         let got = block(async move {
             let o = call.send().await?;
             let etag = o.e_tag.clone().unwrap_or_default();
+            let size = o.content_length().unwrap_or(0);
+            if size > OBJECT_MAX {
+                return Ok(Err(format!(
+                    "it is {size} bytes, more than stepwise reads of such an object ({OBJECT_MAX})"
+                )));
+            }
             let body = o.body.collect().await.map(|b| b.into_bytes().to_vec());
             Ok::<_, SdkError<aws_sdk_s3::operation::get_object::GetObjectError>>(
                 body.map(|b| (b, etag)).map_err(|e| e.to_string()),
@@ -224,6 +233,16 @@ impl Store {
                 hint: None,
             }),
             Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key()) => Ok(None),
+            Err(e) => Err(self.error("s3:GetObject", key, e)),
+        }
+    }
+
+    /// An object's ETag; `None` when there is none.
+    pub fn head(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let call = self.client.head_object().bucket(&self.bucket).key(key);
+        match block(call.send())? {
+            Ok(o) => Ok(Some(o.e_tag.unwrap_or_default())),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
             Err(e) => Err(self.error("s3:GetObject", key, e)),
         }
     }

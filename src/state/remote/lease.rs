@@ -52,13 +52,27 @@ pub fn read_lock(
     name: &str,
 ) -> Result<Option<(LockBody, String)>, StoreError> {
     let key = store.key(name, "lock");
-    let Some((bytes, etag)) = store.get(&key)? else {
+    let unlock = || format!("if no process drives it, `stepwise unlock {name} --force`");
+    let got = store.get(&key).map_err(|e| match e {
+        // Too big to be a lock: not one.
+        StoreError::Remote {
+            what,
+            message,
+            hint: None,
+        } => StoreError::Remote {
+            what,
+            message,
+            hint: Some(unlock()),
+        },
+        e => e,
+    })?;
+    let Some((bytes, etag)) = got else {
         return Ok(None);
     };
     let body = serde_json::from_slice(&bytes).map_err(|e| StoreError::Remote {
         what: format!("s3://{}/{key}", store.bucket),
         message: format!("the lock cannot be read: {e}"),
-        hint: Some(format!("if no process drives it, `stepwise unlock {name}`")),
+        hint: Some(unlock()),
     })?;
     Ok(Some((body, etag)))
 }
