@@ -135,7 +135,13 @@ fn a_missing_bucket_and_a_store_that_is_not_one_are_said_and_nothing_runs() {
     );
     assert_eq!(r.code, 4, "{r:?}");
     has(&r.stderr, "s3:ListBucket s3://no-such-bucket/x/runs/");
-    for bad in ["team-runs/x", "s3:///x", "s3://b/../x"] {
+    for bad in [
+        "team-runs/x",
+        "s3:///x",
+        "s3://b/../x",
+        "s3://b/./x",
+        "s3://b/a//x",
+    ] {
         let r = run(&sb, &moto, None, &["runs", "--store", bad]);
         assert_eq!(r.code, 2, "{bad}: {r:?}");
         has(&r.stderr, &format!("`{bad}` is not a run store"));

@@ -70,8 +70,9 @@ pub fn choose(url: &str, kms_key: Option<&str>) -> Result<(), StoreError> {
         return Err(bad("the bucket's name is missing"));
     }
     let prefix = prefix.trim_matches('/');
-    if prefix.split('/').any(|p| p == "..") {
-        return Err(bad("a prefix has no `..`"));
+    // Each segment is a folder of the working copies: two stores never share one.
+    if !prefix.is_empty() && prefix.split('/').any(|p| matches!(p, "" | "." | "..")) {
+        return Err(bad("a prefix has no empty, `.` or `..` segment"));
     }
     let prefix = if prefix.is_empty() {
         String::new()
