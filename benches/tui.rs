@@ -52,6 +52,7 @@ fn big_view() -> RunView {
         updated_at: t,
         inputs: Default::default(),
         driven_on: None,
+        last_check: None,
         steps: plan
             .steps
             .iter()

@@ -110,6 +110,36 @@ pub enum Command {
         #[arg(long, short = 'f')]
         follow: bool,
     },
+    /// Re-check finished runs: whether what their steps made true still holds (read-only)
+    ///
+    /// Runs again the read-only part of every done step: a `check`, a `skip_if` or `recheck`
+    /// script, an AWS action reading the current state, a `file` compared with what is there.
+    /// A `run` step's own script never runs. Writes only a journal entry and the time of the
+    /// check in each run's state. Exit status: 0 all hold, 1 something drifted, 5 something
+    /// could not be checked, 6 something expires within its `warn_before`.
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["runs", "all"])))]
+    Check {
+        /// The runs' names
+        runs: Vec<String>,
+        /// Every finished run
+        #[arg(long, conflicts_with = "runs")]
+        all: bool,
+        /// Print JSON instead of lines
+        #[arg(long)]
+        json: bool,
+        /// Print only what did not hold (nothing when all hold)
+        #[arg(long, short = 'q', conflicts_with = "json")]
+        quiet: bool,
+        /// A secret input the check needs (secrets are not kept; repeatable)
+        #[arg(long = "input", short = 'i', value_name = "NAME=VALUE")]
+        inputs: Vec<String>,
+        /// AWS profile for AWS steps (overrides the runbook's)
+        #[arg(long)]
+        profile: Option<String>,
+        /// AWS region for AWS steps (overrides the runbook's)
+        #[arg(long)]
+        region: Option<String>,
+    },
     /// Remove runs (a run a process drives is refused)
     Rm {
         /// The runs' names

@@ -58,6 +58,26 @@ pub fn main(cli: Cli) -> Result<i32> {
             Ok(exit::OK)
         }
         Command::Status { run, json } => plain::status(&run, json),
+        Command::Check {
+            runs,
+            all,
+            json,
+            quiet,
+            inputs,
+            profile,
+            region,
+        } => plain::check(plain::Asked {
+            runs,
+            all,
+            json,
+            quiet,
+            inputs,
+            aws: crate::aws::AwsSettings {
+                profile,
+                region,
+                ..Default::default()
+            },
+        }),
         Command::Run {
             file,
             dry_run,

@@ -15,6 +15,12 @@ pub mod exit {
     /// stepwise itself could not go on: the run is held by another process, a step's processes
     /// left by a stepwise that died still run, or the run's files cannot be read or written.
     pub const ERROR: i32 = 4;
+    /// `stepwise check`: something drifted (the same number as a failed step).
+    pub const DRIFTED: i32 = 1;
+    /// `stepwise check`: nothing drifted, but something could not be checked.
+    pub const UNKNOWN: i32 = 5;
+    /// `stepwise check`: all holds, but something expires within its `warn_before`.
+    pub const EXPIRING: i32 = 6;
     /// The run was interrupted (Ctrl-C or SIGTERM); the step that was running is recorded as
     /// interrupted.
     pub const INTERRUPTED: i32 = 130;

@@ -3,7 +3,9 @@
 //! This is the front end for scripts, CI and terminals where the UI is not wanted. It reads
 //! the same events the terminal UI reads.
 
+mod check;
 mod history;
+pub use check::{Asked, check, exit_status};
 use history::{confirmations, step_details};
 pub use history::{entry_line, log, prune, pull, push, rm, unlock};
 

@@ -237,6 +237,7 @@ fn new_state(plan: &Plan, name: &str, inputs: &InputValues) -> Result<RunState> 
         updated_at: now,
         inputs: crate::engine::context::recorded(inputs),
         driven_on: None,
+        last_check: None,
         steps: plan
             .steps
             .iter()

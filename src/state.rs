@@ -20,10 +20,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+mod checked;
 mod error;
 mod history;
 mod moves;
 pub mod remote;
+pub use checked::{Held, LastCheck};
 pub use error::StoreError;
 pub use history::{Entry, definition, driver, journal, list, remove, step_log};
 pub use moves::{Place, pull, push, unlock};
@@ -149,6 +151,9 @@ pub struct RunState {
     /// Where the run was last driven from (absent in runs made before it was recorded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub driven_on: Option<Place>,
+    /// What `stepwise check` found when it last re-checked the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_check: Option<LastCheck>,
 }
 
 impl StepState {
@@ -272,6 +277,8 @@ struct StateOnDisk<'a> {
     steps: IndexMap<&'a str, &'a RawValue>,
     #[serde(skip_serializing_if = "Option::is_none")]
     driven_on: Option<&'a Place>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_check: Option<&'a LastCheck>,
 }
 
 impl RunStore {
@@ -496,6 +503,7 @@ impl RunStore {
             inputs: &state.inputs,
             steps,
             driven_on: state.driven_on.as_ref(),
+            last_check: state.last_check.as_ref(),
         };
         let mut bytes = serde_json::to_vec_pretty(&on_disk).map_err(corrupt)?;
         bytes.push(b'\n');

@@ -181,6 +181,7 @@ fn new_state(dir: &std::path::Path, plan: &stepwise::runbook::Plan) -> RunState 
         updated_at: now,
         inputs: IndexMap::new(),
         driven_on: None,
+        last_check: None,
         steps: plan
             .steps
             .iter()

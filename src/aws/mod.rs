@@ -90,6 +90,11 @@ pub struct Planned {
     pub verdict: Verdict,
     /// Says it for a person: "would create user ada", "already as wanted: ...", a diff.
     pub text: String,
+    /// What is there now, when the action can say it in a line (`stepwise check` shows it
+    /// beside `wanted`).
+    pub current: Option<String>,
+    /// What applying would make it.
+    pub wanted: Option<String>,
 }
 
 /// The kind of thing an action would do.
@@ -108,34 +113,51 @@ pub enum Verdict {
 }
 
 impl Planned {
+    /// With what is there now and what is wanted, each in a line.
+    pub fn values(mut self, current: impl Into<String>, wanted: impl Into<String>) -> Planned {
+        self.current = Some(current.into());
+        self.wanted = Some(wanted.into());
+        self
+    }
+
     pub fn as_wanted(text: impl fmt::Display) -> Planned {
         Planned {
             verdict: Verdict::AsWanted,
             text: format!("already as wanted: {text}"),
+            current: None,
+            wanted: None,
         }
     }
     pub fn would(text: impl fmt::Display) -> Planned {
         Planned {
             verdict: Verdict::WouldChange,
             text: format!("would {text}"),
+            current: None,
+            wanted: None,
         }
     }
     pub fn refuse(text: impl fmt::Display) -> Planned {
         Planned {
             verdict: Verdict::WouldRefuse,
             text: format!("would refuse: {text}"),
+            current: None,
+            wanted: None,
         }
     }
     pub fn read(text: impl fmt::Display) -> Planned {
         Planned {
             verdict: Verdict::Read,
             text: text.to_string(),
+            current: None,
+            wanted: None,
         }
     }
     pub fn unknown(text: impl fmt::Display) -> Planned {
         Planned {
             verdict: Verdict::Unknown,
             text: text.to_string(),
+            current: None,
+            wanted: None,
         }
     }
 }
@@ -196,6 +218,13 @@ pub trait Action: Send + Sync {
     fn request(&self, params: &Value) -> Value;
     /// Reads the current state and says what applying would do; changes nothing.
     fn plan<'a>(
+        &'a self,
+        aws: &'a Aws,
+        params: &'a Value,
+    ) -> BoxFuture<'a, Result<Planned, AwsError>>;
+    /// As `plan`, for a step that ran: what is missing is said as an error (it was there
+    /// when the step ran), not as something an earlier step may still create.
+    fn recheck<'a>(
         &'a self,
         aws: &'a Aws,
         params: &'a Value,
@@ -296,6 +325,16 @@ impl<T: Typed> Action for T {
                 ))),
                 other => other,
             }
+        })
+    }
+    fn recheck<'a>(
+        &'a self,
+        aws: &'a Aws,
+        params: &'a Value,
+    ) -> BoxFuture<'a, Result<Planned, AwsError>> {
+        Box::pin(async move {
+            let p = parse::<T::P>(T::NAME, params)?;
+            Typed::plan(self, aws, &p).await
         })
     }
     fn apply<'a>(

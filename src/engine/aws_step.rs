@@ -248,7 +248,7 @@ impl Engine {
 }
 
 /// An AWS step's `with`, resolved for its action (its scripts' values quoted in place).
-fn params(
+pub(super) fn params(
     step: &crate::runbook::Step,
     action: &dyn aws::Action,
     ctx: &minijinja::Value,

@@ -20,6 +20,7 @@ mod manual;
 mod outputs;
 mod poll;
 mod preview;
+mod recheck;
 mod record;
 mod script_step;
 pub mod secrets;
@@ -48,6 +49,7 @@ pub use drive::{Ack, Command, Handoff, Report, serve};
 pub use error::StepError;
 use gates::Gate;
 pub use outputs::scalar;
+pub use recheck::{StepCheck, last_check};
 pub use secrets::{MASK, Secrets};
 pub use shell::Stream;
 

@@ -148,6 +148,13 @@ impl Loader {
             ("run", step.run.as_deref()),
             ("check", step.check.as_deref()),
             ("skip_if", step.skip_if.as_deref()),
+            (
+                "recheck",
+                match &step.recheck {
+                    Some(crate::runbook::Recheck::Script(text)) => Some(text.as_str()),
+                    _ => None,
+                },
+            ),
         ];
         for (field, text) in scripts {
             let (Some(text), Some(n)) = (text, node.get(field)) else {
@@ -176,6 +183,16 @@ impl Loader {
             (
                 "skip_if",
                 &[
+                    StepKind::Run,
+                    StepKind::Check,
+                    StepKind::Aws,
+                    StepKind::File,
+                ],
+            ),
+            (
+                "recheck",
+                &[
+                    StepKind::Manual,
                     StepKind::Run,
                     StepKind::Check,
                     StepKind::Aws,

@@ -56,6 +56,7 @@ pub const STEP_KEYS: &[&str] = &[
     "checklist",
     "when",
     "skip_if",
+    "recheck",
     "outputs",
     "danger",
     "retry",

@@ -9,7 +9,7 @@ pub mod source;
 
 pub use crate::syntax::{closest, template, yaml};
 pub use load::{Plan, PlanStep, Runbook, Scope, Work, load, validate};
-pub use model::{Duration, Input, RunbookDoc, Step, StepKind};
+pub use model::{Duration, Input, Recheck, RunbookDoc, Step, StepKind};
 pub use source::{Diagnostic, SourceFile};
 
 /// Writes the JSON Schema of the format, as committed in `assets/`.

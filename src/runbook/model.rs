@@ -154,6 +154,12 @@ pub struct Step {
     /// A read-only bash script; when it succeeds the step is recorded as already satisfied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skip_if: Option<String>,
+    /// How `stepwise check` re-checks the finished step: `false` (not at all: what it made
+    /// true is not meant to last), or a read-only bash script whose exit status says whether
+    /// it still holds. By default a `check` runs again, an `aws` action reads the current state,
+    /// a `file` is compared, and a `run` step's `skip_if` runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recheck: Option<Recheck>,
     /// Named values the step produces, for later steps as `{{ steps.<id>.<name> }}`.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub outputs: IndexMap<String, Option<OutputSpec>>,
@@ -384,6 +390,61 @@ impl JsonSchema for Retry {
                     "additionalProperties": false
                 }
             ]
+        })
+    }
+}
+
+/// How a finished step is re-checked (`recheck:`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recheck {
+    /// `false`: the step is not re-checked.
+    Off,
+    /// `true`: re-checked its kind's own way, as without `recheck`.
+    Kind,
+    /// A read-only bash script (a template): exit status 0 when what the step made true holds.
+    Script(String),
+}
+
+impl Serialize for Recheck {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Recheck::Off => s.serialize_bool(false),
+            Recheck::Kind => s.serialize_bool(true),
+            Recheck::Script(text) => s.serialize_str(text),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Recheck {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Recheck;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("`false`, `true`, or a read-only bash script")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Recheck, E> {
+                Ok(if v { Recheck::Kind } else { Recheck::Off })
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Recheck, E> {
+                Ok(Recheck::Script(v.to_string()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Recheck, E> {
+                Ok(Recheck::Script(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for Recheck {
+    fn schema_name() -> Cow<'static, str> {
+        "Recheck".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "How `stepwise check` re-checks the finished step: `false` (not at all), `true` (its kind's own way), or a read-only bash script whose exit status says whether it still holds.",
+            "oneOf": [ { "type": "boolean" }, { "type": "string" } ]
         })
     }
 }

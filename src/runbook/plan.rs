@@ -167,12 +167,13 @@ pub(super) fn step_hash(step: &Step) -> String {
     hex::encode(&Sha256::digest(&json)[..12])
 }
 
-/// A step without what only explains it: titles and descriptions explain a step; editing
-/// them does not change what it does.
+/// A step without what only explains or re-checks it: titles and descriptions explain a step,
+/// and `recheck` only reads; editing them does not change what it does.
 fn what_it_does(step: &Step) -> Step {
     let mut what = step.clone();
     what.title.clear();
     what.description = None;
+    what.recheck = None;
     what
 }
 

@@ -18,6 +18,7 @@ fn state(steps: usize) -> RunState {
         updated_at: now,
         inputs: IndexMap::from([("a".to_string(), InputValue::Value { value: "1".into() })]),
         driven_on: None,
+        last_check: None,
         steps: (0..steps)
             .map(|i| (format!("s{i}"), StepState::default()))
             .collect(),

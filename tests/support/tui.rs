@@ -40,6 +40,7 @@ pub fn fresh_state(plan: &Plan, name: &str) -> RunState {
         updated_at: t,
         inputs: IndexMap::new(),
         driven_on: None,
+        last_check: None,
         steps: plan
             .steps
             .iter()

@@ -1,0 +1,432 @@
+//! Re-checking a finished run (`stepwise check`): the read-only part of every done step runs
+//! again and says whether what the step made true still holds. Nothing that changes anything
+//! runs: a `run` step takes part only through its `skip_if` or its `recheck` script, an AWS
+//! action only reads (`Action::recheck`, or a read-only action), and a `file` step is compared.
+//! Nothing is written to the step's log or state; the command records one journal entry and
+//! the time of the check (see `last_check`).
+
+use serde::Serialize;
+
+use super::*;
+use crate::runbook::Recheck;
+use crate::state::{Held, LastCheck};
+
+/// How long a re-checking script may take when its step sets no `timeout`.
+const SCRIPT_LIMIT: Duration = Duration::from_secs(300);
+
+/// How many of a failing script's last output lines are kept, and how long each may be.
+const TAIL_LINES: usize = 10;
+const TAIL_WIDTH: usize = 300;
+
+/// What re-checking one step found.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepCheck {
+    pub key: String,
+    pub title: String,
+    pub kind: &'static str,
+    pub status: Held,
+    /// What was found, or why it could not be told (secrets masked).
+    pub text: String,
+    /// What is there now, when it can be said in a line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current: Option<String>,
+    /// What the step made it (and wants it to be).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wanted: Option<String>,
+    /// A unified diff, wanted against current (a `file` step).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
+    /// How many days what the step made true still holds, when it says (an access key's age).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub days_left: Option<i64>,
+}
+
+/// What one look found, before it is put with its step.
+struct Found {
+    status: Held,
+    text: String,
+    current: Option<String>,
+    wanted: Option<String>,
+    diff: Option<String>,
+    days_left: Option<i64>,
+}
+
+impl Found {
+    fn new(status: Held, text: impl Into<String>) -> Found {
+        Found {
+            status,
+            text: text.into(),
+            current: None,
+            wanted: None,
+            diff: None,
+            days_left: None,
+        }
+    }
+}
+
+impl Engine {
+    /// Re-checks every step of the run, in plan order.
+    pub async fn recheck_all(&mut self) -> Vec<StepCheck> {
+        let mut all = Vec::with_capacity(self.plan.steps.len());
+        for i in 0..self.plan.steps.len() {
+            if self.cancel.is_cancelled() {
+                break;
+            }
+            all.push(self.recheck(i).await);
+        }
+        all
+    }
+
+    /// Re-checks one step: whether what it made true when it ran still holds.
+    pub async fn recheck(&mut self, i: usize) -> StepCheck {
+        let found = self.recheck_found(i).await;
+        let step = self.plan.step(i);
+        let mask = |s: String| self.values.secrets().mask(&s).into_owned();
+        StepCheck {
+            key: self.key(i),
+            title: step.title.clone(),
+            kind: step.kind().name(),
+            status: found.status,
+            text: mask(found.text),
+            current: found.current.map(mask),
+            wanted: found.wanted.map(mask),
+            diff: found.diff.map(mask),
+            days_left: found.days_left,
+        }
+    }
+
+    async fn recheck_found(&mut self, i: usize) -> Found {
+        let status = self.status_of(&self.key(i));
+        if status == Status::Skipped {
+            return Found::new(Held::Unchecked, "it was skipped");
+        }
+        if !status.is_done() {
+            return Found::new(
+                Held::Unchecked,
+                format!("not done: it is {}", status.as_str()),
+            );
+        }
+        let step = self.plan.step(i).clone();
+        let what = match (&step.recheck, self.plan.work(i)) {
+            (Some(Recheck::Off), _) => {
+                return Found::new(Held::Unchecked, "`recheck: false`: it is not re-checked");
+            }
+            (_, Work::Include { .. }) => {
+                return Found::new(
+                    Held::Unchecked,
+                    "an include: its runbook's steps are re-checked each",
+                );
+            }
+            (Some(Recheck::Script(s)), _) => Look::Script("recheck", s.clone()),
+            (_, Work::Check) => Look::Script("check", step.check.clone().unwrap_or_default()),
+            (_, Work::Run) => match &step.skip_if {
+                Some(s) => Look::Script("skip_if", s.clone()),
+                None => {
+                    return Found::new(
+                        Held::Unchecked,
+                        "a `run` step is re-checked only through its `skip_if` or a `recheck` script: its own script changes things",
+                    );
+                }
+            },
+            (_, Work::Manual) => {
+                return Found::new(
+                    Held::Unchecked,
+                    "a manual step is re-checked only with a `recheck` script",
+                );
+            }
+            (_, Work::File) => Look::File,
+            (_, Work::Aws(action)) => Look::Aws(action),
+        };
+        if !matches!(what, Look::Aws(_))
+            && let Some(there) = self.state.driven_elsewhere()
+        {
+            return Found::new(
+                Held::Unknown,
+                format!(
+                    "the run was last driven on {}: the files its steps made are there, not here",
+                    there.host
+                ),
+            );
+        }
+        match step.for_each.clone() {
+            None => self.look(i, &what).await,
+            Some(list) => self.look_each(i, &what, &list).await,
+        }
+    }
+
+    /// A `for_each` step: each item looked at; the worst decides, and each says its part.
+    async fn look_each(&mut self, i: usize, what: &Look, list: &str) -> Found {
+        let items = match self.items(i, list) {
+            Ok(items) => items,
+            Err(e) => return Found::new(Held::Unknown, e),
+        };
+        let mut parts = Vec::new();
+        let mut worst = Held::Holds;
+        let mut days_left: Option<i64> = None;
+        for item in items {
+            self.values.set_item(Some(item.clone()));
+            let found = self.look(i, what).await;
+            self.values.set_item(None);
+            worst = worst.max(found.status);
+            days_left = match (days_left, found.days_left) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            parts.push(format!(
+                "for {item}: {}: {}",
+                found.status.as_str(),
+                found.text
+            ));
+        }
+        Found {
+            days_left,
+            ..Found::new(worst, parts.join("\n"))
+        }
+    }
+
+    async fn look(&mut self, i: usize, what: &Look) -> Found {
+        match what {
+            Look::Script(field, text) => self.look_script(i, field, text).await,
+            Look::File => self.look_file(i),
+            Look::Aws(action) => self.look_aws(i, *action).await,
+        }
+    }
+
+    /// A read-only script: exit status 0 is "still so".
+    async fn look_script(&mut self, i: usize, field: &str, text: &str) -> Found {
+        let unknown = |e: String| Found::new(Held::Unknown, e);
+        let script = match self.render_script(i, text, false) {
+            Ok(s) => s,
+            Err(e) => return unknown(StepError::resolve(field, e).message()),
+        };
+        let step = self.plan.step(i).clone();
+        let mut env = match self.script_env(i, &step.env, None) {
+            Ok(env) => env,
+            Err(e) => return unknown(e.message()),
+        };
+        env.extend(script.vars);
+        let cwd = match self.cwd(i) {
+            Ok(cwd) => cwd,
+            Err(e) => return unknown(e.message()),
+        };
+        let (tx, mut rx) = shell::lines();
+        let run = shell::run(
+            shell::Script {
+                source: &script.source,
+                env,
+                cwd,
+                timeout: Some(step.timeout.map_or(SCRIPT_LIMIT, |t| t.0)),
+                capture: false,
+            },
+            tx,
+            &self.cancel,
+        );
+        // The last lines only, each cut short: a script may write gigabytes.
+        let tail = async {
+            let mut tail = std::collections::VecDeque::new();
+            while let Some((stream, line)) = rx.recv().await {
+                if matches!(stream, Stream::Info) {
+                    continue;
+                }
+                if tail.len() == TAIL_LINES {
+                    tail.pop_front();
+                }
+                tail.push_back(line.chars().take(TAIL_WIDTH).collect::<String>());
+            }
+            tail
+        };
+        let (ran, tail) = tokio::join!(run, tail);
+        let said = || {
+            let lines: Vec<&str> = tail.iter().map(String::as_str).collect();
+            if lines.is_empty() {
+                String::new()
+            } else {
+                format!("\n{}", lines.join("\n"))
+            }
+        };
+        match ran {
+            Err(e) => unknown(format!("`{field}`: bash could not run: {e}")),
+            Ok((shell::Exit::Code(0), _)) => Found::new(Held::Holds, format!("`{field}` passes")),
+            Ok((shell::Exit::Code(code), _)) => Found::new(
+                Held::Drifted,
+                format!("`{field}` no longer passes (exit status {code}){}", said()),
+            ),
+            Ok((shell::Exit::Signal(sig), _)) => {
+                unknown(format!("`{field}` was killed by signal {sig}{}", said()))
+            }
+            Ok((shell::Exit::TimedOut, _)) => unknown(format!(
+                "`{field}` did not end within {}",
+                humantime::format_duration(step.timeout.map_or(SCRIPT_LIMIT, |t| t.0))
+            )),
+            Ok((shell::Exit::Cancelled, _)) => unknown("interrupted".to_string()),
+        }
+    }
+
+    /// A `file` step: the file as it is against what the step would write now.
+    fn look_file(&self, i: usize) -> Found {
+        let ctx = self
+            .values
+            .context(&self.plan, &self.state, self.plan.steps[i].scope, false);
+        let step = self.plan.step(i);
+        let Some(spec) = &step.file else {
+            return Found::new(Held::Unknown, "not a file step");
+        };
+        if let Some(later) = self.file_written_later(i) {
+            return Found::new(
+                Held::Unchecked,
+                format!("step `{later}` changes the same file after it: that step is re-checked"),
+            );
+        }
+        match file::plan(spec, self.plan.runbook_of(i), &self.state.workdir, &ctx) {
+            Ok(c) if !c.changed() => Found::new(Held::Holds, format!("{} is as wanted", c.shown)),
+            Ok(c) => {
+                let text = match &c.old {
+                    None => format!("{} is gone", c.shown),
+                    Some(_) => format!(
+                        "{} changed since the step wrote it (the diff goes from what is there to what the step wants)",
+                        c.shown
+                    ),
+                };
+                Found {
+                    diff: Some(c.diff()),
+                    ..Found::new(Held::Drifted, text)
+                }
+            }
+            Err(e) => Found::new(Held::Unknown, e.message()),
+        }
+    }
+
+    /// A later done `file` step of the run that writes the same file, whose content is then
+    /// that step's to say.
+    fn file_written_later(&self, i: usize) -> Option<String> {
+        let path_of = |j: usize| -> Option<std::path::PathBuf> {
+            let spec = self.plan.step(j).file.as_ref()?;
+            let path = self.render_in(j, &spec.path).ok()?;
+            std::path::absolute(self.state.workdir.join(path)).ok()
+        };
+        let mine = path_of(i)?;
+        (i + 1..self.plan.steps.len())
+            .filter(|&j| matches!(self.plan.work(j), Work::File))
+            .filter(|&j| self.status_of(&self.key(j)).is_done())
+            .find(|&j| path_of(j).as_ref() == Some(&mine))
+            .map(|j| self.key(j))
+    }
+
+    /// An AWS step: a read-only action reads (and a checking one checks) again; any other
+    /// says what applying it would do, and "nothing" is "still so".
+    async fn look_aws(&mut self, i: usize, action: &'static dyn aws::Action) -> Found {
+        let unknown = |e: String| Found::new(Held::Unknown, e);
+        let step = self.plan.step(i).clone();
+        let ctx = self
+            .values
+            .context(&self.plan, &self.state, self.plan.steps[i].scope, false);
+        let params = match aws_step::params(&step, action, &ctx) {
+            Ok(p) => p,
+            Err(e) => return unknown(StepError::resolve("with", e).message()),
+        };
+        let aws = match self.connect_aws(i).await {
+            Ok(aws) => aws,
+            Err(e) => return unknown(e.message()),
+        };
+        if action.read_only() && !action.interactive() {
+            return match action.apply(&aws, &params).await {
+                Ok(outcome) => read_again(outcome),
+                Err(e) if e.code == aws::CHECK_FAILED => Found::new(Held::Drifted, e.message),
+                Err(e) => unknown(e.to_string()),
+            };
+        }
+        match action.recheck(&aws, &params).await {
+            Err(e) if is_gone(&e.code) => {
+                Found::new(Held::Drifted, format!("it is gone: {}", e.message))
+            }
+            Err(e) => unknown(e.to_string()),
+            Ok(planned) => {
+                let status = match planned.verdict {
+                    aws::Verdict::AsWanted | aws::Verdict::Read => Held::Holds,
+                    aws::Verdict::WouldChange | aws::Verdict::WouldRefuse => Held::Drifted,
+                    aws::Verdict::Unknown => Held::Unknown,
+                };
+                Found {
+                    current: planned.current,
+                    wanted: planned.wanted,
+                    ..Found::new(status, planned.text)
+                }
+            }
+        }
+    }
+
+    /// Records a check of one step (from the terminal UI): a journal entry only.
+    pub fn record_step_check(&mut self, check: &StepCheck) -> Result<(), StoreError> {
+        let Some(store) = self.store.as_mut() else {
+            return Ok(());
+        };
+        let first = check.text.lines().next().unwrap_or_default();
+        let result = format!("{}: {first}", check.status.as_str());
+        store.journal("step.checked", Some(&check.key), Some(&result))
+    }
+}
+
+/// What a check of a whole run came to, as kept in its state, and said in a line for its
+/// journal entry.
+pub fn last_check(checks: &[StepCheck], at: Timestamp) -> (LastCheck, String) {
+    let keys = |held: Held| -> Vec<String> {
+        checks
+            .iter()
+            .filter(|c| c.status == held)
+            .map(|c| c.key.clone())
+            .collect()
+    };
+    let last = LastCheck {
+        at,
+        result: Held::overall(checks.iter().map(|c| c.status)),
+        drifted: keys(Held::Drifted),
+        unknown: keys(Held::Unknown),
+        expiring: keys(Held::Expiring),
+    };
+    let holding = checks.iter().filter(|c| c.status == Held::Holds).count();
+    let summary = format!("{}: {}", last.result.as_str(), last.summary(holding));
+    (last, summary)
+}
+
+/// What a re-check looks at.
+enum Look {
+    /// A read-only script, and the field it comes from.
+    Script(&'static str, String),
+    File,
+    Aws(&'static dyn aws::Action),
+}
+
+/// Error codes that say what a step made or found is not there any more.
+fn is_gone(code: &str) -> bool {
+    code == "NoSuchEntity" || code.starts_with("NoSuch") || code.ends_with("NotFound")
+}
+
+/// A read-only action read again: it holds, and says how long it still does when its result
+/// has `days_left` (`status: warning` is within the runbook's `warn_before`).
+fn read_again(outcome: aws::Outcome) -> Found {
+    let days_left = outcome.result.get("days_left").and_then(Value::as_i64);
+    let warning = outcome.result.get("status").and_then(Value::as_str) == Some("warning");
+    let summary = outcome
+        .summary
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    match days_left {
+        Some(n) => {
+            let days = if n == 1 {
+                "1 day".to_string()
+            } else {
+                format!("{n} days")
+            };
+            Found {
+                days_left,
+                ..Found::new(
+                    if warning { Held::Expiring } else { Held::Holds },
+                    format!("expires in {days}: {summary}"),
+                )
+            }
+        }
+        None => Found::new(Held::Holds, summary),
+    }
+}

@@ -1,0 +1,274 @@
+//! `stepwise check`: re-checks finished runs and reports, step by step, what still holds.
+
+use indexmap::IndexMap;
+use jiff::Timestamp;
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::aws::AwsSettings;
+use crate::engine::context::InputValues;
+use crate::engine::{Engine, Event, Mode, StepCheck, Values, last_check};
+use crate::error::{Error, Result, exit};
+use crate::out::{errln, outln};
+use crate::prepare;
+use crate::state::{self, Held, RunState, RunStore};
+
+/// What `stepwise check` was asked.
+pub struct Asked {
+    pub runs: Vec<String>,
+    pub all: bool,
+    pub json: bool,
+    pub quiet: bool,
+    pub inputs: Vec<String>,
+    pub aws: AwsSettings,
+}
+
+/// The report, as `--json` prints it.
+#[derive(Debug, Serialize)]
+struct Report {
+    checked_at: Timestamp,
+    /// What every run came to: `holds`, `expiring`, `unknown` or `drifted`.
+    result: Held,
+    exit_code: i32,
+    runs: Vec<RunCheck>,
+}
+
+/// One run's check.
+#[derive(Debug, Serialize)]
+struct RunCheck {
+    name: String,
+    runbook: String,
+    result: Held,
+    /// Whether every step of the run is done (an unfinished run is checked as far as it got).
+    completed: bool,
+    /// The AWS account its AWS steps were checked in, and as whom.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    arn: Option<String>,
+    /// Why the run could not be checked at all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    steps: Vec<StepCheck>,
+}
+
+/// The exit status a result comes to.
+pub fn exit_status(result: Held) -> i32 {
+    match result {
+        Held::Unchecked | Held::Holds => exit::OK,
+        Held::Expiring => exit::EXPIRING,
+        Held::Unknown => exit::UNKNOWN,
+        Held::Drifted => exit::DRIFTED,
+    }
+}
+
+/// `stepwise check`.
+pub fn check(asked: Asked) -> Result<i32> {
+    prepare::block_on(check_all(asked))
+}
+
+async fn check_all(asked: Asked) -> Result<i32> {
+    let names = which(&asked)?;
+    if names.is_empty() {
+        if !asked.quiet {
+            outln!("no finished runs to check");
+        }
+        return Ok(exit::OK);
+    }
+    let given = prepare::pairs(&asked.inputs, "NAME=VALUE")?;
+    let mut runs = Vec::new();
+    for name in &names {
+        let run = check_run(name, &given, &asked.aws).await;
+        if !asked.json {
+            print_run(&run, asked.quiet);
+        }
+        runs.push(run);
+    }
+    let result = Held::overall(runs.iter().map(|r| r.result));
+    let code = exit_status(result);
+    if asked.json {
+        let report = Report {
+            checked_at: Timestamp::now(),
+            result,
+            exit_code: code,
+            runs,
+        };
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+    } else if !asked.quiet || code != exit::OK {
+        let counts: Vec<String> = [Held::Holds, Held::Expiring, Held::Unknown, Held::Drifted]
+            .iter()
+            .filter_map(|h| {
+                let n = runs.iter().filter(|r| r.result == *h).count();
+                (n > 0).then(|| format!("{n} {}", h.as_str()))
+            })
+            .collect();
+        let plural = if runs.len() == 1 { "" } else { "s" };
+        outln!("{} run{plural} checked: {}", runs.len(), counts.join(", "));
+    }
+    Ok(code)
+}
+
+/// The runs to check: those named (each must exist), or with `--all` every finished one.
+fn which(asked: &Asked) -> Result<Vec<String>> {
+    if !asked.all {
+        for name in &asked.runs {
+            state::peek(name)?;
+        }
+        return Ok(asked.runs.clone());
+    }
+    let mut names = Vec::new();
+    for run in state::list()? {
+        match run {
+            Ok(st) if st.current().is_none() => names.push(st.name),
+            Ok(_) => {}
+            Err(e) => errln!("warning: unreadable run: {e}"),
+        }
+    }
+    Ok(names)
+}
+
+/// Checks one run, holding its lock while it does; what cannot be checked at all is said in
+/// the run's `error`.
+async fn check_run(name: &str, given: &[(String, String)], aws: &AwsSettings) -> RunCheck {
+    let mut run = RunCheck {
+        name: name.to_string(),
+        runbook: String::new(),
+        result: Held::Unknown,
+        completed: false,
+        account: None,
+        arn: None,
+        error: None,
+        steps: Vec::new(),
+    };
+    if let Err(e) = check_into(&mut run, given, aws).await {
+        run.result = Held::Unknown;
+        run.error = Some(crate::error::error_text(&e));
+    }
+    run
+}
+
+async fn check_into(
+    run: &mut RunCheck,
+    given: &[(String, String)],
+    aws: &AwsSettings,
+) -> Result<()> {
+    let (mut store, mut state) = RunStore::open(&run.name)?;
+    run.runbook = state.runbook.id.clone();
+    run.completed = state.current().is_none();
+    let cwd = std::env::current_dir()
+        .map_err(|e| Error::Other(format!("cannot read the current directory: {e}")))?;
+    let plan = prepare::load(&prepare::runbook_path(&state, &cwd))?;
+    let inputs = match prepare::resolve_inputs(&plan, given, &state.inputs, false, false) {
+        Ok(inputs) => inputs,
+        // A secret input not given again: the steps that need it say so, each.
+        Err(_) => known_inputs(&state, given),
+    };
+    // The engine sees the steps as the runbook has them now; what is written is the state as
+    // it was, with the check.
+    let mut seen = state.clone();
+    let mut old = std::mem::take(&mut seen.steps);
+    seen.steps = plan
+        .steps
+        .iter()
+        .map(|s| (s.key.clone(), old.shift_remove(&s.key).unwrap_or_default()))
+        .collect();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut engine = Engine::new(
+        plan,
+        Mode::Real,
+        seen,
+        None,
+        Values::new(&run.name, inputs),
+        tx,
+        CancellationToken::new(),
+    )
+    .with_aws_settings(aws.clone());
+    let cancel = engine.cancel_token();
+    let stop = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            cancel.cancel();
+        }
+    });
+    run.steps = engine.recheck_all().await;
+    stop.abort();
+    drop(engine);
+    while let Some(event) = rx.recv().await {
+        if let Event::Identity(id) = event {
+            run.account = Some(id.account);
+            run.arn = Some(id.arn);
+        }
+    }
+    let (last, summary) = last_check(&run.steps, Timestamp::now());
+    run.result = last.result;
+    state.last_check = Some(last);
+    store.record(&state, "run.checked", None, Some(&summary))?;
+    Ok(())
+}
+
+/// The inputs as recorded, and as given again, without checking them.
+fn known_inputs(st: &RunState, given: &[(String, String)]) -> InputValues {
+    let mut out: InputValues = IndexMap::new();
+    for (name, value) in &st.inputs {
+        if let state::InputValue::Value { value } = value {
+            out.insert(name.clone(), (value.clone(), false));
+        }
+    }
+    for (name, value) in given {
+        out.insert(name.clone(), (value.clone(), true));
+    }
+    out
+}
+
+/// A run's report, as lines.
+fn print_run(run: &RunCheck, quiet: bool) {
+    if quiet && matches!(run.result, Held::Holds | Held::Unchecked) {
+        return;
+    }
+    let unfinished = if run.completed { "" } else { ", unfinished" };
+    outln!(
+        "{} ({}{unfinished}): {}",
+        run.name,
+        run.runbook,
+        run.result.as_str()
+    );
+    if let (Some(account), Some(arn)) = (&run.account, &run.arn) {
+        outln!("  AWS account {account}, as {arn}");
+    }
+    if let Some(e) = &run.error {
+        for line in e.lines() {
+            outln!("  {line}");
+        }
+    }
+    let width = run.steps.iter().map(|s| s.key.len()).max().unwrap_or(0);
+    for s in &run.steps {
+        if quiet && matches!(s.status, Held::Holds | Held::Unchecked) {
+            continue;
+        }
+        let mut lines = s.text.lines();
+        outln!(
+            "  {:9}  {:width$}  {}",
+            s.status.as_str(),
+            s.key,
+            lines.next().unwrap_or_default()
+        );
+        let pad = " ".repeat(width + 15);
+        for line in lines {
+            outln!("{pad}{line}");
+        }
+        if let (Some(current), Some(wanted)) = (&s.current, &s.wanted)
+            && s.status == Held::Drifted
+        {
+            outln!("{pad}current: {current}");
+            outln!("{pad}wanted:  {wanted}");
+        }
+        if let Some(diff) = &s.diff {
+            for line in diff.lines() {
+                outln!("{pad}{line}");
+            }
+        }
+    }
+}
