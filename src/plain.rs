@@ -446,6 +446,15 @@ pub struct RunSummary {
     pub current_step: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// What `stepwise check` found when it last re-checked the run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_check: Option<state::LastCheck>,
+}
+
+/// "checked 2 days ago: drifted", for a run that was re-checked.
+pub fn checked(s: &RunSummary, now: Timestamp) -> Option<String> {
+    let c = s.last_check.as_ref()?;
+    Some(format!("checked {}: {}", ago(c.at, now), c.result.as_str()))
 }
 
 /// Whether a process of a step's recorded process group still runs; not known here for a
@@ -520,6 +529,7 @@ fn summarise(st: &RunState, driven: bool) -> RunSummary {
         current_step: current.map(|(k, _)| k.to_string()),
         created_at: st.created_at,
         updated_at: st.updated_at,
+        last_check: st.last_check.clone(),
     }
 }
 
@@ -613,8 +623,11 @@ pub fn runs(json: bool, names: bool) -> Result<i32> {
         driving,
     } in &summaries
     {
+        let checked = checked(s, now)
+            .map(|c| format!(", {c}"))
+            .unwrap_or_default();
         outln!(
-            "{:width$}  {:rb_width$}  {}, {}",
+            "{:width$}  {:rb_width$}  {}, {}{checked}",
             s.name,
             s.runbook.id,
             progress_driven(s, driving),
@@ -769,6 +782,27 @@ pub fn status(run: &str, json: bool) -> Result<i32> {
         progress_driven(&report.summary, &report.driving)
     };
     outln!("{progress}, updated {}", ago(st.updated_at, now));
+    if let Some(last) = &st.last_check {
+        let not_held: Vec<String> = [
+            ("drifted", &last.drifted),
+            ("unknown", &last.unknown),
+            ("expiring", &last.expiring),
+        ]
+        .iter()
+        .filter(|(_, keys)| !keys.is_empty())
+        .map(|(word, keys)| format!("{word}: {}", keys.join(", ")))
+        .collect();
+        let more = if not_held.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", not_held.join("; "))
+        };
+        outln!(
+            "last checked {}: {}{more}",
+            ago(last.at, now),
+            last.result.as_str()
+        );
+    }
     for s in &report.steps {
         let indent = "  ".repeat(s.depth);
         let line = step_line(s, &report.driving);

@@ -198,10 +198,33 @@ fn run_quit_resume_and_finish_the_example_with_keys() {
         sb.read("work/demo/settings.yaml")
     );
 
+    // A hand edit afterwards: `stepwise check` finds the drift, the run view re-checks one
+    // step with `C` (a journal entry), and the home screen shows the last check.
+    let settings = sb
+        .read("work/demo/settings.yaml")
+        .replace("replicas: 2", "replicas: 7");
+    sb.write("work/demo/settings.yaml", &settings);
+    let ran = sb.run(&["check", "example-demo"]);
+    assert_eq!(ran.code, 1, "{ran:?}");
+    assert!(ran.stdout.contains("drifted    scale"), "{}", ran.stdout);
+    t.start("third", &shell("resume example-demo"));
+    t.wait_for("third", "Steps 10/10");
+    t.keys("third", &["g", "j", "j", "C"]);
+    let s = t.wait_for("third", "Re-checked: drifted");
+    assert!(
+        s.contains("-replicas: 7") && s.contains("+replicas: 2"),
+        "{s}"
+    );
+    t.keys("third", &["q"]);
+    t.wait_for("third", "EXIT=");
+    let journal = sb.run(&["log", "example-demo", "--json"]).stdout;
+    assert!(journal.contains("\"step.checked\""), "{journal}");
+
     // Home: delete the finished run, saying yes when asked.
     t.start("home", &shell(""));
     let s = t.wait_for("home", "example-demo");
     assert!(s.contains("x delete"), "{s}");
+    assert!(s.contains("check drifted"), "{s}");
     t.keys("home", &["x"]);
     let s = t.wait_for("home", "Delete run example-demo (completed, 10/10 done)?");
     assert!(s.contains("y delete it"), "{s}");

@@ -30,6 +30,9 @@ pub enum Command {
     Decide(Decisions),
     /// Resolve what a step will do (answered with `Report::Described`).
     Describe(usize),
+    /// Re-check a done step, as `stepwise check` does, with a journal entry (answered with
+    /// `Report::Rechecked`).
+    Recheck(usize),
 }
 
 /// What the engine answers to commands. Events of a command are sent on the event channel
@@ -39,6 +42,11 @@ pub enum Command {
 pub enum Report {
     /// What a step will do, with every template resolved that can be.
     Described { index: usize, preview: Preview },
+    /// What re-checking a done step found.
+    Rechecked {
+        index: usize,
+        check: Box<super::StepCheck>,
+    },
     /// The engine waits for the next command.
     Idle {
         /// How the command ended, when it ran steps.
@@ -216,6 +224,19 @@ pub async fn serve(
                 if index < engine.plan.steps.len() {
                     let preview = engine.preview(index).await;
                     let _ = reports.send(Report::Described { index, preview });
+                }
+                continue;
+            }
+            Command::Recheck(index) => {
+                if index < engine.plan.steps.len() {
+                    let check = engine.recheck(index).await;
+                    let _ = reports.send(match engine.record_step_check(&check) {
+                        Ok(()) => Report::Rechecked {
+                            index,
+                            check: Box::new(check),
+                        },
+                        Err(e) => Report::Error(e.to_string()),
+                    });
                 }
                 continue;
             }

@@ -17,13 +17,15 @@ use super::output::{OutputBuffer, Search};
 use crate::aws::Identity;
 use crate::engine::scalar;
 use crate::engine::{
-    Command, Decisions, Event, Handoff, Need, Preview, Report, RunOutcome, Stream, check_value,
+    Command, Decisions, Event, Handoff, Need, Preview, Report, RunOutcome, StepCheck, Stream,
+    check_value,
 };
 use crate::runbook::model::Prompt;
 use crate::runbook::{Plan, StepKind};
 use crate::state::{RunState, Status};
 
 mod dialog;
+mod recheck;
 pub use dialog::{DangerForm, ManualForm, Modal, PromptField};
 
 /// One step as shown.
@@ -86,6 +88,8 @@ pub struct RunView {
     /// The search being typed.
     pub searching: Option<TextInput>,
     pub previews: HashMap<usize, Preview>,
+    /// Steps re-checked with `C`: what it found (None while the engine looks).
+    pub rechecks: HashMap<usize, Option<StepCheck>>,
     requested: HashSet<usize>,
     pub busy: Option<Busy>,
     /// Interrupted or changed steps to decide about.
@@ -136,6 +140,7 @@ impl RunView {
             search: None,
             searching: None,
             previews: HashMap::new(),
+            rechecks: HashMap::new(),
             requested: HashSet::new(),
             busy: None,
             pending: Vec::new(),
@@ -394,6 +399,10 @@ impl RunView {
                 self.previews.insert(index, preview);
                 Vec::new()
             }
+            Report::Rechecked { index, check } => {
+                self.rechecked(index, *check);
+                Vec::new()
+            }
             Report::Error(e) => {
                 self.error = Some(e);
                 Vec::new()
@@ -513,6 +522,7 @@ impl RunView {
             KeyCode::Char('m') => self.mark_done(),
             KeyCode::Char('r') => self.rerun(),
             KeyCode::Char('c') => self.copy(),
+            KeyCode::Char('C') => self.recheck(),
             KeyCode::Char('L') => self.journal(),
             _ => Vec::new(),
         }

@@ -84,6 +84,7 @@ pub fn home_app(runs: &[(&str, &'static str)]) -> App {
                 current_step: None,
                 created_at: now,
                 updated_at: now,
+                last_check: None,
             })
             .collect(),
         problems: Vec::new(),

@@ -22,6 +22,8 @@ pub const KEYS: &[(&str, &[(&str, &str)])] = &[
             ("m", "mark the selected step done"),
             ("r", "re-run the selected step"),
             ("c", "copy what the step runs (OSC 52)"),
+            ("C", "re-check the selected done step (read-only)"),
+            ("L", "the run's journal"),
             ("/  n  N", "search the output; next, previous match"),
             ("f", "follow the running step and its output"),
             ("Esc", "clear the search, close a dialog"),

@@ -8,6 +8,7 @@ use ratatui::widgets::{Block, Paragraph};
 
 use super::keys_line;
 use crate::plain;
+use crate::state::Held;
 use crate::tui::app::App;
 use crate::tui::home::{Home, HomeList};
 
@@ -199,6 +200,7 @@ fn draw_runs(f: &mut Frame, runs: Rect, h: &Home, app: &App) {
                 format!("  {} · {}", s.runbook.id, plain::ago(s.updated_at, now)),
                 theme.dim_in(base, selected),
             ),
+            checked_span(s, now, theme, base, selected),
         ]);
         let y = inner.y + (row - first) as u16;
         let buf = f.buffer_mut();
@@ -207,4 +209,30 @@ fn draw_runs(f: &mut Frame, runs: Rect, h: &Home, app: &App) {
         }
         buf.set_line(inner.x, y, &line, inner.width);
     }
+}
+
+/// When the run was last re-checked (`stepwise check`), and what it found.
+fn checked_span(
+    s: &plain::RunSummary,
+    now: jiff::Timestamp,
+    theme: &super::theme::Theme,
+    base: Style,
+    selected: bool,
+) -> Span<'static> {
+    let Some(c) = &s.last_check else {
+        return Span::raw("");
+    };
+    let style = match c.result {
+        Held::Holds | Held::Unchecked => theme.ok(),
+        Held::Expiring | Held::Unknown => theme.warn(),
+        Held::Drifted => theme.error(),
+    };
+    let age = now.as_second().saturating_sub(c.at.as_second()).max(0);
+    let age = match age {
+        0..=3599 => format!("{}m", age / 60),
+        3600..=86_399 => format!("{}h", age / 3600),
+        _ => format!("{}d", age / 86_400),
+    };
+    let style = if selected { base } else { style.patch(base) };
+    Span::styled(format!(" · check {} {age} ago", c.result.as_str()), style)
 }

@@ -9,9 +9,9 @@ use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use super::theme::Theme;
 use super::{fit, keys_line, markdown, short_duration};
-use crate::engine::{Need, RunOutcome, Stream};
+use crate::engine::{Need, RunOutcome, StepCheck, Stream};
 use crate::runbook::StepKind;
-use crate::state::Status;
+use crate::state::{Held, Status};
 use crate::tui::app::App;
 use crate::tui::run_view::{Busy, Modal, Pane, RunView};
 
@@ -324,6 +324,9 @@ fn draw_detail(f: &mut Frame, area: Rect, v: &RunView, theme: &Theme) {
         }
         lines.push(Line::styled(facts.join(" · "), theme.dim()));
     }
+    if let Some(r) = v.rechecks.get(&i) {
+        recheck_lines(&mut lines, r.as_ref(), theme);
+    }
     if let Some(d) = &step.description {
         lines.push(Line::default());
         lines.extend(markdown::render(d, theme));
@@ -487,6 +490,42 @@ fn highlight<'a>(text: &'a str, query: &str, style: Style, theme: &Theme) -> Vec
     spans
 }
 
+/// What re-checking the step (`C`) found: whether it still holds, and what changed.
+fn recheck_lines(lines: &mut Vec<Line<'_>>, check: Option<&StepCheck>, theme: &Theme) {
+    lines.push(Line::default());
+    let Some(c) = check else {
+        lines.push(Line::styled("re-checking...", theme.dim()));
+        return;
+    };
+    let style = match c.status {
+        Held::Holds => theme.ok(),
+        Held::Drifted => theme.error(),
+        Held::Unchecked => theme.dim(),
+        Held::Expiring | Held::Unknown => theme.warn(),
+    };
+    // What a script wrote, or AWS said, is shown as text: no control characters.
+    let clean = |t: &str| t.chars().filter(|ch| !ch.is_control()).collect::<String>();
+    lines.push(Line::styled(
+        format!("Re-checked: {}", c.status.as_str()),
+        style.add_modifier(Modifier::BOLD),
+    ));
+    for l in c.text.lines() {
+        lines.push(Line::styled(format!("  {}", clean(l)), style));
+    }
+    if let (Some(current), Some(wanted)) = (&c.current, &c.wanted) {
+        lines.push(Line::raw(format!("  current: {}", clean(current))));
+        lines.push(Line::raw(format!("  wanted:  {}", clean(wanted))));
+    }
+    for l in c.diff.as_deref().unwrap_or_default().lines() {
+        let style = match l.chars().next() {
+            Some('+') => theme.ok(),
+            Some('-') => theme.error(),
+            _ => theme.dim(),
+        };
+        lines.push(Line::styled(format!("  {}", clean(l)), style));
+    }
+}
+
 fn footer_keys(v: &RunView, theme: &Theme) -> Line<'static> {
     if v.modal.is_some() {
         return keys_line(&[("Esc", "close the dialog")], theme);
@@ -545,6 +584,7 @@ fn footer_keys(v: &RunView, theme: &Theme) -> Line<'static> {
     if matches!(v.outcome, Some(RunOutcome::Completed)) && v.next_step().is_none() {
         keys = vec![
             ("j/k", "move"),
+            ("C", "re-check"),
             ("r", "re-run"),
             ("/", "search"),
             ("?", "help"),
