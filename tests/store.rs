@@ -114,6 +114,14 @@ fn behaviour(store: &Store) {
 
     resumed_after_a_failure(m);
 
+    // A re-check is kept where the run is: its journal entry and its last check.
+    let r = m.run(&["check", "a"]);
+    expect(&r, 0);
+    has(&r.stdout, "a (three): holds");
+    let status = m.json(&["status", "a", "--json"]);
+    assert_eq!(status["last_check"]["result"], "holds", "{status:#}");
+    has(&m.run(&["log", "a"]).stdout, "run.checked");
+
     // No lock: said, and nothing to do.
     expect(&m.run(&["unlock", "a"]), 0);
 

@@ -207,6 +207,11 @@ pub trait Action: Send + Sync {
     fn interactive(&self) -> bool {
         false
     }
+    /// Why what the action did is not re-checked (`stepwise check`), when it is not: it does
+    /// something new each time it runs, so there is no state to hold.
+    fn not_rechecked(&self) -> Option<&'static str> {
+        None
+    }
     /// The parameters that are shell scripts (run by a shell elsewhere): their template values
     /// are put in quoted, as data, where they stand.
     fn scripts(&self) -> &'static [&'static str] {
@@ -259,6 +264,7 @@ pub trait Typed: Send + Sync + 'static {
     const READ_ONLY: bool;
     const DANGER: Option<&'static str> = None;
     const INTERACTIVE: bool = false;
+    const NOT_RECHECKED: Option<&'static str> = None;
     const SCRIPTS: &'static [&'static str] = &[];
     type P: Params;
 
@@ -295,6 +301,9 @@ impl<T: Typed> Action for T {
     }
     fn interactive(&self) -> bool {
         T::INTERACTIVE
+    }
+    fn not_rechecked(&self) -> Option<&'static str> {
+        T::NOT_RECHECKED
     }
     fn scripts(&self) -> &'static [&'static str] {
         T::SCRIPTS

@@ -367,6 +367,8 @@ fn tail(text: &str, n: usize) -> String {
 
 impl Typed for RunCommand {
     const NAME: &'static str = "ssm.run_command";
+    const NOT_RECHECKED: Option<&'static str> =
+        Some("it runs its command each time: there is no state to re-check");
     const SUMMARY: &'static str = "run shell commands on an instance through SSM and wait for them (not idempotent: the commands run each time)";
     const OUTPUTS: &'static [&'static str] = &["status", "stdout", "stderr", "command_id"];
     const READ_ONLY: bool = false;
@@ -523,6 +525,8 @@ impl StartSession {
 
 impl Typed for StartSession {
     const NAME: &'static str = "ssm.start_session";
+    const NOT_RECHECKED: Option<&'static str> =
+        Some("an interactive session: there is no state to re-check");
     const SUMMARY: &'static str = "open an interactive Session Manager session on an instance (hands the terminal to `aws ssm start-session`)";
     const OUTPUTS: &'static [&'static str] = &[];
     const READ_ONLY: bool = false;

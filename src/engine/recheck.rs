@@ -79,7 +79,17 @@ impl Engine {
 
     /// Re-checks one step: whether what it made true when it ran still holds.
     pub async fn recheck(&mut self, i: usize) -> StepCheck {
-        let found = self.recheck_found(i).await;
+        let mut found = self.recheck_found(i).await;
+        let changed = self
+            .state
+            .steps
+            .get(&self.plan.steps[i].key)
+            .is_some_and(|st| changed_since_it_ran(&self.plan, i, st));
+        if changed && found.status != Held::Unchecked {
+            found.text.push_str(
+                "\n(the step changed in the runbook since it ran: it was checked as the runbook has it now)",
+            );
+        }
         let step = self.plan.step(i);
         let mask = |s: String| self.values.secrets().mask(&s).into_owned();
         StepCheck {
@@ -135,7 +145,12 @@ impl Engine {
                 );
             }
             (_, Work::File) => Look::File,
-            (_, Work::Aws(action)) => Look::Aws(action),
+            (_, Work::Aws(action)) => match action.not_rechecked() {
+                Some(why) => {
+                    return Found::new(Held::Unchecked, format!("{}: {why}", action.name()));
+                }
+                None => Look::Aws(action),
+            },
         };
         if !matches!(what, Look::Aws(_))
             && let Some(there) = self.state.driven_elsewhere()

@@ -55,6 +55,8 @@ impl CreateAccessKey {
 
 impl Typed for CreateAccessKey {
     const NAME: &'static str = "iam.create_access_key";
+    const NOT_RECHECKED: Option<&'static str> =
+        Some("it makes a new key each time; `iam.check_access_key_age` re-checks the keys");
     const SUMMARY: &'static str = "create a new access key for an IAM user (not idempotent: each run makes a new key; refused when the user has 2)";
     const OUTPUTS: &'static [&'static str] = &["access_key_id", "secret_access_key"];
     const READ_ONLY: bool = false;
