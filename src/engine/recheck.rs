@@ -127,7 +127,9 @@ impl Engine {
                     "an include: its runbook's steps are re-checked each",
                 );
             }
-            (Some(Recheck::Script(s)), _) => Look::Script("recheck", s.clone()),
+            (Some(r), _) if r.script().is_some() => {
+                Look::Script("recheck", r.script().unwrap_or_default().to_string())
+            }
             (_, Work::Check) => Look::Script("check", step.check.clone().unwrap_or_default()),
             (_, Work::Run) => match &step.skip_if {
                 Some(s) => Look::Script("skip_if", s.clone()),
@@ -215,7 +217,13 @@ impl Engine {
             Err(e) => return unknown(StepError::resolve(field, e).message()),
         };
         let step = self.plan.step(i).clone();
-        let mut env = match self.script_env(i, &step.env, None) {
+        // Where the script may say when what it checks expires (`expires=`, `days_left=`).
+        let said_file = match outputs::output_file() {
+            Ok(f) => f,
+            Err(e) => return unknown(e),
+        };
+        let said = Said(said_file);
+        let mut env = match self.script_env(i, &step.env, Some(&said.0)) {
             Ok(env) => env,
             Err(e) => return unknown(e.message()),
         };
@@ -251,7 +259,7 @@ impl Engine {
             tail
         };
         let (ran, tail) = tokio::join!(run, tail);
-        let said = || {
+        let lines = || {
             let lines: Vec<&str> = tail.iter().map(String::as_str).collect();
             if lines.is_empty() {
                 String::new()
@@ -261,13 +269,20 @@ impl Engine {
         };
         match ran {
             Err(e) => unknown(format!("`{field}`: bash could not run: {e}")),
-            Ok((shell::Exit::Code(0), _)) => Found::new(Held::Holds, format!("`{field}` passes")),
+            Ok((shell::Exit::Code(0), _)) => {
+                let passes = format!("`{field}` passes");
+                match said.days_left(Timestamp::now()) {
+                    Ok(Some(days)) => expiry(days, warn_before(&step), &passes),
+                    Ok(None) => Found::new(Held::Holds, passes),
+                    Err(e) => unknown(format!("{passes}, but {e}")),
+                }
+            }
             Ok((shell::Exit::Code(code), _)) => Found::new(
                 Held::Drifted,
-                format!("`{field}` no longer passes (exit status {code}){}", said()),
+                format!("`{field}` no longer passes (exit status {code}){}", lines()),
             ),
             Ok((shell::Exit::Signal(sig), _)) => {
-                unknown(format!("`{field}` was killed by signal {sig}{}", said()))
+                unknown(format!("`{field}` was killed by signal {sig}{}", lines()))
             }
             Ok((shell::Exit::TimedOut, _)) => unknown(format!(
                 "`{field}` did not end within {}",
@@ -345,7 +360,7 @@ impl Engine {
         };
         if action.read_only() && !action.interactive() {
             return match action.apply(&aws, &params).await {
-                Ok(outcome) => read_again(outcome),
+                Ok(outcome) => read_again(outcome, warn_before(&step)),
                 Err(e) if e.code == aws::CHECK_FAILED => Found::new(Held::Drifted, e.message),
                 Err(e) => unknown(e.to_string()),
             };
@@ -416,9 +431,39 @@ fn is_gone(code: &str) -> bool {
     code == "NoSuchEntity" || code.starts_with("NoSuch") || code.ends_with("NotFound")
 }
 
+/// The threshold a step's `recheck` sets.
+fn warn_before(step: &crate::runbook::Step) -> Option<Duration> {
+    step.recheck.as_ref().and_then(|r| r.warn_before())
+}
+
+/// What a step that expires in `days` comes to: drifted once expired, expiring within
+/// `warn_before`, else holding; the text says when.
+fn expiry(days: i64, warn_before: Option<Duration>, what: &str) -> Found {
+    let within = warn_before.map_or(0, |d| (d.as_secs() / 86_400) as i64);
+    let (status, when) = match days {
+        ..0 => (Held::Drifted, format!("expired {} ago", days_text(-days))),
+        0 => (Held::Drifted, "expires today".to_string()),
+        n if n <= within => (Held::Expiring, format!("expires in {}", days_text(n))),
+        n => (Held::Holds, format!("expires in {}", days_text(n))),
+    };
+    Found {
+        days_left: Some(days),
+        ..Found::new(status, format!("{when}: {what}"))
+    }
+}
+
+fn days_text(n: i64) -> String {
+    if n == 1 {
+        "1 day".to_string()
+    } else {
+        format!("{n} days")
+    }
+}
+
 /// A read-only action read again: it holds, and says how long it still does when its result
-/// has `days_left` (`status: warning` is within the runbook's `warn_before`).
-fn read_again(outcome: aws::Outcome) -> Found {
+/// has `days_left`; `status: warning` (within the action's own `warn_before`) or the step's
+/// `recheck.warn_before` make it expiring.
+fn read_again(outcome: aws::Outcome, warn_before: Option<Duration>) -> Found {
     let days_left = outcome.result.get("days_left").and_then(Value::as_i64);
     let warning = outcome.result.get("status").and_then(Value::as_str) == Some("warning");
     let summary = outcome
@@ -429,19 +474,74 @@ fn read_again(outcome: aws::Outcome) -> Found {
         .to_string();
     match days_left {
         Some(n) => {
-            let days = if n == 1 {
-                "1 day".to_string()
-            } else {
-                format!("{n} days")
-            };
-            Found {
-                days_left,
-                ..Found::new(
-                    if warning { Held::Expiring } else { Held::Holds },
-                    format!("expires in {days}: {summary}"),
-                )
+            let mut found = expiry(n, warn_before, &summary);
+            if warning && found.status == Held::Holds {
+                found.status = Held::Expiring;
             }
+            found
         }
         None => Found::new(Held::Holds, summary),
     }
+}
+
+/// The file a re-checking script may write `expires=TIME` or `days_left=N` to; removed when
+/// dropped.
+struct Said(std::path::PathBuf);
+
+/// The most of that file read: a line or two is all it needs.
+const SAID_LIMIT: u64 = 64 * 1024;
+
+impl Said {
+    /// How many whole days are left, if the script said.
+    fn days_left(&self, now: Timestamp) -> Result<Option<i64>, String> {
+        use std::io::Read;
+        let mut text = String::new();
+        if let Ok(f) = std::fs::File::open(&self.0) {
+            let _ = f.take(SAID_LIMIT).read_to_string(&mut text);
+        }
+        let mut found = None;
+        for line in text.lines() {
+            let Some((k, v)) = line.split_once('=') else {
+                continue;
+            };
+            let v = v.trim();
+            found = match k.trim() {
+                "days_left" => Some(
+                    v.parse::<i64>()
+                        .map_err(|_| format!("`days_left={v}` is not a whole number of days"))?,
+                ),
+                "expires" => {
+                    let at = expiry_time(v).ok_or_else(|| {
+                        format!(
+                            "`expires={v}` is not a time (RFC 3339, e.g. 2027-03-01T12:00:00Z, or a date, 2027-03-01)"
+                        )
+                    })?;
+                    Some(
+                        at.as_second()
+                            .saturating_sub(now.as_second())
+                            .div_euclid(86_400),
+                    )
+                }
+                _ => found,
+            };
+        }
+        Ok(found)
+    }
+}
+
+impl Drop for Said {
+    fn drop(&mut self) {
+        outputs::remove_output_file(&self.0);
+    }
+}
+
+/// A time as scripts write it: RFC 3339 (what the AWS CLI prints), or a date (midnight UTC).
+fn expiry_time(text: &str) -> Option<Timestamp> {
+    if let Ok(t) = text.parse::<Timestamp>() {
+        return Some(t);
+    }
+    let date: jiff::civil::Date = text.parse().ok()?;
+    date.to_zoned(jiff::tz::TimeZone::UTC)
+        .ok()
+        .map(|z| z.timestamp())
 }

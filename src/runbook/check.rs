@@ -148,16 +148,18 @@ impl Loader {
             ("run", step.run.as_deref()),
             ("check", step.check.as_deref()),
             ("skip_if", step.skip_if.as_deref()),
-            (
-                "recheck",
-                match &step.recheck {
-                    Some(crate::runbook::Recheck::Script(text)) => Some(text.as_str()),
-                    _ => None,
-                },
-            ),
+            ("recheck", step.recheck.as_ref().and_then(|r| r.script())),
         ];
         for (field, text) in scripts {
-            let (Some(text), Some(n)) = (text, node.get(field)) else {
+            // `recheck: {run: ...}` has its script one level down.
+            let n = node.get(field).map(|n| {
+                if n.as_map().is_some() {
+                    n.get("run")
+                } else {
+                    Some(n)
+                }
+            });
+            let (Some(text), Some(Some(n))) = (text, n) else {
                 continue;
             };
             if let Some((at, message)) = script::check(text) {

@@ -399,18 +399,61 @@ impl JsonSchema for Retry {
 pub enum Recheck {
     /// `false`: the step is not re-checked.
     Off,
-    /// `true`: re-checked its kind's own way, as without `recheck`.
-    Kind,
-    /// A read-only bash script (a template): exit status 0 when what the step made true holds.
-    Script(String),
+    /// `true`, a script, or `{run, warn_before}`.
+    On {
+        /// A read-only bash script (a template) whose exit status 0 says what the step made
+        /// true holds; without it, the step is re-checked its kind's own way.
+        run: Option<String>,
+        /// How long before what the step made true expires the check warns (a script says
+        /// when it expires by writing `expires=TIME` or `days_left=N` to `$STEPWISE_OUTPUT`).
+        warn_before: Option<Duration>,
+    },
+}
+
+impl Recheck {
+    /// The script, when there is one.
+    pub fn script(&self) -> Option<&str> {
+        match self {
+            Recheck::On { run: Some(s), .. } => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The warning threshold, when one is set.
+    pub fn warn_before(&self) -> Option<std::time::Duration> {
+        match self {
+            Recheck::On {
+                warn_before: Some(d),
+                ..
+            } => Some(d.0),
+            _ => None,
+        }
+    }
 }
 
 impl Serialize for Recheck {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
         match self {
             Recheck::Off => s.serialize_bool(false),
-            Recheck::Kind => s.serialize_bool(true),
-            Recheck::Script(text) => s.serialize_str(text),
+            Recheck::On {
+                run: None,
+                warn_before: None,
+            } => s.serialize_bool(true),
+            Recheck::On {
+                run: Some(text),
+                warn_before: None,
+            } => s.serialize_str(text),
+            Recheck::On { run, warn_before } => {
+                let mut m = s.serialize_map(None)?;
+                if let Some(run) = run {
+                    m.serialize_entry("run", run)?;
+                }
+                if let Some(w) = warn_before {
+                    m.serialize_entry("warn_before", w)?;
+                }
+                m.end()
+            }
         }
     }
 }
@@ -418,19 +461,44 @@ impl Serialize for Recheck {
 impl<'de> Deserialize<'de> for Recheck {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
-        impl Visitor<'_> for V {
+        impl<'de> Visitor<'de> for V {
             type Value = Recheck;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("`false`, `true`, or a read-only bash script")
+                f.write_str(
+                    "`false`, `true`, a read-only bash script, or a mapping with `run` and `warn_before`",
+                )
             }
             fn visit_bool<E: de::Error>(self, v: bool) -> Result<Recheck, E> {
-                Ok(if v { Recheck::Kind } else { Recheck::Off })
+                Ok(if v {
+                    Recheck::On {
+                        run: None,
+                        warn_before: None,
+                    }
+                } else {
+                    Recheck::Off
+                })
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Recheck, E> {
-                Ok(Recheck::Script(v.to_string()))
+                self.visit_string(v.to_string())
             }
             fn visit_string<E: de::Error>(self, v: String) -> Result<Recheck, E> {
-                Ok(Recheck::Script(v))
+                Ok(Recheck::On {
+                    run: Some(v),
+                    warn_before: None,
+                })
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Recheck, A::Error> {
+                let (mut run, mut warn_before) = (None, None);
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "run" => run = Some(map.next_value::<String>()?),
+                        "warn_before" => warn_before = Some(map.next_value::<Duration>()?),
+                        other => {
+                            return Err(de::Error::unknown_field(other, &["run", "warn_before"]));
+                        }
+                    }
+                }
+                Ok(Recheck::On { run, warn_before })
             }
         }
         d.deserialize_any(V)
@@ -441,10 +509,19 @@ impl JsonSchema for Recheck {
     fn schema_name() -> Cow<'static, str> {
         "Recheck".into()
     }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let duration = generator.subschema_for::<Duration>();
         json_schema!({
-            "description": "How `stepwise check` re-checks the finished step: `false` (not at all), `true` (its kind's own way), or a read-only bash script whose exit status says whether it still holds.",
-            "oneOf": [ { "type": "boolean" }, { "type": "string" } ]
+            "description": "How `stepwise check` re-checks the finished step: `false` (not at all), `true` (its kind's own way), a read-only bash script whose exit status says whether it still holds, or `{run, warn_before}`: the script (optional) and how long before what the step made true expires the check warns.",
+            "oneOf": [
+                { "type": "boolean" },
+                { "type": "string" },
+                {
+                    "type": "object",
+                    "properties": { "run": { "type": "string" }, "warn_before": duration },
+                    "additionalProperties": false
+                }
+            ]
         })
     }
 }
