@@ -12,7 +12,7 @@ use crate::engine::{Engine, Event, Mode, StepCheck, Values, last_check};
 use crate::error::{Error, Result, exit};
 use crate::out::{errln, outln};
 use crate::prepare;
-use crate::state::{self, Held, RunState, RunStore};
+use crate::state::{self, Held, RunState, RunStore, StoreError};
 
 /// What `stepwise check` was asked.
 pub struct Asked {
@@ -51,6 +51,9 @@ struct RunCheck {
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
     steps: Vec<StepCheck>,
+    /// Ctrl-C stopped the check.
+    #[serde(skip)]
+    interrupted: bool,
 }
 
 /// The exit status a result comes to.
@@ -70,7 +73,7 @@ pub fn check(asked: Asked) -> Result<i32> {
 
 async fn check_all(asked: Asked) -> Result<i32> {
     let names = which(&asked)?;
-    if names.is_empty() {
+    if names.is_empty() && !asked.json {
         if !asked.quiet {
             outln!("no finished runs to check");
         }
@@ -83,10 +86,18 @@ async fn check_all(asked: Asked) -> Result<i32> {
         if !asked.json {
             print_run(&run, asked.quiet);
         }
+        let interrupted = run.interrupted;
         runs.push(run);
+        if interrupted {
+            break;
+        }
     }
     let result = Held::overall(runs.iter().map(|r| r.result));
-    let code = exit_status(result);
+    let code = if runs.iter().any(|r| r.interrupted) {
+        exit::INTERRUPTED
+    } else {
+        exit_status(result)
+    };
     if asked.json {
         let report = Report {
             checked_at: Timestamp::now(),
@@ -116,7 +127,11 @@ async fn check_all(asked: Asked) -> Result<i32> {
 fn which(asked: &Asked) -> Result<Vec<String>> {
     if !asked.all {
         for name in &asked.runs {
-            state::peek(name)?;
+            // A run that is not there is an error of its own (exit status 4), not a usage error.
+            state::peek(name).map_err(|e| match e {
+                StoreError::NotFound(_) => Error::Other(Error::Store(e).message()),
+                e => Error::Store(e),
+            })?;
         }
         return Ok(asked.runs.clone());
     }
@@ -143,10 +158,18 @@ async fn check_run(name: &str, given: &[(String, String)], aws: &AwsSettings) ->
         arn: None,
         error: None,
         steps: Vec::new(),
+        interrupted: false,
     };
     if let Err(e) = check_into(&mut run, given, aws).await {
         run.result = Held::Unknown;
         run.error = Some(crate::error::error_text(&e));
+        // Not opened (another process drives it): which runbook, and how far, as last saved.
+        if run.runbook.is_empty()
+            && let Ok(st) = state::peek(name)
+        {
+            run.runbook = st.runbook.id.clone();
+            run.completed = st.current().is_none();
+        }
     }
     run
 }
@@ -195,12 +218,20 @@ async fn check_into(
     });
     run.steps = engine.recheck_all().await;
     stop.abort();
+    let interrupted = engine.cancel_token().is_cancelled();
     drop(engine);
     while let Some(event) = rx.recv().await {
         if let Event::Identity(id) = event {
             run.account = Some(id.account);
             run.arn = Some(id.arn);
         }
+    }
+    if interrupted {
+        // A check cut short says nothing of the steps it did not reach: not recorded.
+        run.interrupted = true;
+        return Err(Error::Other(
+            "interrupted: the check was stopped, and nothing was recorded".into(),
+        ));
     }
     let (last, summary) = last_check(&run.steps, Timestamp::now());
     run.result = last.result;
