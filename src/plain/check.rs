@@ -8,11 +8,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::aws::AwsSettings;
 use crate::engine::context::InputValues;
-use crate::engine::{Engine, Event, Mode, StepCheck, Values, last_check};
+use crate::engine::{Engine, Event, Mode, StepCheck, Values, check_value, last_check};
 use crate::error::{Error, Result, exit};
 use crate::out::{errln, outln};
 use crate::prepare;
-use crate::state::{self, Held, RunState, RunStore, StoreError};
+use crate::runbook::Plan;
+use crate::state::{self, Held, RunState, RunStore};
 
 /// What `stepwise check` was asked.
 pub struct Asked {
@@ -51,6 +52,13 @@ struct RunCheck {
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
     steps: Vec<StepCheck>,
+    /// Inputs not kept (secrets) and not given again with `-i`: the steps that need them
+    /// are unknown.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    not_given: Vec<String>,
+    /// The inputs given with `-i` that its runbook declares.
+    #[serde(skip)]
+    used: Vec<String>,
     /// Ctrl-C stopped the check.
     #[serde(skip)]
     interrupted: bool,
@@ -92,6 +100,11 @@ async fn check_all(asked: Asked) -> Result<i32> {
             break;
         }
     }
+    for (name, _) in &given {
+        if !runs.iter().any(|r| r.used.contains(name)) {
+            errln!("warning: input `{name}` is an input of none of the runs checked");
+        }
+    }
     let result = Held::overall(runs.iter().map(|r| r.result));
     let code = if runs.iter().any(|r| r.interrupted) {
         exit::INTERRUPTED
@@ -127,11 +140,8 @@ async fn check_all(asked: Asked) -> Result<i32> {
 fn which(asked: &Asked) -> Result<Vec<String>> {
     if !asked.all {
         for name in &asked.runs {
-            // A run that is not there is an error of its own (exit status 4), not a usage error.
-            state::peek(name).map_err(|e| match e {
-                StoreError::NotFound(_) => Error::Other(Error::Store(e).message()),
-                e => Error::Store(e),
-            })?;
+            // A run that is not there: exit status 2, as for `status`; nothing is checked.
+            state::peek(name)?;
         }
         return Ok(asked.runs.clone());
     }
@@ -158,11 +168,13 @@ async fn check_run(name: &str, given: &[(String, String)], aws: &AwsSettings) ->
         arn: None,
         error: None,
         steps: Vec::new(),
+        not_given: Vec::new(),
+        used: Vec::new(),
         interrupted: false,
     };
     if let Err(e) = check_into(&mut run, given, aws).await {
         run.result = Held::Unknown;
-        run.error = Some(crate::error::error_text(&e));
+        run.error = Some(e.message());
         // Not opened (another process drives it): which runbook, and how far, as last saved.
         if run.runbook.is_empty()
             && let Ok(st) = state::peek(name)
@@ -185,11 +197,13 @@ async fn check_into(
     let cwd = std::env::current_dir()
         .map_err(|e| Error::Other(format!("cannot read the current directory: {e}")))?;
     let plan = prepare::load(&prepare::runbook_path(&state, &cwd))?;
-    let inputs = match prepare::resolve_inputs(&plan, given, &state.inputs, false, false) {
-        Ok(inputs) => inputs,
-        // A secret input not given again: the steps that need it say so, each.
-        Err(_) => known_inputs(&state, given),
-    };
+    run.used = given
+        .iter()
+        .map(|(k, _)| k.clone())
+        .filter(|k| plan.root().doc.inputs.contains_key(k))
+        .collect();
+    let (inputs, missing) = inputs_for(&plan, &state, given)?;
+    run.not_given = missing;
     // The engine sees the steps as the runbook has them now; what is written is the state as
     // it was, with the check.
     let mut seen = state.clone();
@@ -240,6 +254,46 @@ async fn check_into(
     Ok(())
 }
 
+/// The inputs a run's check uses: as recorded, and those given again (`-i`) that its
+/// runbook declares, each checked against its pattern and choices. Inputs that are not kept
+/// (secrets) and not given again are left out, and named: the steps that need them are
+/// unknown.
+fn inputs_for(
+    plan: &Plan,
+    st: &RunState,
+    given: &[(String, String)],
+) -> Result<(InputValues, Vec<String>)> {
+    let doc = &plan.root().doc;
+    let mine: Vec<(String, String)> = given
+        .iter()
+        .filter(|(k, _)| doc.inputs.contains_key(k))
+        .cloned()
+        .collect();
+    for (k, v) in &mine {
+        let spec = &doc.inputs[k];
+        let pattern = spec.pattern.as_ref().map(|p| p.value.as_str());
+        if let Err(e) = check_value(v, pattern, &spec.choices) {
+            let e = if spec.secret {
+                "the value does not match its pattern or choices".to_string()
+            } else {
+                e
+            };
+            return Err(Error::Usage(format!("input `{k}`: {e}")));
+        }
+    }
+    if let Ok(inputs) = prepare::resolve_inputs(plan, &mine, &st.inputs, false, false) {
+        return Ok((inputs, Vec::new()));
+    }
+    let inputs = known_inputs(st, &mine);
+    let missing = doc
+        .inputs
+        .keys()
+        .filter(|k| !inputs.contains_key(*k))
+        .cloned()
+        .collect();
+    Ok((inputs, missing))
+}
+
 /// The inputs as recorded, and as given again, without checking them.
 fn known_inputs(st: &RunState, given: &[(String, String)]) -> InputValues {
     let mut out: InputValues = IndexMap::new();
@@ -270,9 +324,15 @@ fn print_run(run: &RunCheck, quiet: bool) {
         outln!("  AWS account {account}, as {arn}");
     }
     if let Some(e) = &run.error {
-        for line in e.lines() {
-            outln!("  {line}");
+        for (n, line) in e.lines().enumerate() {
+            let lead = if n == 0 { "error: " } else { "" };
+            outln!("  {lead}{line}");
         }
+    }
+    for name in &run.not_given {
+        outln!(
+            "  input `{name}` is not kept (a secret): the steps that need it are unknown; give it with `-i {name}=VALUE`"
+        );
     }
     let width = run.steps.iter().map(|s| s.key.len()).max().unwrap_or(0);
     for s in &run.steps {

@@ -1,0 +1,328 @@
+//! `stepwise check` in this process, over the in-memory AWS fakes: an access key's age as the
+//! fake clock moves (what moto cannot show), what the check makes of AWS errors, and how the
+//! results of steps come to a run's result and exit status.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use stepwise::aws::fake::Fakes;
+use stepwise::aws::{Aws, Clock};
+use stepwise::engine::{Engine, Mode, StepCheck, Values, last_check};
+use stepwise::runbook::Plan;
+use stepwise::state::{Held, RunState, RunbookRef, STATE_VERSION, Status, StepState};
+use tokio_util::sync::CancellationToken;
+
+const DAY: i64 = 86_400;
+const USER: &str = "hub-continuous-deployer";
+
+fn later(f: &Fakes, days: i64) {
+    let t0: jiff::Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+    f.clock
+        .set(jiff::Timestamp::from_second(t0.as_second() + days * DAY).unwrap());
+}
+
+fn runbook(steps: &str) -> String {
+    format!("stepwise: 1\nid: keys\ntitle: Keys\nsteps:\n{steps}")
+}
+
+/// The key-age step, with extra parameters when given.
+fn age_step(extra: &str) -> String {
+    format!(
+        "  - id: age\n    title: How old the deployer's key is\n    aws: iam.check_access_key_age\n    with: {{ user_name: {USER}{extra} }}\n"
+    )
+}
+
+/// A finished run of the runbook: every step has `status` (or the one given for its key).
+fn finished(
+    dir: &std::path::Path,
+    text: &str,
+    statuses: &[(&str, Status)],
+) -> (Arc<Plan>, RunState) {
+    let path = dir.join("rb.yaml");
+    std::fs::write(&path, text).unwrap();
+    let plan = Arc::new(stepwise::runbook::load::load(&path).unwrap_or_else(|d| panic!("{d:?}")));
+    let now = jiff::Timestamp::now();
+    let status = |key: &str| {
+        statuses
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map_or(Status::Succeeded, |(_, s)| *s)
+    };
+    let state = RunState {
+        version: STATE_VERSION,
+        name: "fake".into(),
+        runbook: RunbookRef {
+            path,
+            id: plan.root().doc.id.value.clone(),
+            title: plan.root().doc.title.clone(),
+            hash: plan.root().hash(),
+        },
+        workdir: dir.to_path_buf(),
+        created_at: now,
+        updated_at: now,
+        inputs: IndexMap::new(),
+        driven_on: None,
+        last_check: None,
+        steps: plan
+            .steps
+            .iter()
+            .map(|s| {
+                let st = StepState {
+                    status: status(&s.key),
+                    attempts: 1,
+                    ..StepState::default()
+                };
+                (s.key.clone(), st)
+            })
+            .collect(),
+    };
+    (plan, state)
+}
+
+/// A real-mode engine over the run whose AWS steps act on `aws`, recording nothing.
+fn engine(plan: Arc<Plan>, state: RunState, aws: &Arc<Aws>) -> Engine {
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    Engine::new(
+        plan,
+        Mode::Real,
+        state,
+        None,
+        Values::new("fake", IndexMap::new()),
+        tx,
+        CancellationToken::new(),
+    )
+    .with_aws_settings(Fakes::settings(aws))
+}
+
+/// The key-age step of a finished run re-checked when the deployer's only key is `days` old.
+async fn key_aged(days: i64, extra: &str) -> StepCheck {
+    let dir = tempfile::tempdir().unwrap();
+    let f = Fakes::new();
+    let aws = f.aws();
+    f.iam.add_user(USER);
+    f.iam.add_key(USER, f.clock.now(), true);
+    later(&f, days);
+    let (plan, state) = finished(dir.path(), &runbook(&age_step(extra)), &[]);
+    let mut engine = engine(plan, state.clone(), &aws);
+    let check = engine.recheck(0).await;
+    // Nothing the check did is in the run's state.
+    assert_eq!(
+        serde_json::to_value(engine.state()).unwrap(),
+        serde_json::to_value(&state).unwrap()
+    );
+    assert_eq!(check.key, "age");
+    assert_eq!(check.kind, "aws");
+    check
+}
+
+#[tokio::test]
+async fn a_key_57_days_old_is_expiring_with_3_days_left() {
+    let c = key_aged(57, "").await;
+    assert_eq!(c.status, Held::Expiring, "{c:?}");
+    assert_eq!(c.days_left, Some(3));
+    assert!(c.text.starts_with("expires in 3 days: "), "{}", c.text);
+    assert!(
+        c.text.contains(
+            "of hub-continuous-deployer is 57 days old: 3 days left before the 60-day limit"
+        ),
+        "{}",
+        c.text
+    );
+    // The JSON a report prints has it.
+    let json = serde_json::to_value(&c).unwrap();
+    assert_eq!(json["status"], "expiring");
+    assert_eq!(json["days_left"], 3);
+    assert!(json.get("current").is_none(), "{json}");
+}
+
+#[tokio::test]
+async fn a_key_59_days_old_expires_in_1_day() {
+    let c = key_aged(59, "").await;
+    assert_eq!(c.status, Held::Expiring, "{c:?}");
+    assert_eq!(c.days_left, Some(1));
+    assert!(c.text.starts_with("expires in 1 day: "), "{}", c.text);
+}
+
+#[tokio::test]
+async fn a_key_61_days_old_has_drifted() {
+    let c = key_aged(61, "").await;
+    assert_eq!(c.status, Held::Drifted, "{c:?}");
+    assert!(
+        c.text.contains(
+            "of hub-continuous-deployer is 61 days old: 1 day past the 60-day limit; rotate it now"
+        ),
+        "{}",
+        c.text
+    );
+    assert_eq!(c.days_left, None);
+}
+
+#[tokio::test]
+async fn a_key_10_days_old_holds_with_50_days_left() {
+    let c = key_aged(10, "").await;
+    assert_eq!(c.status, Held::Holds, "{c:?}");
+    assert_eq!(c.days_left, Some(50));
+    assert!(c.text.starts_with("expires in 50 days: "), "{}", c.text);
+}
+
+#[tokio::test]
+async fn the_runbooks_own_warn_before_and_max_age_apply() {
+    // 57 days, warned only 2 days before: it holds, 3 days left.
+    let c = key_aged(57, ", warn_before: 2d").await;
+    assert_eq!(c.status, Held::Holds, "{c:?}");
+    assert_eq!(c.days_left, Some(3));
+    // 57 days with a 90-day limit: 33 days left, outside the 15 days of warning.
+    let c = key_aged(57, ", max_age: 90d").await;
+    assert_eq!(c.status, Held::Holds, "{c:?}");
+    assert_eq!(c.days_left, Some(33));
+    // 80 days of 90: expiring.
+    let c = key_aged(80, ", max_age: 90d").await;
+    assert_eq!(c.status, Held::Expiring, "{c:?}");
+    assert_eq!(c.days_left, Some(10));
+}
+
+#[tokio::test]
+async fn a_whole_run_comes_to_its_worst_step_and_steps_not_done_are_unchecked() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = Fakes::new();
+    let aws = f.aws();
+    f.iam.add_user(USER);
+    f.iam.add_key(USER, f.clock.now(), true);
+    later(&f, 57);
+    let steps = format!(
+        "{}  - id: member\n    title: Member\n    aws: iam.user_in_group\n    with: {{ user_name: {USER}, group_name: SMCE-UserRestrictions, member: false }}\n  - id: later\n    title: Later\n    manual: not yet\n  - id: skipped\n    title: Skipped\n    aws: sts.get_caller_identity\n",
+        age_step("")
+    );
+    let (plan, state) = finished(
+        dir.path(),
+        &runbook(&steps),
+        &[("later", Status::Waiting), ("skipped", Status::Skipped)],
+    );
+    let mut engine = engine(plan, state, &aws);
+    let all = engine.recheck_all().await;
+    let got: Vec<(&str, Held)> = all.iter().map(|c| (c.key.as_str(), c.status)).collect();
+    assert_eq!(
+        got,
+        vec![
+            ("age", Held::Expiring),
+            ("member", Held::Holds),
+            ("later", Held::Unchecked),
+            ("skipped", Held::Unchecked),
+        ]
+    );
+    assert_eq!(all[2].text, "not done: it is waiting");
+    assert_eq!(all[3].text, "it was skipped");
+    let at: jiff::Timestamp = "2026-03-01T00:00:00Z".parse().unwrap();
+    let (last, summary) = last_check(&all, at);
+    assert_eq!(last.at, at);
+    assert_eq!(last.result, Held::Expiring);
+    assert_eq!(last.expiring, vec!["age".to_string()]);
+    assert!(last.drifted.is_empty() && last.unknown.is_empty());
+    assert_eq!(summary, "expiring: 1 hold, 1 expiring (age)");
+    assert_eq!(stepwise::plain::exit_status(last.result), 6);
+    // The kept form leaves the empty lists out.
+    let json = serde_json::to_value(&last).unwrap();
+    assert_eq!(json["result"], "expiring");
+    assert_eq!(json["expiring"], serde_json::json!(["age"]));
+    assert!(
+        json.get("drifted").is_none() && json.get("unknown").is_none(),
+        "{json}"
+    );
+
+    // Put back in the group: it drifted, and the check did not take it out again.
+    f.iam.state().users.get_mut(USER).unwrap().groups = vec!["SMCE-UserRestrictions".into()];
+    let all = engine.recheck_all().await;
+    assert_eq!(all[1].status, Held::Drifted, "{:?}", all[1]);
+    assert_eq!(
+        all[1].text,
+        "hub-continuous-deployer is still in SMCE-UserRestrictions"
+    );
+    assert_eq!(
+        f.iam.state().users[USER].groups,
+        vec!["SMCE-UserRestrictions"]
+    );
+    let (last, summary) = last_check(&all, at);
+    assert_eq!(last.result, Held::Drifted);
+    assert_eq!(
+        summary,
+        "drifted: 0 hold, 1 drifted (member), 1 expiring (age)"
+    );
+}
+
+#[tokio::test]
+async fn what_a_step_made_that_is_gone_drifted_and_what_cannot_be_read_is_unknown() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = Fakes::new();
+    let aws = f.aws();
+    f.iam.add_user("ada");
+    let steps = "  - id: policy\n    title: Policy\n    aws: iam.put_user_policy\n    with:\n      user_name: ada\n      policy_name: narrow\n      policy_document: { Version: \"2012-10-17\", Statement: [{ Effect: Allow, Action: \"eks:DescribeCluster\", Resource: \"*\" }] }\n  - id: group\n    title: Group\n    aws: iam.add_user_to_group\n    with: { user_name: ada, group_name: admins }\n";
+    let (plan, state) = finished(dir.path(), &runbook(steps), &[]);
+    let mut engine = engine(plan, state, &aws);
+    // Neither is there: the policy would be added, ada would be put in the group.
+    let all = engine.recheck_all().await;
+    assert_eq!(all[0].status, Held::Drifted, "{:?}", all[0]);
+    assert_eq!(all[1].status, Held::Drifted, "{:?}", all[1]);
+    // ... and neither was done by the check.
+    assert!(f.iam.state().users["ada"].policies.is_empty());
+    assert!(f.iam.state().users["ada"].groups.is_empty());
+    // Both as wanted: they hold.
+    {
+        let mut st = f.iam.state();
+        let ada = st.users.get_mut("ada").unwrap();
+        ada.groups.push("admins".into());
+        ada.policies.insert(
+            "narrow".into(),
+            serde_json::json!({ "Version": "2012-10-17", "Statement": [{ "Effect": "Allow", "Action": "eks:DescribeCluster", "Resource": "*" }] }),
+        );
+    }
+    let all = engine.recheck_all().await;
+    assert_eq!(all[0].status, Held::Holds, "{:?}", all[0]);
+    assert_eq!(all[1].status, Held::Holds, "{:?}", all[1]);
+    // The user is gone: what the steps made is gone.
+    f.iam.state().users.remove("ada");
+    let all = engine.recheck_all().await;
+    for c in &all {
+        assert_eq!(c.status, Held::Drifted, "{c:?}");
+        assert!(c.text.starts_with("it is gone: "), "{}", c.text);
+        assert!(c.text.contains("ada"), "{}", c.text);
+    }
+    // Expired credentials: nothing can be told.
+    f.session.expire();
+    let all = engine.recheck_all().await;
+    for c in &all {
+        assert_eq!(c.status, Held::Unknown, "{c:?}");
+    }
+}
+
+#[test]
+fn exit_statuses_and_the_worst_result() {
+    use stepwise::plain::exit_status;
+    assert_eq!(exit_status(Held::Expiring), 6);
+    assert_eq!(exit_status(Held::Drifted), 1);
+    assert_eq!(exit_status(Held::Unknown), 5);
+    assert_eq!(exit_status(Held::Holds), 0);
+    assert_eq!(exit_status(Held::Unchecked), 0);
+    use Held::*;
+    assert_eq!(Held::overall([Holds, Expiring, Unknown, Drifted]), Drifted);
+    assert_eq!(Held::overall([Drifted, Holds]), Drifted);
+    assert_eq!(Held::overall([Expiring, Unknown, Holds]), Unknown);
+    assert_eq!(Held::overall([Holds, Expiring, Holds]), Expiring);
+    assert_eq!(Held::overall([Holds, Holds]), Holds);
+    // Unchecked steps do not count: alone they hold, and they never hide a worse one.
+    assert_eq!(Held::overall([Unchecked, Unchecked]), Holds);
+    assert_eq!(Held::overall([Unchecked, Expiring]), Expiring);
+    assert_eq!(Held::overall([Unchecked, Holds]), Holds);
+    assert_eq!(Held::overall([]), Holds);
+    for (held, word) in [
+        (Unchecked, "unchecked"),
+        (Holds, "holds"),
+        (Expiring, "expiring"),
+        (Unknown, "unknown"),
+        (Drifted, "drifted"),
+    ] {
+        assert_eq!(held.as_str(), word);
+        assert_eq!(serde_json::to_value(held).unwrap(), word);
+    }
+}
