@@ -326,3 +326,34 @@ fn exit_statuses_and_the_worst_result() {
         assert_eq!(serde_json::to_value(held).unwrap(), word);
     }
 }
+
+/// A waiting action (`ec2.wait_instance`) looks once on a re-check: an instance that is not
+/// running drifts at once, without waiting out the step's timeout.
+#[tokio::test]
+async fn a_waiting_action_looks_once_and_does_not_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = Fakes::new();
+    let aws = f.aws();
+    f.ec2.state().pending_looks = None;
+    let launched = stepwise::aws::registry()
+        .get("ec2.launch_instance")
+        .unwrap()
+        .apply(
+            &aws,
+            &serde_json::json!({ "name": "ada-ci", "ami": "ami-1", "instance_type": "t3.xlarge",
+                                 "subnet_id": "subnet-1" }),
+        )
+        .await
+        .unwrap();
+    let id = launched.result["instance_id"].as_str().unwrap().to_string();
+    let text = runbook(&format!(
+        "  - id: running\n    title: Running\n    aws: ec2.wait_instance\n    with: {{ instance_id: {id}, state: running, timeout: 2h }}\n"
+    ));
+    let (plan, state) = finished(dir.path(), &text, &[]);
+    let before = f.clock.now();
+    let check = engine(plan, state, &aws).recheck(0).await;
+    assert_eq!(check.status, Held::Drifted, "{check:?}");
+    assert!(check.text.contains("pending"), "{check:?}");
+    // One look: the fake clock, which sleeping moves on, did not move.
+    assert_eq!(f.clock.now(), before);
+}

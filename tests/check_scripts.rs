@@ -223,3 +223,39 @@ fn inputs_given_again_are_checked_a_missing_secret_is_named_and_an_unknown_one_w
         "warning: input `tokn` is an input of none of the runs checked",
     );
 }
+
+#[test]
+fn a_recheck_may_use_its_own_steps_outputs_and_nothing_later() {
+    let sb = Sandbox::new();
+    let rb = r#"
+stepwise: 1
+id: own
+title: Own outputs
+steps:
+  - id: make
+    title: Makes a folder
+    run: |
+      mkdir -p made
+      echo "dir=made" >> "$STEPWISE_OUTPUT"
+    outputs:
+      dir: {}
+    recheck: test -d "{{ steps.make.dir }}"
+"#;
+    finish(&sb, rb, "own", &[]);
+    expect(&sb.run(&["check", "own"]), 0);
+    std::fs::remove_dir(sb.path().join("made")).unwrap();
+    let r = sb.run(&["check", "own"]);
+    expect(&r, 1);
+    has(&r.stdout, "drifted    make  `recheck` no longer passes");
+
+    // A later step's outputs are still refused, with the place.
+    let later = format!(
+        "{}    recheck: test -n \"{{{{ steps.after.x }}}}\"\n  - id: after\n    title: After\n    run: \"true\"\n",
+        rb.replace("    recheck: test -d \"{{ steps.make.dir }}\"\n", "")
+    );
+    sb.write("later.yaml", &later);
+    let r = sb.run(&["validate", "later.yaml"]);
+    expect(&r, 2);
+    has(&r.stderr, "`steps.after` refers to a later step");
+    has(&r.stderr, "later.yaml:13:26:");
+}

@@ -538,6 +538,17 @@ pub fn days_between(from: jiff::Timestamp, to: jiff::Timestamp) -> i64 {
     (to.as_second() - from.as_second()).div_euclid(86_400)
 }
 
+tokio::task_local! {
+    /// Set while an action only looks once (`once`).
+    static LOOK_ONCE: ();
+}
+
+/// Runs an action's future so that a waiting action looks once instead of waiting: a re-check
+/// asks whether its condition holds now.
+pub async fn once<F: Future>(f: F) -> F::Output {
+    LOOK_ONCE.scope((), f).await
+}
+
 /// Waits for a condition, polling `check` every `aws.poll_every()` until it returns a value
 /// or `timeout` has passed; `check` returns `Err(what it is now)` while not there yet.
 pub async fn poll<T, F, Fut>(
@@ -553,6 +564,10 @@ where
     loop {
         match check().await? {
             Ok(v) => return Ok(Ok(v)),
+            // Looking once, what it is now is the answer: the condition does not hold.
+            Err(now) if LOOK_ONCE.try_with(|_| ()).is_ok() => {
+                return Err(AwsError::new("", CHECK_FAILED, format!("it is {now} now")));
+            }
             Err(now) => {
                 let elapsed = aws.clock().now().duration_since(started);
                 let elapsed = std::time::Duration::try_from(elapsed).unwrap_or_default();

@@ -359,9 +359,16 @@ impl Engine {
             Err(e) => return unknown(e.message()),
         };
         if action.read_only() && !action.interactive() {
-            return match action.apply(&aws, &params).await {
+            // A waiting action (an instance running, an agent online) looks once.
+            return match aws::once(action.apply(&aws, &params)).await {
                 Ok(outcome) => read_again(outcome, warn_before(&step)),
-                Err(e) if e.code == aws::CHECK_FAILED => Found::new(Held::Drifted, e.message),
+                // A waiting action looked once (`aws::poll`), and what it waits for is not so.
+                Err(e) if e.code == aws::CHECK_FAILED && e.action.is_empty() => {
+                    Found::new(Held::Drifted, format!("{}: {}", action.name(), e.message))
+                }
+                Err(e) if e.code == aws::CHECK_FAILED || e.code == "UnexpectedState" => {
+                    Found::new(Held::Drifted, e.message)
+                }
                 Err(e) => unknown(e.to_string()),
             };
         }

@@ -101,6 +101,10 @@ impl Loader {
                 self.references(&src, u.pos, &u.text, &u.refs, &scope, extra);
             }
             scope.outputs.push(outputs);
+            for u in &facts.recheck_uses {
+                let extra = u.extra.map(|name| (name, &no_names));
+                self.references(&src, u.pos, &u.text, &u.refs, &scope, extra);
+            }
         }
     }
 
@@ -118,7 +122,20 @@ impl Loader {
             None
         };
         let mut uses = Vec::new();
-        self.templates_in(src, &node, extra, &mut uses);
+        // A `recheck` runs after the step: it may use the step's own outputs too.
+        let mut recheck_uses = Vec::new();
+        match &node.kind {
+            NodeKind::Map(entries) => {
+                for (key, value) in entries {
+                    match key.as_str().unwrap_or_default() {
+                        "recheck" => self.templates_in(src, value, extra, &mut recheck_uses),
+                        name if NOT_TEMPLATES.contains(&name) => {}
+                        _ => self.templates_in(src, value, extra, &mut uses),
+                    }
+                }
+            }
+            _ => self.templates_in(src, &node, extra, &mut uses),
+        }
         self.script_places(src, step, &node);
         if let Some(when) = &step.when {
             match template::expression_references(&when.value) {
@@ -138,6 +155,7 @@ impl Loader {
         StepFacts {
             outputs,
             uses,
+            recheck_uses,
             include,
         }
     }
@@ -516,6 +534,8 @@ pub(super) struct StepFacts {
     pub(super) outputs: BTreeSet<String>,
     /// The templates that refer to something, to check against what comes before the step.
     pub(super) uses: Vec<Use>,
+    /// Those of its `recheck`, which may also use the step's own outputs.
+    pub(super) recheck_uses: Vec<Use>,
     /// An include step's node: the values passed in are checked against the included runbook.
     pub(super) include: Option<Node>,
 }
