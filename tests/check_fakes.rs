@@ -357,3 +357,44 @@ async fn a_waiting_action_looks_once_and_does_not_wait() {
     // One look: the fake clock, which sleeping moves on, did not move.
     assert_eq!(f.clock.now(), before);
 }
+
+/// A step that drifted by what it was given from a step that could not be checked is
+/// unknown: with credentials that cannot read the zone, a record not found there is no drift.
+#[tokio::test]
+async fn a_drift_that_rests_on_a_step_not_checked_is_unknown() {
+    let text = runbook(concat!(
+        "  - id: zone\n    title: Zone\n    aws: route53.find_zone\n    with: { name: example.com }\n",
+        "  - id: upsert\n    title: Upsert\n    danger: hub.example.com\n    aws: route53.upsert_cname\n",
+        "    with: { zone_id: \"{{ steps.zone.zone_id }}\", name: hub.example.com, value: hub.elb.example.net }\n",
+    ));
+    for denied in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let f = Fakes::new();
+        let aws = f.aws();
+        let zone = f.route53.add_zone("example.com");
+        let (plan, mut state) = finished(dir.path(), &text, &[]);
+        state.steps["zone"]
+            .outputs
+            .insert("zone_id".into(), zone.clone().into());
+        if denied {
+            f.session.deny("route53:ListHostedZonesByName");
+        }
+        let checks = engine(plan, state, &aws).recheck_all().await;
+        let (zone_check, upsert) = (&checks[0], &checks[1]);
+        if denied {
+            assert_eq!(zone_check.status, Held::Unknown, "{zone_check:?}");
+            assert_eq!(upsert.status, Held::Unknown, "{upsert:?}");
+            assert!(
+                upsert
+                    .text
+                    .starts_with("it uses what step `zone` found, which could not be checked"),
+                "{upsert:?}"
+            );
+        } else {
+            // The record is not there: a drift, when the zone could be read.
+            assert_eq!(zone_check.status, Held::Holds, "{zone_check:?}");
+            assert_eq!(upsert.status, Held::Drifted, "{upsert:?}");
+            assert_eq!(upsert.current.as_deref(), Some("(no record)"), "{upsert:?}");
+        }
+    }
+}

@@ -65,16 +65,67 @@ impl Found {
 }
 
 impl Engine {
-    /// Re-checks every step of the run, in plan order.
+    /// Re-checks every step of the run, in plan order. A step found drifted that uses what an
+    /// earlier step found, which could not be checked, is unknown too: with the wrong
+    /// credentials, a zone not found is not a zone gone.
     pub async fn recheck_all(&mut self) -> Vec<StepCheck> {
-        let mut all = Vec::with_capacity(self.plan.steps.len());
+        let mut all: Vec<StepCheck> = Vec::with_capacity(self.plan.steps.len());
         for i in 0..self.plan.steps.len() {
             if self.cancel.is_cancelled() {
                 break;
             }
-            all.push(self.recheck(i).await);
+            let mut check = self.recheck(i).await;
+            if check.status == Held::Drifted
+                && let Some(j) = self
+                    .used_steps(i)
+                    .into_iter()
+                    .find(|&j| all.get(j).is_some_and(|c| c.status == Held::Unknown))
+            {
+                check.status = Held::Unknown;
+                check.text = format!(
+                    "it uses what step `{}` found, which could not be checked; it says: {}",
+                    all[j].key, check.text
+                );
+            }
+            all.push(check);
         }
         all
+    }
+
+    /// The earlier steps whose outputs step `i` uses (`steps.ID...`, and `steps.INCLUDE.ID...`
+    /// for a step of an included runbook).
+    fn used_steps(&self, i: usize) -> Vec<usize> {
+        let spelled = |id: &str| id.replace('-', "_");
+        let find = |scope: usize, id: &str| {
+            (0..i).find(|&j| {
+                self.plan.steps[j].scope == scope && spelled(&self.plan.step(j).id.value) == id
+            })
+        };
+        let mut texts = Vec::new();
+        strings(
+            &serde_json::to_value(self.plan.step(i)).unwrap_or_default(),
+            &mut texts,
+        );
+        let mut used = Vec::new();
+        for text in texts.iter().filter(|t| template::is_template(t)) {
+            for path in template::references(text).unwrap_or_default() {
+                let parts: Vec<String> = path.split('.').map(spelled).collect();
+                if parts.first().map(String::as_str) != Some("steps") || parts.len() < 2 {
+                    continue;
+                }
+                let Some(j) = find(self.plan.steps[i].scope, &parts[1]) else {
+                    continue;
+                };
+                used.push(j);
+                if let (Work::Include { scope, .. }, Some(inner)) =
+                    (self.plan.work(j), parts.get(2))
+                    && let Some(k) = find(scope, inner)
+                {
+                    used.push(k);
+                }
+            }
+        }
+        used
     }
 
     /// Re-checks one step: whether what it made true when it ran still holds.
@@ -431,6 +482,16 @@ enum Look {
     Script(&'static str, String),
     File,
     Aws(&'static dyn aws::Action),
+}
+
+/// Every string in a JSON value.
+fn strings(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(items) => items.iter().for_each(|v| strings(v, out)),
+        Value::Object(map) => map.values().for_each(|v| strings(v, out)),
+        _ => {}
+    }
 }
 
 /// Error codes that say what a step made or found is not there any more.
