@@ -11,6 +11,8 @@ mod awsh;
 mod cli;
 #[path = "support/moto.rs"]
 mod moto;
+#[path = "support/report.rs"]
+mod reports;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,6 +21,7 @@ use std::time::{Duration, Instant, SystemTime};
 use awsh::{cli_json, diff_line, expect, has};
 use cli::{Ran, Sandbox};
 use moto::Moto;
+use reports::{report, step};
 use serde_json::Value;
 
 const ACCOUNT: &str = "123456789012";
@@ -42,26 +45,11 @@ fn check(sb: &Sandbox, args: &[&str]) -> Ran {
 }
 
 /// `stepwise check ARGS --json`: its exit status and the report.
-fn report(r: &Ran) -> Value {
-    serde_json::from_str(&r.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", r.stdout, r.stderr))
-}
-
 fn check_json(sb: &Sandbox, args: &[&str]) -> (i32, Value) {
     let mut all = args.to_vec();
     all.push("--json");
     let r = check(sb, &all);
     (r.code, report(&r))
-}
-
-/// The step `key` of the first run of a report.
-fn step<'a>(report: &'a Value, key: &str) -> &'a Value {
-    report["runs"][0]["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["key"] == key)
-        .unwrap_or_else(|| panic!("no step {key} in {report:#}"))
 }
 
 fn text(step: &Value) -> &str {

@@ -5,21 +5,19 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "support/aws.rs"]
+mod awsh;
 #[path = "support/cli.rs"]
 mod cli;
+#[path = "support/moto.rs"]
+mod moto;
+#[path = "support/report.rs"]
+mod reports;
 
-use cli::{Ran, Sandbox};
+use awsh::{expect, has};
+use cli::Sandbox;
+use reports::{report, step};
 use serde_json::Value;
-
-#[track_caller]
-fn expect(r: &Ran, code: i32) {
-    assert_eq!(r.code, code, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
-}
-
-#[track_caller]
-fn has(text: &str, part: &str) {
-    assert!(text.contains(part), "expected {part:?} in:\n{text}");
-}
 
 fn finish(sb: &Sandbox, text: &str, name: &str, extra: &[&str]) {
     sb.write(&format!("{name}.yaml"), text);
@@ -29,23 +27,13 @@ fn finish(sb: &Sandbox, text: &str, name: &str, extra: &[&str]) {
     expect(&sb.run(&args), 0);
 }
 
-fn check_json(sb: &Sandbox, args: &[&str]) -> (Ran, Value) {
+fn check_json(sb: &Sandbox, args: &[&str]) -> (cli::Ran, Value) {
     let mut all = vec!["check"];
     all.extend_from_slice(args);
     all.push("--json");
     let r = sb.run(&all);
-    let v = serde_json::from_str(&r.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", r.stdout, r.stderr));
+    let v = report(&r);
     (r, v)
-}
-
-fn step<'a>(report: &'a Value, key: &str) -> &'a Value {
-    report["runs"][0]["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["key"] == key)
-        .unwrap_or_else(|| panic!("no step {key} in {report:#}"))
 }
 
 /// A runbook whose one check step says how many days are left (an input), warned about

@@ -325,8 +325,7 @@ impl<T: Typed> Action for T {
         params: &'a Value,
     ) -> BoxFuture<'a, Result<Planned, AwsError>> {
         Box::pin(async move {
-            let p = parse::<T::P>(T::NAME, params)?;
-            match Typed::plan(self, aws, &p).await {
+            match Action::recheck(self, aws, params).await {
                 // In a dry run, what is missing may be what an earlier step would create.
                 Err(e) if e.code == "NoSuchEntity" => Ok(Planned::unknown(format!(
                     "cannot tell yet: {} (an earlier step may create it)",
