@@ -14,10 +14,6 @@ use crate::state::{Held, LastCheck};
 /// How long a re-checking script may take when its step sets no `timeout`.
 const SCRIPT_LIMIT: Duration = Duration::from_secs(300);
 
-/// How many of a failing script's last output lines are kept, and how long each may be.
-const TAIL_LINES: usize = 10;
-const TAIL_WIDTH: usize = 300;
-
 /// What re-checking one step found.
 #[derive(Debug, Clone, Serialize)]
 pub struct StepCheck {
@@ -263,64 +259,32 @@ impl Engine {
     /// A read-only script: exit status 0 is "still so".
     async fn look_script(&mut self, i: usize, field: &str, text: &str) -> Found {
         let unknown = |e: String| Found::new(Held::Unknown, e);
-        let script = match self.render_script(i, text, false) {
-            Ok(s) => s,
-            Err(e) => return unknown(StepError::resolve(field, e).message()),
-        };
         let step = self.plan.step(i).clone();
+        let limit = step.timeout.map_or(SCRIPT_LIMIT, |t| t.0);
         // Where the script may say when what it checks expires (`expires=`, `days_left=`).
-        let said_file = match outputs::output_file() {
-            Ok(f) => f,
+        let said = match outputs::output_file() {
+            Ok(f) => Said(f),
             Err(e) => return unknown(e),
         };
-        let said = Said(said_file);
-        let mut env = match self.script_env(i, &step.env, Some(&said.0)) {
-            Ok(env) => env,
-            Err(e) => return unknown(e.message()),
-        };
-        env.extend(script.vars);
-        let cwd = match self.cwd(i) {
-            Ok(cwd) => cwd,
-            Err(e) => return unknown(e.message()),
-        };
-        let (tx, mut rx) = shell::lines();
-        let run = shell::run(
-            shell::Script {
-                source: &script.source,
-                env,
-                cwd,
-                timeout: Some(step.timeout.map_or(SCRIPT_LIMIT, |t| t.0)),
-                capture: false,
-            },
-            tx,
-            &self.cancel,
-        );
-        // The last lines only, each cut short: a script may write gigabytes.
-        let tail = async {
-            let mut tail = std::collections::VecDeque::new();
-            while let Some((stream, line)) = rx.recv().await {
-                if matches!(stream, Stream::Info) {
-                    continue;
-                }
-                if tail.len() == TAIL_LINES {
-                    tail.pop_front();
-                }
-                tail.push_back(line.chars().take(TAIL_WIDTH).collect::<String>());
+        let (exit, tail) = match self
+            .read_only(i, field, text, Some(&said.0), Some(limit))
+            .await
+        {
+            Ok(ran) => ran,
+            Err(StepError::Bash(e)) => {
+                return unknown(format!("`{field}`: bash could not run: {e}"));
             }
-            tail
+            Err(e) => return unknown(e.message()),
         };
-        let (ran, tail) = tokio::join!(run, tail);
         let lines = || {
-            let lines: Vec<&str> = tail.iter().map(String::as_str).collect();
-            if lines.is_empty() {
+            if tail.is_empty() {
                 String::new()
             } else {
-                format!("\n{}", lines.join("\n"))
+                format!("\n{}", tail.join("\n"))
             }
         };
-        match ran {
-            Err(e) => unknown(format!("`{field}`: bash could not run: {e}")),
-            Ok((shell::Exit::Code(0), _)) => {
+        match exit {
+            shell::Exit::Code(0) => {
                 let passes = format!("`{field}` passes");
                 match said.days_left(Timestamp::now()) {
                     Ok(Some(days)) => expiry(days, warn_before(&step), &passes),
@@ -328,18 +292,18 @@ impl Engine {
                     Err(e) => unknown(format!("{passes}, but {e}")),
                 }
             }
-            Ok((shell::Exit::Code(code), _)) => Found::new(
+            shell::Exit::Code(code) => Found::new(
                 Held::Drifted,
                 format!("`{field}` no longer passes (exit status {code}){}", lines()),
             ),
-            Ok((shell::Exit::Signal(sig), _)) => {
+            shell::Exit::Signal(sig) => {
                 unknown(format!("`{field}` was killed by signal {sig}{}", lines()))
             }
-            Ok((shell::Exit::TimedOut, _)) => unknown(format!(
+            shell::Exit::TimedOut => unknown(format!(
                 "`{field}` did not end within {}",
-                humantime::format_duration(step.timeout.map_or(SCRIPT_LIMIT, |t| t.0))
+                humantime::format_duration(limit)
             )),
-            Ok((shell::Exit::Cancelled, _)) => unknown("interrupted".to_string()),
+            shell::Exit::Cancelled => unknown("interrupted".to_string()),
         }
     }
 

@@ -3,6 +3,10 @@
 
 use super::*;
 
+/// How many of a read-only script's last output lines are kept, and how long each may be.
+const TAIL_LINES: usize = 10;
+const TAIL_WIDTH: usize = 300;
+
 impl Engine {
     /// A script as bash would read it, with its environment; secrets masked.
     pub(super) fn preview_script(
@@ -58,12 +62,28 @@ impl Engine {
     pub(super) async fn skip_check(&mut self, i: usize, script: &str) -> Result<bool, StepError> {
         // The check may take a while: what is recorded so far goes to disk first.
         self.flush()?;
+        let timeout = self.plan.step(i).timeout.map(|t| t.0);
+        let (exit, _) = self.read_only(i, "skip_if", script, None, timeout).await?;
+        Ok(matches!(exit, shell::Exit::Code(0)))
+    }
+
+    /// Runs a read-only script of step `i` (`skip_if`, a re-check) to its end, in the step's
+    /// `cwd` and `env`, with `$STEPWISE_OUTPUT` at `output` (else `/dev/null`). Its output is
+    /// not shown; its last lines are kept, each cut short (a script may write gigabytes).
+    pub(super) async fn read_only(
+        &mut self,
+        i: usize,
+        field: &str,
+        text: &str,
+        output: Option<&std::path::Path>,
+        timeout: Option<Duration>,
+    ) -> Result<(shell::Exit, Vec<String>), StepError> {
         let dry = self.is_dry();
         let script = self
-            .render_script(i, script, dry)
-            .map_err(|e| StepError::resolve("skip_if", e))?;
+            .render_script(i, text, dry)
+            .map_err(|e| StepError::resolve(field, e))?;
         let step = self.plan.step(i).clone();
-        let mut env = self.script_env(i, &step.env, None)?;
+        let mut env = self.script_env(i, &step.env, output)?;
         env.extend(script.vars);
         let (tx, mut rx) = shell::lines();
         let run = shell::run(
@@ -71,17 +91,29 @@ impl Engine {
                 source: &script.source,
                 env,
                 cwd: self.cwd(i)?,
-                timeout: step.timeout.map(|t| t.0),
+                timeout,
                 capture: false,
             },
             tx,
             &self.cancel,
         );
-        // Its output is not shown, but taken as it comes: the channel is bounded.
-        let drop_lines = async { while rx.recv().await.is_some() {} };
-        let (ran, ()) = tokio::join!(run, drop_lines);
+        // Taken as it comes (the channel is bounded); only the last lines are kept.
+        let tail = async {
+            let mut tail = std::collections::VecDeque::new();
+            while let Some((stream, line)) = rx.recv().await {
+                if matches!(stream, Stream::Info) {
+                    continue;
+                }
+                if tail.len() == TAIL_LINES {
+                    tail.pop_front();
+                }
+                tail.push_back(line.chars().take(TAIL_WIDTH).collect::<String>());
+            }
+            tail
+        };
+        let (ran, tail) = tokio::join!(run, tail);
         let (exit, _) = ran.map_err(StepError::Bash)?;
-        Ok(matches!(exit, shell::Exit::Code(0)))
+        Ok((exit, tail.into()))
     }
 
     /// The working directory of a step.
