@@ -158,18 +158,12 @@ pub fn resolve_inputs(
         };
         match value {
             Some(v) => {
-                if !(dry && v.starts_with("<inputs.")) {
-                    let pattern = spec.pattern.as_ref().map(|p| p.value.as_str());
-                    if let Err(e) = check_value(&v, pattern, &spec.choices) {
-                        let e = if spec.secret || derived || holds_secret(&v, &out) {
-                            "the value does not match its pattern or choices".to_string()
-                        } else {
-                            e
-                        };
-                        problems.push(format!("input `{name}`: {e}"));
-                    }
-                }
                 let secret = spec.secret || derived || holds_secret(&v, &out);
+                if !(dry && v.starts_with("<inputs."))
+                    && let Some(problem) = input_problem(name, spec, &v, secret)
+                {
+                    problems.push(problem);
+                }
                 out.insert(name.clone(), (v, secret));
             }
             None => {
@@ -197,6 +191,35 @@ pub fn resolve_inputs(
     } else {
         Err(Error::Usage(problems.join("\n")))
     }
+}
+
+/// What is wrong with an input's value, against its pattern and choices; a secret's value is
+/// not shown in it.
+pub fn input_problem(
+    name: &str,
+    spec: &runbook::Input,
+    value: &str,
+    secret: bool,
+) -> Option<String> {
+    let pattern = spec.pattern.as_ref().map(|p| p.value.as_str());
+    let e = check_value(value, pattern, &spec.choices).err()?;
+    let e = if secret {
+        "the value does not match its pattern or choices".to_string()
+    } else {
+        e
+    };
+    Some(format!("input `{name}`: {e}"))
+}
+
+/// Puts a run's steps in the order the plan has them now: a step added to the runbook starts
+/// pending, and one taken out of it is dropped.
+pub fn follow_plan(state: &mut RunState, plan: &Plan) {
+    let mut old = std::mem::take(&mut state.steps);
+    state.steps = plan
+        .steps
+        .iter()
+        .map(|s| (s.key.clone(), old.shift_remove(&s.key).unwrap_or_default()))
+        .collect();
 }
 
 /// The run's name: given, from the runbook's `run_name`, or the runbook id and the time.
@@ -425,13 +448,7 @@ pub fn prepare_resume(
             Some("the runbook changed since the run started"),
         )?;
     }
-    // Steps follow the plan as it is now; a step added to the runbook starts pending.
-    let mut old = std::mem::take(&mut state.steps);
-    state.steps = plan
-        .steps
-        .iter()
-        .map(|s| (s.key.clone(), old.shift_remove(&s.key).unwrap_or_default()))
-        .collect();
+    follow_plan(&mut state, &plan);
     store.journal("run.resumed", None, None)?;
     let decisions = decisions(args)?;
     let values = Values::new(name, inputs);

@@ -91,10 +91,11 @@ impl Engine {
     /// The earlier steps whose outputs step `i` uses (`steps.ID...`, and `steps.INCLUDE.ID...`
     /// for a step of an included runbook).
     fn used_steps(&self, i: usize) -> Vec<usize> {
-        let spelled = |id: &str| id.replace('-', "_");
+        // Ids and paths compared as templates spell them (`template::key`).
         let find = |scope: usize, id: &str| {
             (0..i).find(|&j| {
-                self.plan.steps[j].scope == scope && spelled(&self.plan.step(j).id.value) == id
+                self.plan.steps[j].scope == scope
+                    && template::key(&self.plan.step(j).id.value) == id
             })
         };
         let mut texts = Vec::new();
@@ -105,7 +106,7 @@ impl Engine {
         let mut used = Vec::new();
         for text in texts.iter().filter(|t| template::is_template(t)) {
             for path in template::references(text).unwrap_or_default() {
-                let parts: Vec<String> = path.split('.').map(spelled).collect();
+                let parts: Vec<String> = path.split('.').map(template::key).collect();
                 if parts.first().map(String::as_str) != Some("steps") || parts.len() < 2 {
                     continue;
                 }

@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::aws::AwsSettings;
 use crate::engine::context::InputValues;
-use crate::engine::{Engine, Event, Mode, StepCheck, Values, check_value, last_check};
+use crate::engine::{Engine, Event, Mode, StepCheck, Values, last_check};
 use crate::error::{Error, Result, exit};
 use crate::out::{errln, outln};
 use crate::prepare;
@@ -207,12 +207,7 @@ async fn check_into(
     // The engine sees the steps as the runbook has them now; what is written is the state as
     // it was, with the check.
     let mut seen = state.clone();
-    let mut old = std::mem::take(&mut seen.steps);
-    seen.steps = plan
-        .steps
-        .iter()
-        .map(|s| (s.key.clone(), old.shift_remove(&s.key).unwrap_or_default()))
-        .collect();
+    prepare::follow_plan(&mut seen, &plan);
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut engine = Engine::new(
         plan,
@@ -271,14 +266,8 @@ fn inputs_for(
         .collect();
     for (k, v) in &mine {
         let spec = &doc.inputs[k];
-        let pattern = spec.pattern.as_ref().map(|p| p.value.as_str());
-        if let Err(e) = check_value(v, pattern, &spec.choices) {
-            let e = if spec.secret {
-                "the value does not match its pattern or choices".to_string()
-            } else {
-                e
-            };
-            return Err(Error::Usage(format!("input `{k}`: {e}")));
+        if let Some(problem) = prepare::input_problem(k, spec, v, spec.secret) {
+            return Err(Error::Usage(problem));
         }
     }
     if let Ok(inputs) = prepare::resolve_inputs(plan, &mine, &st.inputs, false, false) {
