@@ -4,15 +4,16 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "support/fake_runs.rs"]
+mod fake_runs;
+
 use std::sync::Arc;
 
-use indexmap::IndexMap;
 use serde_json::{Value, json};
 use stepwise::aws::fake::Fakes;
 use stepwise::aws::{Aws, AwsError, AwsSettings, CHECK_FAILED, Clock, Outcome, registry};
-use stepwise::engine::{Decisions, Engine, Event, Mode, RunOutcome, Values};
-use stepwise::state::{RunState, RunbookRef, STATE_VERSION, Status, StepState};
-use tokio_util::sync::CancellationToken;
+use stepwise::engine::{Decisions, Event, RunOutcome};
+use stepwise::state::{RunState, Status};
 
 const DAY: i64 = 86_400;
 
@@ -165,49 +166,6 @@ struct Run {
     events: Vec<Event>,
 }
 
-fn new_state(dir: &std::path::Path, plan: &stepwise::runbook::Plan) -> RunState {
-    let now = jiff::Timestamp::now();
-    RunState {
-        version: STATE_VERSION,
-        name: "fake".into(),
-        runbook: RunbookRef {
-            path: dir.join("rb.yaml"),
-            id: plan.root().doc.id.value.clone(),
-            title: plan.root().doc.title.clone(),
-            hash: plan.root().hash(),
-        },
-        workdir: dir.to_path_buf(),
-        created_at: now,
-        updated_at: now,
-        inputs: IndexMap::new(),
-        driven_on: None,
-        last_check: None,
-        steps: plan
-            .steps
-            .iter()
-            .map(|s| (s.key.clone(), StepState::default()))
-            .collect(),
-    }
-}
-
-/// A real-mode engine over a plan and state that records nothing, and its events.
-fn engine_over(
-    plan: Arc<stepwise::runbook::Plan>,
-    state: RunState,
-) -> (Engine, tokio::sync::mpsc::UnboundedReceiver<Event>) {
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let engine = Engine::new(
-        plan,
-        Mode::Real,
-        state,
-        None,
-        Values::new("fake", IndexMap::new()),
-        tx,
-        CancellationToken::new(),
-    );
-    (engine, rx)
-}
-
 /// Runs (or, given a state, resumes) a runbook with AWS steps acting on `aws`.
 async fn drive(
     dir: &std::path::Path,
@@ -232,8 +190,8 @@ async fn drive_with(
     let plan = Arc::new(
         stepwise::runbook::load::load(&dir.join("rb.yaml")).unwrap_or_else(|d| panic!("{d:?}")),
     );
-    let state = state.unwrap_or_else(|| new_state(dir, &plan));
-    let (engine, mut rx) = engine_over(plan, state);
+    let state = state.unwrap_or_else(|| fake_runs::state_in(dir, &plan));
+    let (engine, mut rx) = fake_runs::engine_over(plan, state);
     let mut engine = engine.with_aws_settings(Fakes::settings(aws));
     if live_previews {
         engine = engine.with_live_previews();
@@ -635,11 +593,11 @@ async fn a_confirmed_manual_step_took_the_time_it_waited_and_shows_its_items_tic
     std::fs::write(dir.path().join("rb.yaml"), rb).unwrap();
     let plan = Arc::new(stepwise::runbook::load::load(&dir.path().join("rb.yaml")).unwrap());
     // It has waited for a person since 33 s ago.
-    let mut state = new_state(dir.path(), &plan);
+    let mut state = fake_runs::state_in(dir.path(), &plan);
     let st = state.steps.get_mut("review").unwrap();
     st.status = Status::Waiting;
     st.started_at = Some(jiff::Timestamp::now() - jiff::SignedDuration::from_secs(33));
-    let (mut engine, mut rx) = engine_over(plan, state);
+    let (mut engine, mut rx) = fake_runs::engine_over(plan, state);
     let before = engine.preview(0).await;
     assert!(
         before.body.contains("[ ] owner is right"),

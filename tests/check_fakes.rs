@@ -4,15 +4,16 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "support/fake_runs.rs"]
+mod fake_runs;
+
 use std::sync::Arc;
 
-use indexmap::IndexMap;
 use stepwise::aws::fake::Fakes;
 use stepwise::aws::{Aws, Clock};
-use stepwise::engine::{Engine, Mode, StepCheck, Values, last_check};
+use stepwise::engine::{Engine, StepCheck, last_check};
 use stepwise::runbook::Plan;
-use stepwise::state::{Held, RunState, RunbookRef, STATE_VERSION, Status, StepState};
-use tokio_util::sync::CancellationToken;
+use stepwise::state::{Held, RunState, Status};
 
 const DAY: i64 = 86_400;
 const USER: &str = "hub-continuous-deployer";
@@ -43,57 +44,21 @@ fn finished(
     let path = dir.join("rb.yaml");
     std::fs::write(&path, text).unwrap();
     let plan = Arc::new(stepwise::runbook::load::load(&path).unwrap_or_else(|d| panic!("{d:?}")));
-    let now = jiff::Timestamp::now();
-    let status = |key: &str| {
-        statuses
+    let mut state = fake_runs::state_in(dir, &plan);
+    for (key, st) in state.steps.iter_mut() {
+        st.status = statuses
             .iter()
-            .find(|(k, _)| *k == key)
-            .map_or(Status::Succeeded, |(_, s)| *s)
-    };
-    let state = RunState {
-        version: STATE_VERSION,
-        name: "fake".into(),
-        runbook: RunbookRef {
-            path,
-            id: plan.root().doc.id.value.clone(),
-            title: plan.root().doc.title.clone(),
-            hash: plan.root().hash(),
-        },
-        workdir: dir.to_path_buf(),
-        created_at: now,
-        updated_at: now,
-        inputs: IndexMap::new(),
-        driven_on: None,
-        last_check: None,
-        steps: plan
-            .steps
-            .iter()
-            .map(|s| {
-                let st = StepState {
-                    status: status(&s.key),
-                    attempts: 1,
-                    ..StepState::default()
-                };
-                (s.key.clone(), st)
-            })
-            .collect(),
-    };
+            .find(|(k, _)| k == key)
+            .map_or(Status::Succeeded, |(_, s)| *s);
+        st.attempts = 1;
+    }
     (plan, state)
 }
 
 /// A real-mode engine over the run whose AWS steps act on `aws`, recording nothing.
 fn engine(plan: Arc<Plan>, state: RunState, aws: &Arc<Aws>) -> Engine {
-    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-    Engine::new(
-        plan,
-        Mode::Real,
-        state,
-        None,
-        Values::new("fake", IndexMap::new()),
-        tx,
-        CancellationToken::new(),
-    )
-    .with_aws_settings(Fakes::settings(aws))
+    let (engine, _events) = fake_runs::engine_over(plan, state);
+    engine.with_aws_settings(Fakes::settings(aws))
 }
 
 /// The key-age step of a finished run re-checked when the deployer's only key is `days` old.
