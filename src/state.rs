@@ -424,13 +424,7 @@ impl RunStore {
             std::process::id()
         )
         .map_err(io(&path))?;
-        let journal_path = dir.join("journal.jsonl");
-        let journal = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(&journal_path)
-            .map_err(io(&journal_path))?;
+        let journal = open_journal(&dir)?;
         Ok(RunStore {
             dir,
             _folder: folder,
@@ -562,6 +556,17 @@ impl RunStore {
     pub fn log_path(&self, step: &str) -> PathBuf {
         history::log_in(&self.dir, step)
     }
+}
+
+/// The journal of the run in `dir`, opened for appending (made, private, when it is not there).
+fn open_journal(dir: &Path) -> Result<File, StoreError> {
+    let path = dir.join("journal.jsonl");
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(io(&path))
 }
 
 /// A journal entry made now by this process, as a line.

@@ -152,14 +152,9 @@ pub fn pull(remote: &'static Store, name: &str) -> Result<(), StoreError> {
         return Err(StoreError::NotFound(name.to_string()));
     }
     let from = format!("from {}", remote.url());
-    let journal = build.dir.join("journal.jsonl");
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(&journal)
-        .and_then(|mut f| f.write_all(&entry_line("run.pulled", None, Some(&from))))
-        .map_err(io(&journal))?;
+    open_journal(&build.dir)?
+        .write_all(&entry_line("run.pulled", None, Some(&from)))
+        .map_err(io(&build.dir.join("journal.jsonl")))?;
     match fs::rename(&build.dir, runs.join(name)) {
         Ok(()) => build.placed(),
         Err(_) => return Err(StoreError::Exists(name.to_string())),
