@@ -45,6 +45,10 @@ pub type ApiResult<T> = Result<T, ApiError>;
 /// engine tries again.
 pub const CHECK_FAILED: &str = "CheckFailed";
 
+/// The error code of a waiting action that looked once (`once`) and found what it waits for
+/// not there now; its message says what is there (`it is pending now`).
+pub const LOOKED_ONCE: &str = "LookedOnce";
+
 /// What applying an action did.
 #[derive(Debug, Clone, Default)]
 pub struct Outcome {
@@ -565,7 +569,7 @@ where
             Ok(v) => return Ok(Ok(v)),
             // Looking once, what it is now is the answer: the condition does not hold.
             Err(now) if LOOK_ONCE.try_with(|_| ()).is_ok() => {
-                return Err(AwsError::new("", CHECK_FAILED, format!("it is {now} now")));
+                return Err(AwsError::new("", LOOKED_ONCE, format!("it is {now} now")));
             }
             Err(now) => {
                 let elapsed = aws.clock().now().duration_since(started);

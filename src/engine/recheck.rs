@@ -379,7 +379,7 @@ impl Engine {
             return match aws::once(action.apply(&aws, &params)).await {
                 Ok(outcome) => read_again(outcome, warn_before(&step)),
                 // A waiting action looked once (`aws::poll`), and what it waits for is not so.
-                Err(e) if e.code == aws::CHECK_FAILED && e.action.is_empty() => {
+                Err(e) if e.code == aws::LOOKED_ONCE => {
                     Found::new(Held::Drifted, format!("{}: {}", action.name(), e.message))
                 }
                 Err(e) if e.code == aws::CHECK_FAILED || e.code == "UnexpectedState" => {
